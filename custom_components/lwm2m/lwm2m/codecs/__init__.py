@@ -1,0 +1,90 @@
+"""Every LwM2M content format behind one interface: decode to nodes, encode from nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import IntEnum
+from types import ModuleType
+
+from ..errors import CodecError
+from ..model import ObjectModel
+from ..nodes import Node
+from ..path import ROOT, Path
+from ..values import Value
+from . import lwm2m_cbor, lwm2m_json, opaque, senml_cbor, senml_json, text, tlv
+
+
+class ContentFormat(IntEnum):
+    """CoAP Content-Format numbers of the LwM2M data formats."""
+
+    TEXT = 0
+    LINK_FORMAT = 40
+    OPAQUE = 42
+    CBOR = 60
+    SENML_JSON = 110
+    SENML_CBOR = 112
+    TLV = 11542
+    LWM2M_JSON = 11543
+    LWM2M_CBOR = 11544
+    LEGACY_TLV = 1542  # numbers some LwM2M 1.0 clients used before registration
+    LEGACY_JSON = 1543
+
+
+_CODECS: dict[int, ModuleType] = {
+    ContentFormat.TEXT: text,
+    ContentFormat.OPAQUE: opaque,
+    ContentFormat.TLV: tlv,
+    ContentFormat.LEGACY_TLV: tlv,
+    ContentFormat.LWM2M_JSON: lwm2m_json,
+    ContentFormat.LEGACY_JSON: lwm2m_json,
+    ContentFormat.SENML_JSON: senml_json,
+    ContentFormat.SENML_CBOR: senml_cbor,
+    ContentFormat.LWM2M_CBOR: lwm2m_cbor,
+}
+# Formats that carry any set of paths (composite operations, Send, notifications).
+_MULTI: dict[int, ModuleType] = {
+    ContentFormat.SENML_JSON: senml_json,
+    ContentFormat.SENML_CBOR: senml_cbor,
+    ContentFormat.LWM2M_JSON: lwm2m_json,
+    ContentFormat.LEGACY_JSON: lwm2m_json,
+    ContentFormat.LWM2M_CBOR: lwm2m_cbor,
+}
+# The single-path formats a node of each kind can be sent in.
+SUPPORTED = frozenset(_CODECS)
+
+
+def _codec(fmt: int, table: Mapping[int, ModuleType]) -> ModuleType:
+    try:
+        return table[fmt]
+    except KeyError:
+        raise CodecError(f"content format {fmt} is not supported here") from None
+
+
+def decode(fmt: int, payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
+    """Decode the payload of a response (or request) about path."""
+    return _codec(fmt, _CODECS).decode(bytes(payload), path, model)  # type: ignore[no-any-return]
+
+
+def encode(fmt: int, node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    return _codec(fmt, _CODECS).encode(node, path, model)  # type: ignore[no-any-return]
+
+
+def decode_values(fmt: int, payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+    """Leaf values keyed by path, for formats that name their own paths."""
+    return _codec(fmt, _MULTI).decode_values(bytes(payload), model)  # type: ignore[no-any-return]
+
+
+def encode_values(fmt: int, values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
+    return _codec(fmt, _MULTI).encode_values(values, base)  # type: ignore[no-any-return]
+
+
+def decode_paths(fmt: int, payload: bytes) -> list[Path]:
+    """The paths named by a Read-Composite or Observe-Composite request body."""
+    return _codec(fmt, {ContentFormat.SENML_JSON: senml_json, ContentFormat.SENML_CBOR: senml_cbor}).decode_paths(bytes(payload))  # type: ignore[no-any-return]
+
+
+def encode_paths(fmt: int, paths: Iterable[Path]) -> bytes:
+    return _codec(fmt, {ContentFormat.SENML_JSON: senml_json, ContentFormat.SENML_CBOR: senml_cbor}).encode_paths(paths)  # type: ignore[no-any-return]
+
+
+__all__ = ["SUPPORTED", "ContentFormat", "decode", "decode_paths", "decode_values", "encode", "encode_paths", "encode_values"]

@@ -1,0 +1,22 @@
+"""Opaque (application/octet-stream, 42): the raw bytes of one resource."""
+
+from __future__ import annotations
+
+from ..errors import CodecError
+from ..model import ObjectModel
+from ..nodes import Node, Resource, ResourceInstance
+from ..path import Path
+
+
+def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
+    if path.is_resource:
+        return Resource(path.ids[2], bytes(payload))
+    if path.is_resource_instance:
+        return ResourceInstance(path.ids[3], bytes(payload))
+    raise CodecError(f"opaque content carries one resource, not {path}")
+
+
+def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    if isinstance(node, (Resource, ResourceInstance)) and isinstance(node.value, bytes):
+        return node.value
+    raise CodecError(f"opaque content carries the bytes of one resource, not {node!r} at {path}")

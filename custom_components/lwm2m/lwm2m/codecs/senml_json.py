@@ -1,0 +1,63 @@
+"""SenML JSON (application/senml+json, 110)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+
+from ..errors import CodecError
+from ..model import ObjectModel
+from ..nodes import Node, build_node, flatten
+from ..path import ROOT, Path
+from ..values import Value
+from . import senml
+
+
+def _decode_vd(raw: object, path: Path) -> bytes:
+    if not isinstance(raw, str):
+        raise CodecError(f"{path}: vd must be base64url text")
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError) as err:
+        raise CodecError(f"{path}: vd is not base64url: {err}") from None
+
+
+def _encode_vd(value: bytes) -> str:
+    return base64.urlsafe_b64encode(value).decode().rstrip("=")
+
+
+def load(payload: bytes) -> object:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as err:
+        raise CodecError(f"invalid JSON: {str(err)[:120]}") from None
+
+
+def dump(doc: object) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+    return senml.to_values(load(payload), model, _decode_vd)
+
+
+def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
+    return dump(senml.from_values(values, base, _encode_vd))
+
+
+def decode_paths(payload: bytes) -> list[Path]:
+    return senml.to_paths(load(payload))
+
+
+def encode_paths(paths: Iterable[Path]) -> bytes:
+    return dump(senml.from_paths(paths))
+
+
+def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
+    return build_node(path, decode_values(payload, model))
+
+
+def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    return encode_values(flatten(node, path), path)

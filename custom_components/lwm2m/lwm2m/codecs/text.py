@@ -1,0 +1,91 @@
+"""Plain text (text/plain, 0): one value of one resource or resource instance."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from datetime import datetime
+
+from ..errors import CodecError
+from ..model import ObjectModel
+from ..nodes import Node, Resource, ResourceInstance
+from ..path import Path
+from ..values import INT64_MAX, INT64_MIN, UINT64_MAX, DataType, ObjLnk, Value, time_from_seconds, time_to_seconds
+
+_INT = re.compile(r"[-+]?\d{1,20}")
+_FLOAT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def decode_value(payload: bytes, path: Path, model: ObjectModel | None) -> Value:
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CodecError(f"{path}: plain text is not UTF-8: {err}") from None
+    rdef = model.resource(path) if model is not None else None
+    dtype = rdef.type if rdef is not None else DataType.STRING
+    stripped = text.strip()
+    match dtype:
+        case DataType.INTEGER | DataType.UNSIGNED_INTEGER | DataType.TIME:
+            if not _INT.fullmatch(stripped):
+                raise CodecError(f"{path}: {text[:40]!r} is not an integer")
+            number = int(stripped)
+            low, high = (0, UINT64_MAX) if dtype is DataType.UNSIGNED_INTEGER else (INT64_MIN, INT64_MAX)
+            if not low <= number <= high:
+                raise CodecError(f"{path}: {number} is out of range")
+            return time_from_seconds(number) if dtype is DataType.TIME else number
+        case DataType.FLOAT:
+            if not _FLOAT.fullmatch(stripped):
+                raise CodecError(f"{path}: {text[:40]!r} is not a number")
+            value = float(stripped)
+            if not math.isfinite(value):
+                raise CodecError(f"{path}: {text[:40]!r} is out of range")
+            return value
+        case DataType.BOOLEAN:
+            if stripped not in ("0", "1"):
+                raise CodecError(f"{path}: a boolean is '0' or '1', got {text[:40]!r}")
+            return stripped == "1"
+        case DataType.OBJLNK:
+            return ObjLnk.parse(stripped)
+        case DataType.OPAQUE:
+            try:
+                return base64.b64decode(stripped, validate=True)
+            except binascii.Error as err:
+                raise CodecError(f"{path}: opaque text must be base64: {err}") from None
+        case _:
+            return text
+
+
+def encode_value(value: Value) -> bytes:
+    if isinstance(value, bool):
+        return b"1" if value else b"0"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CodecError(f"{value!r} cannot be sent as text")
+        return repr(value).encode()
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return base64.b64encode(value)
+    if isinstance(value, datetime):
+        return str(time_to_seconds(value)).encode()
+    if isinstance(value, ObjLnk):
+        return str(value).encode()
+    raise CodecError(f"cannot encode {type(value).__name__} as text")
+
+
+def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
+    if path.is_resource:
+        return Resource(path.ids[2], decode_value(payload, path, model))
+    if path.is_resource_instance:
+        return ResourceInstance(path.ids[3], decode_value(payload, path, model))
+    raise CodecError(f"plain text carries one resource, not {path}")
+
+
+def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    if isinstance(node, (Resource, ResourceInstance)):
+        return encode_value(node.value)
+    raise CodecError(f"plain text carries one value, not a {type(node).__name__} at {path}")

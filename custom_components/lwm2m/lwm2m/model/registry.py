@@ -1,0 +1,76 @@
+"""The object model in use: the bundled compact model, extended by a user's XML folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path as FsPath
+
+from ..errors import ModelError
+from ..path import Path
+from .definitions import ObjectDefinition, ResourceDefinition
+from .xml import parse_object_file
+
+_LOGGER = logging.getLogger(__name__)
+BUNDLED = FsPath(__file__).with_name("objects.json")
+
+
+@cache
+def _bundled() -> dict[int, ObjectDefinition]:
+    data = json.loads(BUNDLED.read_text(encoding="utf-8"))
+    return {int(oid): ObjectDefinition.from_dict(int(oid), obj) for oid, obj in data["objects"].items()}
+
+
+class ObjectModel:
+    """Looks up object and resource definitions; unknown ones are simply None."""
+
+    def __init__(self, definitions: Iterable[ObjectDefinition] | None = None, *, bundled: bool = True) -> None:
+        self._objects: dict[int, ObjectDefinition] = dict(_bundled()) if bundled else {}
+        for definition in definitions or ():
+            self._objects[definition.id] = definition
+
+    @classmethod
+    def with_folder(cls, folder: str | FsPath | None) -> tuple[ObjectModel, list[str]]:
+        """The bundled model overridden by every *.xml in folder; also the problems met."""
+        model = cls()
+        problems: list[str] = []
+        if folder:
+            base = FsPath(folder)
+            if not base.is_dir():
+                return model, [f"{base} is not a folder"]
+            for file in sorted(base.glob("*.xml")):
+                try:
+                    model.add(parse_object_file(file))
+                except ModelError as err:
+                    _LOGGER.warning("Skipping object definition file: %s", err)
+                    problems.append(str(err))
+        return model, problems
+
+    def add(self, definitions: Iterable[ObjectDefinition]) -> None:
+        for definition in definitions:
+            self._objects[definition.id] = definition
+
+    def object(self, object_id: int | None) -> ObjectDefinition | None:
+        return self._objects.get(object_id) if object_id is not None else None
+
+    def resource(self, path: Path | tuple[int, int]) -> ResourceDefinition | None:
+        """The definition of the resource at (or above) a resource path."""
+        if isinstance(path, Path):
+            if path.depth < 3:
+                return None
+            oid, rid = path.ids[0], path.ids[2]
+        else:
+            oid, rid = path
+        obj = self._objects.get(oid)
+        return obj.resources.get(rid) if obj else None
+
+    def __contains__(self, object_id: object) -> bool:
+        return object_id in self._objects
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._objects.values(), key=lambda o: o.id))
+
+    def __len__(self) -> int:
+        return len(self._objects)

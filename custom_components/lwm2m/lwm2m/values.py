@@ -1,0 +1,196 @@
+"""Typed LwM2M values and the data types of the object model."""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from .errors import CodecError
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+UINT64_MAX = 2**64 - 1
+
+
+class DataType(StrEnum):
+    """Resource data types, named as in the OMA object XML."""
+
+    STRING = "String"
+    INTEGER = "Integer"
+    UNSIGNED_INTEGER = "Unsigned Integer"
+    FLOAT = "Float"
+    BOOLEAN = "Boolean"
+    OPAQUE = "Opaque"
+    TIME = "Time"
+    OBJLNK = "Objlnk"
+    CORELNK = "Corelnk"
+    NONE = "none"  # executable resources carry no value
+
+    @classmethod
+    def from_xml(cls, text: str | None) -> DataType:
+        text = (text or "").strip()
+        if not text:
+            return cls.NONE
+        for member in cls:
+            if member.value.lower() == text.lower():
+                return member
+        raise ValueError(f"unknown resource type {text!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ObjLnk:
+    """An object link "O:I"; 65535:65535 is the null link."""
+
+    object_id: int
+    instance_id: int
+
+    def __post_init__(self) -> None:
+        for part in (self.object_id, self.instance_id):
+            if type(part) is not int or not 0 <= part <= 0xFFFF:
+                raise CodecError(f"object link part {part!r} is not between 0 and 65535")
+
+    @classmethod
+    def parse(cls, text: str) -> ObjLnk:
+        left, sep, right = str(text).partition(":")
+        if not sep or not left.isdigit() or not right.isdigit() or len(left) > 5 or len(right) > 5:
+            raise CodecError(f"invalid object link {text!r}, expected 'object:instance'")
+        return cls(int(left), int(right))
+
+    def __str__(self) -> str:
+        return f"{self.object_id}:{self.instance_id}"
+
+
+Value = int | float | bool | str | bytes | datetime | ObjLnk
+
+
+def time_from_seconds(seconds: float) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as err:
+        raise CodecError(f"time value {seconds!r} is out of range") from err
+
+
+def time_to_seconds(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return math.floor(value.timestamp())
+
+
+def check_value(value: Value, dtype: DataType) -> Value:
+    """Return value if it is a valid Python value of dtype, else raise CodecError."""
+    ok: bool
+    match dtype:
+        case DataType.INTEGER:
+            ok = type(value) is int and INT64_MIN <= value <= INT64_MAX
+        case DataType.UNSIGNED_INTEGER:
+            ok = type(value) is int and 0 <= value <= UINT64_MAX
+        case DataType.FLOAT:
+            ok = type(value) is float or (type(value) is int and abs(value) <= 2**53)
+        case DataType.BOOLEAN:
+            ok = type(value) is bool
+        case DataType.STRING | DataType.CORELNK:
+            ok = isinstance(value, str)
+        case DataType.OPAQUE:
+            ok = isinstance(value, bytes)
+        case DataType.TIME:
+            ok = isinstance(value, datetime)
+        case DataType.OBJLNK:
+            ok = isinstance(value, ObjLnk)
+        case _:
+            ok = False
+    if not ok:
+        raise CodecError(f"{value!r} is not a valid {dtype.value} value")
+    return float(value) if dtype is DataType.FLOAT else value
+
+
+def coerce(value: object, dtype: DataType) -> Value:
+    """Turn a user's value (from a service call, MQTT JSON, ...) into a typed value.
+
+    Accepts the obvious spellings: "21.5" for a Float, "true"/"on"/1 for a Boolean,
+    "3:0" for an Objlnk, ISO 8601 text or epoch seconds for a Time, base64 or hex text
+    for Opaque.
+    """
+    try:
+        match dtype:
+            case DataType.INTEGER | DataType.UNSIGNED_INTEGER:
+                if isinstance(value, bool):
+                    raise ValueError("a boolean is not an integer")
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise ValueError("not a whole number")
+                    value = int(value)
+                return check_value(int(str(value).strip(), 0) if isinstance(value, str) else value, dtype)  # type: ignore[arg-type]
+            case DataType.FLOAT:
+                if isinstance(value, bool):
+                    raise ValueError("a boolean is not a number")
+                result = float(value)  # type: ignore[arg-type]
+                if not math.isfinite(result):
+                    raise ValueError("not a finite number")
+                return result
+            case DataType.BOOLEAN:
+                if isinstance(value, bool):
+                    return value
+                text = str(value).strip().lower()
+                if text in ("1", "true", "on", "yes"):
+                    return True
+                if text in ("0", "false", "off", "no"):
+                    return False
+                raise ValueError("expected true or false")
+            case DataType.STRING | DataType.CORELNK:
+                if isinstance(value, (bytes, dict, list)):
+                    raise ValueError("expected text")
+                return value if isinstance(value, str) else str(value)
+            case DataType.OPAQUE:
+                if isinstance(value, bytes):
+                    return value
+                text = str(value)
+                if text.startswith("0x"):
+                    return bytes.fromhex(text[2:])
+                return base64.b64decode(text, validate=True)
+            case DataType.TIME:
+                if isinstance(value, datetime):
+                    return value if value.tzinfo else value.replace(tzinfo=UTC)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return time_from_seconds(value)
+                text = str(value).strip()
+                if text.lstrip("-").isdigit():
+                    return time_from_seconds(int(text))
+                parsed = datetime.fromisoformat(text)
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            case DataType.OBJLNK:
+                return value if isinstance(value, ObjLnk) else ObjLnk.parse(str(value))
+    except CodecError:
+        raise
+    except (ValueError, TypeError, OverflowError) as err:
+        raise CodecError(f"{value!r} is not a valid {dtype.value} value: {err}") from err
+    raise CodecError(f"resources of type {dtype.value} take no value")
+
+
+def guess_type(value: Value) -> DataType:
+    """The data type a Python value naturally has (for resources no model describes)."""
+    if isinstance(value, bool):
+        return DataType.BOOLEAN
+    if isinstance(value, int):
+        return DataType.INTEGER
+    if isinstance(value, float):
+        return DataType.FLOAT
+    if isinstance(value, bytes):
+        return DataType.OPAQUE
+    if isinstance(value, datetime):
+        return DataType.TIME
+    if isinstance(value, ObjLnk):
+        return DataType.OBJLNK
+    return DataType.STRING
+
+
+def to_json_value(value: Value) -> object:
+    """A JSON-friendly form of a value (opaque as base64, time as epoch seconds)."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return time_to_seconds(value)
+    if isinstance(value, ObjLnk):
+        return str(value)
+    return value

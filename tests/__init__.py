@@ -1,0 +1,1 @@
+"""Tests of the LwM2M integration."""

@@ -1,0 +1,1 @@
+"""Protocol core tests; Home Assistant is not imported here."""
