@@ -36,7 +36,10 @@ def load(payload: bytes) -> object:
 
 
 def dump(doc: object) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as err:
+        raise CodecError(f"cannot encode as JSON: {err}") from None
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:

@@ -239,7 +239,8 @@ def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node
         raise CodecError(f"{path}: expected one resource in the TLV payload")
     ri = path.ids[3]
     if len(tlvs) == 1 and tlvs[0].kind == MULTIPLE_RESOURCE and tlvs[0].children is not None:
-        tlvs = tlvs[0].children
-    if len(tlvs) == 1 and tlvs[0].kind in (RESOURCE_INSTANCE, RESOURCE) and tlvs[0].id == ri:
-        return ResourceInstance(ri, _decode_value(tlvs[0].value, path, model))
+        tlvs = tlvs[0].children  # the client sent the whole multiple resource
+    for t in tlvs:
+        if t.kind == RESOURCE_INSTANCE and t.id == ri:
+            return ResourceInstance(ri, _decode_value(t.value, path, model))
     raise CodecError(f"{path}: expected resource instance {ri} in the TLV payload")
