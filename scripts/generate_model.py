@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from custom_components.lwm2m.lwm2m.model.xml import parse_object_file  # noqa: E402
+from custom_components.lwm2m.lwm2m.model.xml import parse_object_file
 
 DEFAULT_REGISTRY = ROOT.parent / "shared" / "lwm2m-registry"
 OUTPUT = ROOT / "custom_components/lwm2m/lwm2m/model/objects.json"

@@ -5,8 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from custom_components.lwm2m.lwm2m.codecs import ContentFormat, decode_paths, decode_values, encode_paths, encode_values
-from custom_components.lwm2m.lwm2m.codecs import lwm2m_json, senml_json
+from custom_components.lwm2m.lwm2m.codecs import (
+    ContentFormat,
+    decode_paths,
+    decode_values,
+    encode_paths,
+    encode_values,
+    lwm2m_json,
+    senml_json,
+)
 from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.nodes import MultipleResource, ObjectInstance, Resource, flatten
@@ -85,7 +92,9 @@ def test_senml_json_read(model: ObjectModel) -> None:
     assert node.resources[13] == Resource(13, datetime.fromtimestamp(1367491215, UTC))
     again = senml_json.encode(node, P("/3/0"), model)
     assert json.loads(again)[0]["bn"] == "/3/0/"
-    assert decode_values(ContentFormat.SENML_JSON, again, model) == decode_values(ContentFormat.SENML_JSON, payload, model)
+    assert decode_values(ContentFormat.SENML_JSON, again, model) == decode_values(
+        ContentFormat.SENML_JSON, payload, model
+    )
 
 
 def test_senml_json_composite_and_types(model: ObjectModel) -> None:

@@ -15,8 +15,24 @@ from custom_components.lwm2m.lwm2m.model.xml import parse_range
 from custom_components.lwm2m.lwm2m.values import DataType
 
 ROOT = Path(__file__).resolve().parents[2]
-ISSUE_OBJECTS = [*range(0, 8), *range(3200, 3204), *range(3300, 3305), 3306, *range(3311, 3318), 3323, 3328,
-                 3331, 3336, 3338, 3340, 3341, 3342, 3347, 3348, 3411]
+ISSUE_OBJECTS = [
+    *range(0, 8),
+    *range(3200, 3204),
+    *range(3300, 3305),
+    3306,
+    *range(3311, 3318),
+    3323,
+    3328,
+    3331,
+    3336,
+    3338,
+    3340,
+    3341,
+    3342,
+    3347,
+    3348,
+    3411,
+]
 
 
 def test_every_registry_file_parses(registry: Path) -> None:
@@ -109,7 +125,10 @@ def test_bundled_model_is_generated_from_the_registry(registry: Path) -> None:
 def test_generator_runs_as_a_script(tmp_path: Path, registry: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts/generate_model.py"), str(registry)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert "objects.json" in result.stdout
@@ -179,7 +198,11 @@ def test_unreadable_file(tmp_path: Path) -> None:
         ("0-255", DataType.UNSIGNED_INTEGER, (0, 255, None)),
         ("0..255 bytes", DataType.STRING, (None, None, None)),
         ("10,26", DataType.INTEGER, (None, None, {10: "10", 26: "26"})),
-        ("0: CONFIGURED_ON\n1: CONFIGURED_OFF", DataType.INTEGER, (None, None, {0: "CONFIGURED_ON", 1: "CONFIGURED_OFF"})),
+        (
+            "0: CONFIGURED_ON\n1: CONFIGURED_OFF",
+            DataType.INTEGER,
+            (None, None, {0: "CONFIGURED_ON", 1: "CONFIGURED_OFF"}),
+        ),
         ("100..1", DataType.INTEGER, (None, None, None)),
         ("", DataType.INTEGER, (None, None, None)),
         ("64", DataType.INTEGER, (None, None, None)),

@@ -72,9 +72,7 @@ def _flatten(node: Node, path: Path, out: dict[Path, Value]) -> None:
             _flatten(inst, path.child(iid), out)
 
 
-def build_node(
-    path: Path, values: Mapping[Path, Value], multiple: frozenset[Path] = frozenset()
-) -> Node:
+def build_node(path: Path, values: Mapping[Path, Value], multiple: frozenset[Path] = frozenset()) -> Node:
     """Assemble the node at path from leaf values below it.
 
     A resource is multiple when a value sits at a resource-instance path below it, or when

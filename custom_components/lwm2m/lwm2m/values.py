@@ -102,7 +102,9 @@ def check_value(value: Value, dtype: DataType) -> Value:
             ok = False
     if not ok:
         raise CodecError(f"{value!r} is not a valid {dtype.value} value")
-    return float(value) if dtype is DataType.FLOAT else value
+    if dtype is DataType.FLOAT and isinstance(value, int):
+        return float(value)
+    return value
 
 
 def coerce(value: object, dtype: DataType) -> Value:

@@ -49,7 +49,8 @@ _MULTI: dict[int, ModuleType] = {
     ContentFormat.LEGACY_JSON: lwm2m_json,
     ContentFormat.LWM2M_CBOR: lwm2m_cbor,
 }
-# The single-path formats a node of each kind can be sent in.
+# Formats of Read-Composite and Observe-Composite request bodies.
+_SENML: dict[int, ModuleType] = {ContentFormat.SENML_JSON: senml_json, ContentFormat.SENML_CBOR: senml_cbor}
 SUPPORTED = frozenset(_CODECS)
 
 
@@ -80,11 +81,22 @@ def encode_values(fmt: int, values: Mapping[Path, Value], base: Path = ROOT) -> 
 
 def decode_paths(fmt: int, payload: bytes) -> list[Path]:
     """The paths named by a Read-Composite or Observe-Composite request body."""
-    return _codec(fmt, {ContentFormat.SENML_JSON: senml_json, ContentFormat.SENML_CBOR: senml_cbor}).decode_paths(bytes(payload))  # type: ignore[no-any-return]
+    paths: list[Path] = _codec(fmt, _SENML).decode_paths(bytes(payload))
+    return paths
 
 
 def encode_paths(fmt: int, paths: Iterable[Path]) -> bytes:
-    return _codec(fmt, {ContentFormat.SENML_JSON: senml_json, ContentFormat.SENML_CBOR: senml_cbor}).encode_paths(paths)  # type: ignore[no-any-return]
+    payload: bytes = _codec(fmt, _SENML).encode_paths(paths)
+    return payload
 
 
-__all__ = ["SUPPORTED", "ContentFormat", "decode", "decode_paths", "decode_values", "encode", "encode_paths", "encode_values"]
+__all__ = [
+    "SUPPORTED",
+    "ContentFormat",
+    "decode",
+    "decode_paths",
+    "decode_values",
+    "encode",
+    "encode_paths",
+    "encode_values",
+]

@@ -38,7 +38,9 @@ def typed(value: Value, path: Path, model: ObjectModel | None) -> Value:
         if dtype is DataType.OBJLNK and isinstance(value, str):
             return ObjLnk.parse(value)
         if dtype is DataType.OPAQUE and isinstance(value, str):
-            return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_" if "-" in value or "_" in value else None)
+            return base64.b64decode(
+                value + "=" * (-len(value) % 4), altchars=b"-_" if "-" in value or "_" in value else None
+            )
         if dtype in (DataType.STRING, DataType.CORELNK) and isinstance(value, bytes):
             return value.decode("utf-8")
         return check_value(value, dtype)

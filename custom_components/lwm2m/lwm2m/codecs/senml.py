@@ -63,7 +63,8 @@ def _value(rec: Record, path: Path, decode_vd: Any) -> Value:
         if not isinstance(raw, str):
             raise CodecError(f"{path}: vlo must be text 'object:instance'")
         return ObjLnk.parse(raw)
-    return decode_vd(raw, path)
+    vd: bytes = decode_vd(raw, path)
+    return vd
 
 
 def to_values(raw: object, model: ObjectModel | None, decode_vd: Any) -> dict[Path, Value]:

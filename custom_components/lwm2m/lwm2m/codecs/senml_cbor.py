@@ -13,11 +13,18 @@ from ..nodes import Node, build_node, flatten
 from ..path import ROOT, Path
 from ..values import Value
 from . import senml
+from .common import MAX_RECORDS
 
 # RFC 8428 section 6; "vlo" (LwM2M object link) has no integer label and stays text.
 LABELS = {"bn": -2, "bt": -3, "n": 0, "v": 2, "vs": 3, "vb": 4, "t": 6, "vd": 8}
 NAMES = {code: name for name, code in LABELS.items()} | {
-    -1: "bver", -4: "bu", -5: "bv", -6: "bs", 1: "u", 5: "s", 7: "ut"
+    -1: "bver",
+    -4: "bu",
+    -5: "bv",
+    -6: "bs",
+    1: "u",
+    5: "s",
+    7: "ut",
 }
 
 
@@ -32,7 +39,7 @@ def _from_cbor(raw: object) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise CodecError(f"SenML must be an array of records, got {type(raw).__name__}")
     out = []
-    for rec in raw[: senml.MAX_RECORDS + 1]:
+    for rec in raw[: MAX_RECORDS + 1]:
         if not isinstance(rec, dict):
             raise CodecError(f"a SenML record must be a map, got {type(rec).__name__}")
         named: dict[str, Any] = {}

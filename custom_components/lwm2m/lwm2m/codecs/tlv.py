@@ -117,7 +117,10 @@ def _encode_value(value: Value, path: Path, model: ObjectModel | None) -> bytes:
             return struct.pack(">d", float(value))
         return _int_bytes(value, signed=dtype is not DataType.UNSIGNED_INTEGER)
     if isinstance(value, float):
-        single = struct.pack(">f", value)
+        try:
+            single = struct.pack(">f", value)
+        except OverflowError:  # beyond single precision
+            return struct.pack(">d", value)
         return single if struct.unpack(">f", single)[0] == value else struct.pack(">d", value)
     if isinstance(value, str):
         return value.encode("utf-8")
@@ -164,7 +167,8 @@ def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
     """Encode node, which sits at path (the path of the request)."""
     if isinstance(node, Object):
         return b"".join(
-            _tlv(OBJECT_INSTANCE, iid, _enc_instance(inst, path.child(iid), model)) for iid, inst in node.instances.items()
+            _tlv(OBJECT_INSTANCE, iid, _enc_instance(inst, path.child(iid), model))
+            for iid, inst in node.instances.items()
         )
     if isinstance(node, ObjectInstance):
         if path.is_object:  # Create on /O with a known instance id

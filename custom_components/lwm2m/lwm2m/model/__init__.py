@@ -2,7 +2,7 @@
 
 from .definitions import ObjectDefinition, Operations, ResourceDefinition
 from .registry import ObjectModel
-from .xml import parse_object_xml, parse_object_file
+from .xml import parse_object_file, parse_object_xml
 
 __all__ = [
     "ObjectDefinition",

@@ -8,7 +8,6 @@ from typing import Any
 
 from ..values import DataType
 
-
 # SenML unit codes (RFC 8428, OMA's additions) that people write differently.
 SENML_UNITS = {"/100": "%", "%RH": "%", "%EL": "%", "Cel": "°C", "Far": "°F", "deg": "°", "lat": "°", "lon": "°"}
 
@@ -37,7 +36,9 @@ class Operations(Flag):
         return ops
 
     def __str__(self) -> str:
-        return "".join(ch for ch, flag in (("R", Operations.R), ("W", Operations.W), ("E", Operations.E)) if flag in self)
+        return "".join(
+            ch for ch, flag in (("R", Operations.R), ("W", Operations.W), ("E", Operations.E)) if flag in self
+        )
 
     @property
     def readable(self) -> bool:

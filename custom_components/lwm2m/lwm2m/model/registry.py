@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path as FsPath
 
@@ -66,10 +67,10 @@ class ObjectModel:
         obj = self._objects.get(oid)
         return obj.resources.get(rid) if obj else None
 
-    def __contains__(self, object_id: object) -> bool:
+    def __contains__(self, object_id: builtins.object) -> bool:
         return object_id in self._objects
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ObjectDefinition]:
         return iter(sorted(self._objects.values(), key=lambda o: o.id))
 
     def __len__(self) -> int:

@@ -1,0 +1,234 @@
+"""Property-based tests: every format round-trips, and any input only ever raises CodecError."""
+
+import contextlib
+import json
+from datetime import UTC, datetime
+
+import cbor2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custom_components.lwm2m.lwm2m.codecs import (
+    SUPPORTED,
+    ContentFormat,
+    decode,
+    decode_paths,
+    decode_values,
+    encode,
+    encode_paths,
+    encode_values,
+)
+from custom_components.lwm2m.lwm2m.codecs.link_format import (
+    Link,
+    format_discover,
+    format_links,
+    parse,
+    parse_discover,
+    parse_registration,
+)
+from custom_components.lwm2m.lwm2m.errors import CodecError
+from custom_components.lwm2m.lwm2m.model import ObjectDefinition, ObjectModel, Operations, ResourceDefinition
+from custom_components.lwm2m.lwm2m.nodes import MultipleResource, ObjectInstance, Resource, flatten
+from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.values import INT64_MAX, INT64_MIN, UINT64_MAX, DataType, ObjLnk
+
+OID = 40000
+DEFAULT_MODEL = ObjectModel()
+MULTI_FORMATS = [ContentFormat.LWM2M_JSON, ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR]
+NODE_FORMATS = [ContentFormat.TLV, *MULTI_FORMATS]
+VALUES = {
+    DataType.INTEGER: st.integers(INT64_MIN, INT64_MAX),
+    DataType.UNSIGNED_INTEGER: st.integers(0, UINT64_MAX),
+    DataType.FLOAT: st.floats(allow_nan=False, allow_infinity=False),
+    DataType.BOOLEAN: st.booleans(),
+    DataType.STRING: st.text(max_size=40),
+    DataType.CORELNK: st.text(max_size=40),
+    DataType.OPAQUE: st.binary(max_size=40),
+    DataType.TIME: st.integers(-(2**31), 2**34).map(lambda s: datetime.fromtimestamp(s, UTC)),
+    DataType.OBJLNK: st.builds(ObjLnk, st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)),
+}
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> tuple[ObjectModel, ObjectInstance, Path]:
+    """A random object definition, and an instance of it with typed values."""
+    rids = draw(st.lists(st.integers(0, 65534), min_size=1, max_size=8, unique=True))
+    resources = {}
+    nodes: dict[int, Resource | MultipleResource] = {}
+    for rid in rids:
+        dtype = draw(st.sampled_from(sorted(VALUES)))
+        multiple = draw(st.booleans())
+        resources[rid] = ResourceDefinition(
+            id=rid, name=f"r{rid}", operations=Operations.RW, type=dtype, multiple=multiple
+        )
+        if multiple:
+            ris = draw(st.lists(st.integers(0, 65534), min_size=1, max_size=4, unique=True))
+            nodes[rid] = MultipleResource(rid, {ri: draw(VALUES[dtype]) for ri in ris})
+        else:
+            nodes[rid] = Resource(rid, draw(VALUES[dtype]))
+    definition = ObjectDefinition(id=OID, name="random", multiple=True, resources=resources)
+    iid = draw(st.integers(0, 65534))
+    return ObjectModel([definition], bundled=False), ObjectInstance(iid, nodes), Path.of(OID, iid)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(NODE_FORMATS))
+def test_instances_round_trip(case: tuple[ObjectModel, ObjectInstance, Path], fmt: ContentFormat) -> None:
+    model, node, path = case
+    payload = encode(fmt, node, path, model)
+    back = decode(fmt, payload, path, model)
+    assert flatten(back, path) == flatten(node, path)
+
+
+@settings(max_examples=150)
+@given(instances())
+def test_single_values_round_trip_as_text(case: tuple[ObjectModel, ObjectInstance, Path]) -> None:
+    model, node, path = case
+    for rid, res in node.resources.items():
+        if isinstance(res, Resource):
+            rpath = path.child(rid)
+            assert decode(ContentFormat.TEXT, encode(ContentFormat.TEXT, res, rpath, model), rpath, model) == res
+            if isinstance(res.value, bytes):
+                assert decode(ContentFormat.OPAQUE, res.value, rpath, model) == res
+
+
+@settings(max_examples=100)
+@given(instances(), st.sampled_from(MULTI_FORMATS))
+def test_composite_values_round_trip(case: tuple[ObjectModel, ObjectInstance, Path], fmt: ContentFormat) -> None:
+    model, node, path = case
+    values = flatten(node, path)
+    assert decode_values(fmt, encode_values(fmt, values), model) == values
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 65534), max_size=4).map(lambda ids: Path(tuple(ids))), max_size=10),
+    st.sampled_from([ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR]),
+)
+def test_composite_paths_round_trip(paths: list[Path], fmt: ContentFormat) -> None:
+    assert decode_paths(fmt, encode_paths(fmt, paths)) == paths
+
+
+PATHS = [Path.parse(p) for p in ("/3", "/3/0", "/3/0/9", "/3/0/7", "/3/0/7/1", "/3303/0/5700", "/40000/0/1")]
+
+
+def _only_codec_errors(fmt: int, data: bytes, path: Path) -> None:
+    with contextlib.suppress(CodecError):
+        decode(fmt, data, path, DEFAULT_MODEL)
+    if fmt in MULTI_FORMATS:
+        with contextlib.suppress(CodecError):
+            decode_values(fmt, data, DEFAULT_MODEL)
+
+
+@settings(max_examples=400)
+@given(st.binary(max_size=300), st.sampled_from(sorted(SUPPORTED)), st.sampled_from(PATHS))
+def test_random_bytes_only_raise_codec_error(data: bytes, fmt: int, path: Path) -> None:
+    _only_codec_errors(fmt, data, path)
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=10)
+    | st.sampled_from(["/3/0/9", "/3/0/", "9", "7/1", "3:0", "AQI="]),
+    lambda kids: (
+        st.lists(kids, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["bn", "bt", "n", "t", "v", "vs", "vb", "vd", "vlo", "e", "sv", "bv", "ov", "x"]),
+            kids,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300)
+@given(JSONISH, st.sampled_from(PATHS))
+def test_random_json_structures_only_raise_codec_error(doc: object, path: Path) -> None:
+    data = json.dumps(doc).encode()
+    for fmt in (ContentFormat.SENML_JSON, ContentFormat.LWM2M_JSON):
+        _only_codec_errors(fmt, data, path)
+        with contextlib.suppress(CodecError):
+            decode_paths(ContentFormat.SENML_JSON, data)
+
+
+CBORISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.binary(max_size=10)
+    | st.builds(cbor2.CBORTag, st.sampled_from([1, 2, 24, 99]), st.integers(0, 2**40)),
+    lambda kids: (
+        st.lists(kids, max_size=5)
+        | st.dictionaries(st.integers(-8, 70000) | st.sampled_from(["vlo", "n"]), kids, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300)
+@given(CBORISH, st.sampled_from(PATHS))
+def test_random_cbor_structures_only_raise_codec_error(doc: object, path: Path) -> None:
+    data = cbor2.dumps(doc)
+    for fmt in (ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR):
+        _only_codec_errors(fmt, data, path)
+
+
+@settings(max_examples=200)
+@given(instances(), st.sampled_from(NODE_FORMATS), st.data())
+def test_corrupted_payloads_only_raise_codec_error(
+    case: tuple[ObjectModel, ObjectInstance, Path], fmt: ContentFormat, data: st.DataObject
+) -> None:
+    model, node, path = case
+    payload = bytearray(encode(fmt, node, path, model))
+    cut = data.draw(st.integers(0, len(payload)))
+    flips = data.draw(st.lists(st.tuples(st.integers(0, max(0, len(payload) - 1)), st.integers(0, 255)), max_size=3))
+    for pos, byte in flips:
+        if payload:
+            payload[pos] = byte
+    with contextlib.suppress(CodecError):
+        decode(fmt, bytes(payload[:cut]), path, model)
+
+
+ATTR_VALUES = {
+    **dict.fromkeys(["pmin", "pmax", "epmin", "epmax", "dim"], st.integers(0, 10**6)),
+    **dict.fromkeys(["gt", "lt", "st"], st.floats(-1e6, 1e6).map(lambda f: round(f, 3))),
+    **dict.fromkeys(["ver", "rt", "title"], st.text(st.characters(codec="utf-8"), max_size=10)),
+    "obs": st.none(),
+}
+
+
+@st.composite
+def links(draw: st.DrawFn) -> Link:
+    uri = "/" + "/".join(map(str, draw(st.lists(st.integers(0, 65534), max_size=4))))
+    names = draw(st.lists(st.sampled_from(sorted(ATTR_VALUES)), unique=True, max_size=5))
+    return Link(uri, {name: draw(ATTR_VALUES[name]) for name in names})
+
+
+@given(st.lists(links(), max_size=8))
+def test_links_round_trip(sent: list[Link]) -> None:
+    assert parse(format_links(sent)) == sent
+
+
+@given(
+    st.dictionaries(
+        st.lists(st.integers(0, 65534), min_size=1, max_size=4).map(lambda ids: Path(tuple(ids))),
+        st.dictionaries(st.sampled_from(["pmin", "pmax", "epmin", "epmax", "dim"]), st.integers(0, 10**6))
+        | st.dictionaries(st.sampled_from(["gt", "lt", "st"]), st.floats(-1e6, 1e6).map(lambda f: round(f, 3))),
+        max_size=8,
+    )
+)
+def test_discover_round_trip(entries: dict[Path, dict[str, int | float]]) -> None:
+    assert parse_discover(format_discover(entries)) == entries
+
+
+@settings(max_examples=400)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_random_link_format_only_raises_codec_error(data: bytes) -> None:
+    for parser in (parse, parse_registration, parse_discover):
+        with contextlib.suppress(CodecError):
+            parser(data)
