@@ -19,3 +19,38 @@ def registry() -> Path:
     if not REGISTRY.is_dir():
         pytest.skip(f"the OMA registry is not at {REGISTRY}")
     return REGISTRY
+
+
+@pytest.fixture
+def udp(socket_enabled: None) -> None:
+    """Real UDP on loopback (the Home Assistant harness blocks sockets otherwise)."""
+    import pytest_socket
+
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "::ffff:127.0.0.1"], allow_unix_socket=True)
+
+
+@pytest.fixture
+async def server(udp: None):
+    from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+
+    srv = LwM2MServer(ServerConfig(host="::", port=0, request_timeout=5, expiry_check_interval=0.2))
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def make_client(server):
+    from tests.sim import SimClient
+
+    clients = []
+
+    async def make(endpoint: str = "sim-1", *, register: bool = True, **kwargs):
+        client = SimClient(endpoint, server.port, **kwargs)
+        clients.append(client)
+        await client.start(register=register)
+        return client
+
+    yield make
+    for client in clients:
+        await client.stop()

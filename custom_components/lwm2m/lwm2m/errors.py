@@ -20,3 +20,26 @@ class PathError(CodecError):
 
 class ModelError(LwM2MError):
     """An object definition (XML) could not be read."""
+
+
+class OperationError(LwM2MError):
+    """A device answered an operation with an error code, or never answered.
+
+    code is the CoAP response code as text ("4.04"), or None when nothing came back.
+    """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DeviceTimeout(OperationError):
+    """The device did not answer in time (or its queued request expired)."""
+
+
+class NotRegistered(OperationError):
+    """No registration exists for the endpoint an operation names."""
+
+
+class QueueFull(OperationError):
+    """A sleeping device already has as many queued requests as allowed."""

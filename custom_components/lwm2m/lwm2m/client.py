@@ -1,0 +1,464 @@
+"""Operations on one registered endpoint: Read, Write, Execute, Observe and the rest.
+
+Each operation is an awaitable that returns a typed Response or raises OperationError
+(with the CoAP code) — DeviceTimeout when the device never answers, NotRegistered when
+the endpoint has no registration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiocoap import Message
+from aiocoap import error as coap_error
+from aiocoap.numbers.codes import Code
+
+from .codecs import ContentFormat, decode, decode_values, encode, encode_paths, encode_values
+from .codecs.link_format import AttrValue, parse_discover
+from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
+from .events import Event, EventType
+from .nodes import MultipleResource, Node, ObjectInstance, Resource, ResourceInstance, flatten
+from .observe import Observation
+from .path import Path
+from .registration import Registration
+from .transport import FastTuning
+from .values import Value, coerce, guess_type
+
+if TYPE_CHECKING:
+    from .server import LwM2MServer
+
+_LOGGER = logging.getLogger(__name__)
+ATTRIBUTES = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
+_INT_ATTRIBUTES = {"pmin", "pmax", "epmin", "epmax"}
+_MEANING = {
+    "4.00": "bad request",
+    "4.01": "unauthorized",
+    "4.04": "not found",
+    "4.05": "method not allowed",
+    "4.06": "not acceptable",
+    "4.08": "request entity incomplete",
+    "4.13": "request entity too large",
+    "4.15": "unsupported content format",
+    "5.00": "internal server error",
+    "5.01": "not implemented",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a device answered."""
+
+    code: str
+    values: Mapping[Path, Value] = field(default_factory=dict)
+    content_format: int | None = None
+    payload: bytes = b""
+    location: Path | None = None  # Create: the new instance
+    attributes: Mapping[Path, Mapping[str, AttrValue]] = field(default_factory=dict)  # Discover
+
+    def value(self, path: Path | str) -> Value:
+        return self.values[Path.parse(path) if isinstance(path, str) else path]
+
+
+def code_text(code: Code) -> str:
+    return str(code.dotted)
+
+
+def meaning(code: str) -> str:
+    return _MEANING.get(code, "error")
+
+
+class Endpoint:
+    """The operations on one endpoint; it looks the registration up anew for each request,
+    so a device that moved (NAT rebinding) or re-registered is reached where it is now."""
+
+    def __init__(self, server: LwM2MServer, name: str) -> None:
+        self._server = server
+        self.name = name
+
+    @property
+    def registration(self) -> Registration:
+        reg = self._server.registrations.by_endpoint(self.name)
+        if reg is None:
+            raise NotRegistered(f"{self.name} is not registered", "4.04")
+        return reg
+
+    # -- content formats ---------------------------------------------------------------
+
+    def preferred_format(self) -> int:
+        """The richest format the device announced, else the default of its LwM2M version."""
+        reg = self.registration
+        announced = reg.objects.content_formats
+        for fmt in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON, ContentFormat.TLV, ContentFormat.LWM2M_JSON):
+            if fmt in announced:
+                return fmt
+        return ContentFormat.SENML_CBOR if reg.version_tuple >= (1, 1) else ContentFormat.TLV
+
+    def _write_format(self, path: Path, node: Node) -> int:
+        reg = self.registration
+        if reg.version_tuple < (1, 1) and isinstance(node, (Resource, ResourceInstance)):
+            # Every 1.0 client reads a single value as plain text (or opaque bytes).
+            return ContentFormat.OPAQUE if isinstance(node.value, bytes) else ContentFormat.TEXT
+        return self.preferred_format()
+
+    # -- the request path ----------------------------------------------------------------
+
+    async def _request(
+        self,
+        code: Code,
+        path: Path,
+        *,
+        payload: bytes = b"",
+        content_format: int | None = None,
+        accept: int | None = None,
+        query: Iterable[str] = (),
+        observe: int | None = None,
+        timeout: float | None = None,
+        operation: str,
+    ) -> tuple[Message, Any]:
+        server = self._server
+        reg = self.registration
+        timeout = timeout if timeout is not None else server.config.request_timeout
+        if reg.queue_mode:
+            await server.queue.wait_awake(self.name, server.config.queue_expiry)
+            reg = self.registration
+        message = Message(
+            code=code,
+            uri_path=reg.uri_path(path),
+            uri_query=tuple(query),
+            payload=payload,
+            transport_tuning=FastTuning(server.config.ack_timeout, server.config.max_retransmit),
+        )
+        if content_format is not None:
+            message.opt.content_format = content_format
+        if accept is not None:
+            message.opt.accept = accept
+        if observe is not None:
+            message.opt.observe = observe
+        message.remote = reg.remote
+        if message.remote is None:
+            message.unresolved_remote = reg.address
+        reg.stats.messages_out += 1
+        server.stats.requests_out += 1
+        request = server.transport.request(message)
+        try:
+            async with asyncio.timeout(timeout):
+                response = await request.response
+        except TimeoutError:
+            self._failed(reg)
+            raise DeviceTimeout(f"{self.name} did not answer {operation} {path} within {timeout:g} s") from None
+        except coap_error.Error as err:
+            self._failed(reg)
+            raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {err}") from None
+        self._heard(reg)
+        if not response.code.is_successful():
+            text = code_text(response.code)
+            reg.stats.errors += 1
+            detail = response.payload.decode("utf-8", "replace")[:200] if response.payload else ""
+            self._emit_response(operation, path, text, {})
+            raise OperationError(
+                f"{self.name} answered {operation} {path} with {text} ({meaning(text)}){': ' + detail if detail else ''}",
+                text,
+            )
+        return response, request
+
+    def _heard(self, reg: Registration) -> None:
+        reg.stats.messages_in += 1
+        reg.stats.last_seen = time.time()
+        if reg.queue_mode:
+            self._server.queue.wake(self.name)
+
+    def _failed(self, reg: Registration) -> None:
+        reg.stats.errors += 1
+        self._server.stats.errors += 1
+        if reg.queue_mode:
+            self._server.queue.sleep(self.name)
+
+    def _emit_response(self, operation: str, path: Path, code: str, values: Mapping[Path, Value]) -> None:
+        self._server.events.emit(
+            Event(type=EventType.RESPONSE, endpoint=self.name, path=path, values=values, code=code,
+                  details={"operation": operation})
+        )
+
+    def _decode(self, response: Message, path: Path) -> dict[Path, Value]:
+        if not response.payload:
+            return {}
+        fmt = response.opt.content_format
+        fmt = ContentFormat.TEXT if fmt is None else int(fmt)
+        try:
+            return flatten(decode(fmt, response.payload, path, self._server.model), path)
+        except CodecError as err:
+            self.registration.stats.errors += 1
+            raise OperationError(f"{self.name} sent an unreadable answer for {path}: {err}", "2.05") from None
+
+    def _decode_multi(self, response: Message) -> dict[Path, Value]:
+        if not response.payload:
+            return {}
+        fmt = response.opt.content_format
+        try:
+            return decode_values(int(fmt) if fmt is not None else -1, response.payload, self._server.model)
+        except CodecError as err:
+            raise OperationError(f"{self.name} sent an unreadable answer: {err}", "2.05") from None
+
+    def _finish(self, operation: str, path: Path, response: Message, values: Mapping[Path, Value] | None = None,
+                **extra: Any) -> Response:
+        code = code_text(response.code)
+        values = values or {}
+        self._emit_response(operation, path, code, values)
+        fmt = response.opt.content_format
+        return Response(code, values, int(fmt) if fmt is not None else None, response.payload, **extra)
+
+    # -- typed values from what a user gave -----------------------------------------------
+
+    def _typed(self, path: Path, value: object) -> Value:
+        rdef = self._server.model.resource(path)
+        if rdef is not None:
+            return coerce(value, rdef.type)
+        if isinstance(value, (bool, int, float, str, bytes)):
+            return value
+        raise CodecError(f"{path}: {value!r} is not a value this resource can take")
+
+    def node_for(self, path: Path, value: object) -> Node:
+        """Build the node a Write sends from a user's value (dicts for instances and multi-resources)."""
+        if path.is_resource_instance:
+            return ResourceInstance(path.ids[3], self._typed(path, value))
+        if path.is_resource:
+            rdef = self._server.model.resource(path)
+            if isinstance(value, Mapping) or (rdef is not None and rdef.multiple and isinstance(value, (list, tuple))):
+                items = value.items() if isinstance(value, Mapping) else enumerate(value)
+                return MultipleResource(path.ids[2], {int(k): self._typed(path.child(int(k)), v) for k, v in items})
+            return Resource(path.ids[2], self._typed(path, value))
+        if path.is_instance and isinstance(value, Mapping):
+            resources: dict[int, Resource | MultipleResource] = {}
+            for key, item in value.items():
+                rid = int(key)
+                node = self.node_for(path.child(rid), item)
+                assert isinstance(node, (Resource, MultipleResource))
+                resources[rid] = node
+            return ObjectInstance(path.ids[1], resources)
+        raise CodecError(f"a Write on {path} needs a resource path, or an instance path with a mapping of resources")
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def read(self, path: Path | str, *, content_format: int | None = None,
+                   timeout: float | None = None) -> Response:
+        path = _path(path)
+        response, _ = await self._request(Code.GET, path, accept=content_format or self.preferred_format(),
+                                          timeout=timeout, operation="read")
+        return self._finish("read", path, response, self._decode(response, path))
+
+    async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        path = _path(path)
+        response, _ = await self._request(Code.GET, path, accept=ContentFormat.LINK_FORMAT, timeout=timeout,
+                                          operation="discover")
+        try:
+            attributes = parse_discover(response.payload)
+        except CodecError as err:
+            raise OperationError(f"{self.name} sent an unreadable Discover answer: {err}", "2.05") from None
+        return self._finish("discover", path, response, attributes=attributes)
+
+    async def write(self, path: Path | str, value: object, *, replace: bool = True, content_format: int | None = None,
+                    timeout: float | None = None) -> Response:
+        """Write a resource (replace: PUT) or update an instance partially (POST)."""
+        path = _path(path)
+        node = value if isinstance(value, (Resource, MultipleResource, ResourceInstance, ObjectInstance)) \
+            else self.node_for(path, value)
+        fmt = content_format or self._write_format(path, node)
+        payload = encode(fmt, node, path, self._server.model)
+        response, _ = await self._request(Code.PUT if replace else Code.POST, path, payload=payload,
+                                          content_format=fmt, timeout=timeout, operation="write")
+        return self._finish("write", path, response, flatten(node, path))
+
+    async def write_attributes(self, path: Path | str, attributes: Mapping[str, float | int | None], *,
+                               timeout: float | None = None) -> Response:
+        """Set notification attributes; a None value clears that attribute."""
+        path = _path(path)
+        query = []
+        for name, value in attributes.items():
+            if name not in ATTRIBUTES:
+                raise CodecError(f"unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
+            if value is None:
+                query.append(name)
+            elif name in _INT_ATTRIBUTES:
+                if isinstance(value, bool) or not float(value).is_integer() or value < 0:
+                    raise CodecError(f"{name} must be a whole number of seconds, got {value!r}")
+                query.append(f"{name}={int(value)}")
+            else:
+                if isinstance(value, bool):
+                    raise CodecError(f"{name} must be a number")
+                query.append(f"{name}={float(value):g}")
+        if not query:
+            raise CodecError("no attributes to write")
+        response, _ = await self._request(Code.PUT, path, query=query, timeout=timeout, operation="write-attributes")
+        return self._finish("write-attributes", path, response)
+
+    async def execute(self, path: Path | str, arguments: str | None = None, *,
+                      timeout: float | None = None) -> Response:
+        path = _path(path)
+        if not path.is_resource:
+            raise CodecError(f"Execute needs a resource path, not {path}")
+        payload = arguments.encode() if arguments else b""
+        response, _ = await self._request(Code.POST, path, payload=payload,
+                                          content_format=ContentFormat.TEXT if payload else None,
+                                          timeout=timeout, operation="execute")
+        return self._finish("execute", path, response)
+
+    async def create(self, path: Path | str, values: Mapping[Any, object], *, instance_id: int | None = None,
+                     content_format: int | None = None, timeout: float | None = None) -> Response:
+        """Create an object instance under /O with resource values {resource id: value}."""
+        path = _path(path)
+        if not path.is_object:
+            raise CodecError(f"Create needs an object path, not {path}")
+        if instance_id is None:
+            used = set(self.registration.objects.instance_ids(path.ids[0]))
+            instance_id = next(i for i in range(65535) if i not in used)
+        node = self.node_for(path.child(instance_id), dict(values))
+        fmt = content_format or self.preferred_format()
+        payload = encode(fmt, node, path if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV) else path.child(instance_id),
+                         self._server.model)
+        response, _ = await self._request(Code.POST, path, payload=payload, content_format=fmt, timeout=timeout,
+                                          operation="create")
+        location = path.child(instance_id)
+        segments = [s for s in response.opt.location_path if s]
+        if segments and all(s.isdigit() for s in segments[-2:]):
+            try:
+                location = Path.parse("/" + "/".join(segments[-2:]))
+            except CodecError:
+                pass
+        return self._finish("create", path, response, location=location)
+
+    async def delete(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        path = _path(path)
+        response, _ = await self._request(Code.DELETE, path, timeout=timeout, operation="delete")
+        return self._finish("delete", path, response)
+
+    async def read_composite(self, paths: Iterable[Path | str], *, content_format: int | None = None,
+                             timeout: float | None = None) -> Response:
+        plist = [_path(p) for p in paths]
+        fmt = content_format or _senml(self.preferred_format())
+        response, _ = await self._request(Code.FETCH, Path(), payload=encode_paths(fmt, plist), content_format=fmt,
+                                          accept=fmt, timeout=timeout, operation="read-composite")
+        return self._finish("read-composite", Path(), response, self._decode_multi(response))
+
+    async def write_composite(self, values: Mapping[Path | str, object], *, content_format: int | None = None,
+                              timeout: float | None = None) -> Response:
+        typed = {(p := _path(k)): self._typed(p, v) for k, v in values.items()}
+        for p in typed:
+            if p.depth < 3:
+                raise CodecError(f"Write-Composite needs resource paths, not {p}")
+        fmt = content_format or _senml(self.preferred_format())
+        response, _ = await self._request(Code.iPATCH, Path(), payload=encode_values(fmt, typed), content_format=fmt,
+                                          timeout=timeout, operation="write-composite")
+        return self._finish("write-composite", Path(), response, typed)
+
+    # -- observation -----------------------------------------------------------------------
+
+    async def observe(self, path: Path | str, *, content_format: int | None = None,
+                      timeout: float | None = None) -> Response:
+        path = _path(path)
+        fmt = content_format or self.preferred_format()
+        response, request = await self._request(Code.GET, path, accept=fmt, observe=0, timeout=timeout,
+                                                operation="observe")
+        values = self._decode(response, path)
+        self._track(request, response, (path,), composite=False)
+        return self._finish("observe", path, response, values)
+
+    async def observe_composite(self, paths: Iterable[Path | str], *, content_format: int | None = None,
+                                timeout: float | None = None) -> Response:
+        plist = tuple(_path(p) for p in paths)
+        fmt = content_format or _senml(self.preferred_format())
+        response, request = await self._request(Code.FETCH, Path(), payload=encode_paths(fmt, plist),
+                                                content_format=fmt, accept=fmt, observe=0, timeout=timeout,
+                                                operation="observe-composite")
+        values = self._decode_multi(response)
+        self._track(request, response, plist, composite=True)
+        return self._finish("observe-composite", Path(), response, values)
+
+    def _track(self, request: Any, response: Message, paths: tuple[Path, ...], *, composite: bool) -> None:
+        server = self._server
+        if response.opt.observe is None:
+            _LOGGER.debug("%s answered the Observe of %s without observing", self.name, paths)
+            return
+        reg = self.registration
+        observation = Observation(endpoint=self.name, paths=paths, token=response.token, request=request,
+                                  content_format=response.opt.content_format, composite=composite,
+                                  last_sequence=response.opt.observe, reg_id=reg.reg_id)
+        old = server.observations.add(observation)
+        if old is not None:
+            old.cancel_locally()
+
+        def on_notification(message: Message) -> None:
+            server.on_notification(observation, message)
+
+        def on_error(exception: BaseException) -> None:
+            server.on_observation_error(observation, exception)
+
+        request.observation.register_callback(on_notification, _suppress_deprecation=True)
+        request.observation.register_errback(on_error, _suppress_deprecation=True)
+
+    async def cancel_observe(self, path: Path | str | Iterable[Path | str], *, timeout: float | None = None) -> Response:
+        """Cancel an observation with a GET carrying Observe=1 and the observation's token."""
+        if isinstance(path, (str, Path)):
+            paths: tuple[Path, ...] = (_path(path),)
+        else:
+            paths = tuple(_path(p) for p in path)
+        server = self._server
+        observation = server.observations.get(self.name, paths)
+        if observation is None:
+            raise OperationError(f"{self.name} has no observation of {', '.join(map(str, paths))}", "4.04")
+        server.observations.remove(observation)
+        observation.cancel_locally()
+        reg = self.registration
+        if observation.composite:
+            fmt = observation.content_format or _senml(self.preferred_format())
+            message = Message(code=Code.FETCH, uri_path=reg.uri_path(Path()), observe=1, payload=encode_paths(fmt, paths),
+                              content_format=fmt, accept=fmt)
+        else:
+            message = Message(code=Code.GET, uri_path=reg.uri_path(paths[0]), observe=1)
+            if observation.content_format is not None:
+                message.opt.accept = observation.content_format
+        message.remote = reg.remote
+        message.transport_tuning = FastTuning(server.config.ack_timeout, server.config.max_retransmit)
+        reg.stats.messages_out += 1
+        request = server.transport.request_with_token(message, observation.token)
+        try:
+            async with asyncio.timeout(timeout if timeout is not None else server.config.request_timeout):
+                response = await request.response
+        except (TimeoutError, coap_error.Error):
+            self._failed(reg)
+            raise DeviceTimeout(f"{self.name} did not answer the cancellation of {paths[0]}") from None
+        self._heard(reg)
+        return self._finish("cancel-observe", paths[0], response)
+
+    async def cancel_all_observations(self) -> int:
+        count = 0
+        for observation in self._server.observations.of(self.name):
+            try:
+                await self.cancel_observe(observation.paths)
+            except OperationError as err:
+                _LOGGER.debug("Cancelling %s on %s: %s", observation.paths, self.name, err)
+            count += 1
+        return count
+
+    def observations(self) -> list[dict[str, Any]]:
+        return [
+            {"paths": [str(p) for p in o.paths], "composite": o.composite, "token": o.token.hex(),
+             "notifications": o.notifications, "last_sequence": o.last_sequence}
+            for o in self._server.observations.of(self.name)
+        ]
+
+
+def _path(path: Path | str) -> Path:
+    return path if isinstance(path, Path) else Path.parse(path)
+
+
+def _senml(fmt: int) -> int:
+    """Composite operations need SenML; keep CBOR or JSON as the device prefers."""
+    return fmt if fmt in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_JSON
+
+
+__all__ = ["ATTRIBUTES", "Endpoint", "Response", "guess_type"]

@@ -1,0 +1,72 @@
+"""Active observations: one per (endpoint, path or set of paths), with its CoAP token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .path import Path
+
+
+@dataclass(slots=True, kw_only=True)
+class Observation:
+    endpoint: str
+    paths: tuple[Path, ...]  # one path, or several for Observe-Composite
+    token: bytes
+    request: Any  # aiocoap's request handle
+    content_format: int | None = None
+    composite: bool = False
+    last_sequence: int | None = None
+    notifications: int = 0
+    reg_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[Path, ...]:
+        return self.paths
+
+    def cancel_locally(self) -> None:
+        observation = getattr(self.request, "observation", None)
+        if observation is not None and not observation.cancelled:
+            observation.cancel()
+
+
+class ObservationTable:
+    """Observations by endpoint, then by the paths they cover."""
+
+    def __init__(self) -> None:
+        self._by_endpoint: dict[str, dict[tuple[Path, ...], Observation]] = {}
+
+    def add(self, observation: Observation) -> Observation | None:
+        """Store observation; return the one it replaces (same endpoint and paths)."""
+        table = self._by_endpoint.setdefault(observation.endpoint, {})
+        old = table.get(observation.key)
+        table[observation.key] = observation
+        return old
+
+    def get(self, endpoint: str, paths: tuple[Path, ...]) -> Observation | None:
+        return self._by_endpoint.get(endpoint, {}).get(paths)
+
+    def remove(self, observation: Observation) -> None:
+        table = self._by_endpoint.get(observation.endpoint)
+        if table and table.get(observation.key) is observation:
+            del table[observation.key]
+            if not table:
+                del self._by_endpoint[observation.endpoint]
+
+    def of(self, endpoint: str) -> list[Observation]:
+        return list(self._by_endpoint.get(endpoint, {}).values())
+
+    def drop_endpoint(self, endpoint: str) -> list[Observation]:
+        """Forget (and locally cancel) every observation of endpoint."""
+        dropped = list(self._by_endpoint.pop(endpoint, {}).values())
+        for observation in dropped:
+            observation.cancel_locally()
+        return dropped
+
+    def __iter__(self) -> Iterator[Observation]:
+        return iter([o for table in self._by_endpoint.values() for o in table.values()])
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._by_endpoint.values())

@@ -1,0 +1,180 @@
+"""Registrations: who registered, from where, with which objects, until when."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .codecs.link_format import RegisteredObjects
+from .path import Path
+
+
+@dataclass(slots=True)
+class EndpointStats:
+    messages_in: int = 0
+    messages_out: int = 0
+    errors: int = 0
+    last_seen: float = 0.0  # wall-clock seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages_in": self.messages_in, "messages_out": self.messages_out,
+                "errors": self.errors, "last_seen": self.last_seen}
+
+
+@dataclass(slots=True, kw_only=True)
+class Registration:
+    """One LwM2M client's registration.
+
+    remote is the transport's address object (aiocoap's), address its printable form;
+    transport and identity say how the device reached us (plain UDP today, DTLS later),
+    so operations never care which transport carries them.
+    """
+
+    reg_id: str
+    endpoint: str
+    lifetime: int
+    lwm2m_version: str = "1.0"
+    binding: str = "U"
+    sms: str | None = None
+    queue_mode: bool = False
+    objects: RegisteredObjects = field(default_factory=RegisteredObjects)
+    remote: Any = None
+    address: str = ""
+    transport: str = "udp"
+    identity: str | None = None
+    registered_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    stats: EndpointStats = field(default_factory=EndpointStats)
+
+    @property
+    def expires_at(self) -> float:
+        return self.updated_at + self.lifetime
+
+    @property
+    def root_path(self) -> tuple[str, ...]:
+        """Uri-Path segments of the client's alternate root path ("/lwm2m" -> ("lwm2m",))."""
+        return tuple(p for p in self.objects.root_path.split("/") if p)
+
+    def uri_path(self, path: Path) -> tuple[str, ...]:
+        return self.root_path + tuple(str(i) for i in path.ids)
+
+    @property
+    def version_tuple(self) -> tuple[int, int]:
+        major, _, minor = self.lwm2m_version.partition(".")
+        try:
+            return int(major), int(minor or 0)
+        except ValueError:
+            return 1, 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form (for storage, diagnostics and events); no transport object."""
+        return {
+            "reg_id": self.reg_id,
+            "endpoint": self.endpoint,
+            "lifetime": self.lifetime,
+            "lwm2m_version": self.lwm2m_version,
+            "binding": self.binding,
+            "sms": self.sms,
+            "queue_mode": self.queue_mode,
+            "root_path": self.objects.root_path,
+            "content_formats": list(self.objects.content_formats),
+            "objects": {str(k): v for k, v in self.objects.objects.items()},
+            "instances": [str(p) for p in self.objects.instances],
+            "address": self.address,
+            "transport": self.transport,
+            "identity": self.identity,
+            "registered_at": self.registered_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Registration:
+        objects = RegisteredObjects(
+            root_path=data.get("root_path", "/"),
+            content_formats=tuple(data.get("content_formats", ())),
+            objects={int(k): v for k, v in data.get("objects", {}).items()},
+            instances=tuple(Path.parse(p) for p in data.get("instances", ())),
+        )
+        return cls(
+            reg_id=data["reg_id"],
+            endpoint=data["endpoint"],
+            lifetime=int(data["lifetime"]),
+            lwm2m_version=data.get("lwm2m_version", "1.0"),
+            binding=data.get("binding", "U"),
+            sms=data.get("sms"),
+            queue_mode=bool(data.get("queue_mode", False)),
+            objects=objects,
+            address=data.get("address", ""),
+            transport=data.get("transport", "udp"),
+            identity=data.get("identity"),
+            registered_at=float(data.get("registered_at", time.time())),
+            updated_at=float(data.get("updated_at", time.time())),
+        )
+
+
+def new_registration_id() -> str:
+    """An unguessable Location-Path segment (64 random bits)."""
+    return secrets.token_hex(8)
+
+
+class RegistrationStore:
+    """Registrations by id and by endpoint name; one registration per endpoint."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Registration] = {}
+        self._by_endpoint: dict[str, Registration] = {}
+        self._by_address: dict[str, Registration] = {}
+
+    def add(self, reg: Registration) -> Registration | None:
+        """Store reg; return the registration of the same endpoint it replaces, if any."""
+        old = self._by_endpoint.get(reg.endpoint)
+        if old is not None:
+            self.remove(old)
+        self._by_id[reg.reg_id] = reg
+        self._by_endpoint[reg.endpoint] = reg
+        if reg.address:
+            self._by_address[reg.address] = reg
+        return old
+
+    def remove(self, reg: Registration) -> None:
+        if self._by_id.get(reg.reg_id) is reg:
+            del self._by_id[reg.reg_id]
+        if self._by_endpoint.get(reg.endpoint) is reg:
+            del self._by_endpoint[reg.endpoint]
+        if self._by_address.get(reg.address) is reg:
+            del self._by_address[reg.address]
+
+    def move(self, reg: Registration, remote: Any, address: str) -> bool:
+        """The device now talks from another address (NAT rebinding); True if it moved."""
+        if reg.address == address:
+            reg.remote = remote
+            return False
+        if self._by_address.get(reg.address) is reg:
+            del self._by_address[reg.address]
+        reg.remote, reg.address = remote, address
+        self._by_address[address] = reg
+        return True
+
+    def by_id(self, reg_id: str) -> Registration | None:
+        return self._by_id.get(reg_id)
+
+    def by_endpoint(self, endpoint: str) -> Registration | None:
+        return self._by_endpoint.get(endpoint)
+
+    def by_address(self, address: str) -> Registration | None:
+        return self._by_address.get(address)
+
+    def expired(self, now: float, grace: float) -> list[Registration]:
+        return [r for r in self._by_id.values() if r.expires_at + grace <= now]
+
+    def __iter__(self) -> Iterator[Registration]:
+        return iter(list(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, endpoint: object) -> bool:
+        return endpoint in self._by_endpoint

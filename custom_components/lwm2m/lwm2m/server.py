@@ -1,0 +1,330 @@
+"""The LwM2M server: registrations, their lifetimes, notifications and Send, as events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiocoap import Message
+from aiocoap.numbers.codes import Code
+
+from .client import Endpoint
+from .codecs import ContentFormat, decode, decode_values
+from .errors import CodecError, LwM2MError, NotRegistered
+from .events import Event, EventBus, EventType
+from .model import ObjectModel
+from .nodes import flatten
+from .observe import Observation, ObservationTable
+from .path import Path
+from .queue import SleepQueue
+from .registration import Registration, RegistrationStore, new_registration_id
+from .site import LwM2MSite, RegisterParams, Refused
+from .transport import CoapTransport, address_of
+
+_LOGGER = logging.getLogger(__name__)
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+AUTO_OBSERVE_ALL = "all"
+
+
+@dataclass(slots=True, kw_only=True)
+class ServerConfig:
+    host: str = "::"
+    port: int = 5683
+    min_lifetime: int = 10
+    max_lifetime: int = 7 * 86400
+    default_lifetime: int = 86400
+    grace_period: float = 15.0  # seconds past the lifetime before a registration expires
+    max_registrations: int = 10_000
+    auto_observe: tuple[str, ...] | str = ()  # paths, or "all" for every announced instance
+    queue_window: float = 30.0  # EMQX's qmode_time_window
+    queue_expiry: float = 3600.0  # how long a queued request waits for a sleeping device
+    max_queued: int = 100
+    request_timeout: float = 10.0
+    ack_timeout: float = 2.0
+    max_retransmit: int = 2
+    expiry_check_interval: float = 1.0
+    dedup_max: int = 20_000  # incoming requests remembered for duplicate detection (~3 KB each)
+
+
+@dataclass(slots=True)
+class ServerStats:
+    requests_in: int = 0
+    requests_out: int = 0
+    registrations: int = 0
+    updates: int = 0
+    deregistrations: int = 0
+    expirations: int = 0
+    notifications: int = 0
+    sends: int = 0
+    errors: int = 0
+    started_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+class LwM2MServer:
+    """An LwM2M server on one UDP port. Start it, subscribe to its events, operate endpoints."""
+
+    def __init__(self, config: ServerConfig | None = None, model: ObjectModel | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.model = model or ObjectModel()
+        self.events = EventBus()
+        self.registrations = RegistrationStore()
+        self.observations = ObservationTable()
+        self.queue = SleepQueue(self.config.queue_window, self.config.max_queued)
+        self.stats = ServerStats()
+        self.transport = CoapTransport(LwM2MSite(self), self.config.host, self.config.port,
+                                       dedup_max=self.config.dedup_max)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._expiry_task: asyncio.Task[None] | None = None
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self.transport.port
+
+    @property
+    def running(self) -> bool:
+        return self.transport.context is not None
+
+    async def start(self) -> None:
+        await self.transport.start()
+        self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop(), name="lwm2m expiry")
+        _LOGGER.debug("LwM2M server listening on UDP port %s", self.port)
+
+    async def stop(self) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry_task
+            self._expiry_task = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for observation in list(self.observations):
+            self.observations.remove(observation)
+            observation.cancel_locally()
+        self.queue.clear()
+        await self.transport.stop()
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Run a background job the server owns (and cancels when it stops)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    def endpoint(self, name: str) -> Endpoint:
+        if name not in self.registrations:
+            raise NotRegistered(f"{name} is not registered", "4.04")
+        return Endpoint(self, name)
+
+    def restore(self, saved: Iterable[dict[str, Any]]) -> list[Registration]:
+        """Take back registrations saved earlier (Registration.to_dict) that have not expired."""
+        restored = []
+        now = time.time()
+        for data in saved:
+            try:
+                reg = Registration.from_dict(data)
+            except (KeyError, TypeError, ValueError, CodecError) as err:
+                _LOGGER.warning("Skipping a saved registration that cannot be read: %s", err)
+                continue
+            if reg.expires_at + self.config.grace_period <= now or reg.endpoint in self.registrations:
+                continue
+            self.registrations.add(reg)
+            restored.append(reg)
+        return restored
+
+    # -- the registration interface (called by the site) --------------------------------------
+
+    def _lifetime(self, requested: int | None) -> int:
+        lifetime = requested if requested is not None else self.config.default_lifetime
+        return max(self.config.min_lifetime, min(self.config.max_lifetime, lifetime))
+
+    def handle_register(self, request: Message, params: RegisterParams) -> Message:
+        version = params.version or "1.0"
+        if version not in SUPPORTED_VERSIONS:
+            raise Refused(f"LwM2M version {version} is not supported; use one of {', '.join(SUPPORTED_VERSIONS)}",
+                          Code.PRECONDITION_FAILED)
+        assert params.endpoint is not None and params.objects is not None
+        known = params.endpoint in self.registrations
+        if not known and len(self.registrations) >= self.config.max_registrations:
+            raise Refused(f"the server holds its maximum of {self.config.max_registrations} registrations",
+                          Code.SERVICE_UNAVAILABLE)
+        binding = params.binding or "U"
+        reg = Registration(
+            reg_id=new_registration_id(),
+            endpoint=params.endpoint,
+            lifetime=self._lifetime(params.lifetime),
+            lwm2m_version=version,
+            binding=binding,
+            sms=params.sms,
+            queue_mode=params.queue_mode or "Q" in binding,
+            objects=params.objects,
+            remote=request.remote,
+            address=address_of(request.remote),
+        )
+        reg.stats.messages_in = 1
+        reg.stats.last_seen = reg.registered_at
+        old = self.registrations.add(reg)
+        if old is not None:
+            self._forget(old)
+        self.stats.registrations += 1
+        if reg.queue_mode:
+            self.queue.wake(reg.endpoint)
+        self.events.emit(Event(type=EventType.REGISTERED, endpoint=reg.endpoint, details=reg.to_dict()))
+        if self.config.auto_observe:
+            self.spawn(self._auto_observe(reg), f"lwm2m auto-observe {reg.endpoint}")
+        return Message(code=Code.CREATED, location_path=("rd", reg.reg_id))
+
+    def handle_update(self, request: Message, reg_id: str, params: RegisterParams) -> Message:
+        reg = self.registrations.by_id(reg_id)
+        if reg is None:
+            raise Refused(f"no registration {reg_id}; register again", Code.NOT_FOUND)
+        moved = self.registrations.move(reg, request.remote, address_of(request.remote))
+        if params.lifetime is not None:
+            reg.lifetime = self._lifetime(params.lifetime)
+        if params.binding is not None:
+            reg.binding = params.binding
+            reg.queue_mode = params.queue_mode or "Q" in params.binding
+        elif params.queue_mode:
+            reg.queue_mode = True
+        if params.sms is not None:
+            reg.sms = params.sms
+        objects_changed = params.objects is not None and params.objects != reg.objects
+        if params.objects is not None:
+            reg.objects = params.objects
+        reg.updated_at = reg.stats.last_seen = time.time()
+        reg.stats.messages_in += 1
+        self.stats.updates += 1
+        if reg.queue_mode:
+            self.queue.wake(reg.endpoint)
+        details = reg.to_dict() | {"moved": moved, "objects_changed": objects_changed}
+        self.events.emit(Event(type=EventType.UPDATED, endpoint=reg.endpoint, details=details))
+        return Message(code=Code.CHANGED)
+
+    def handle_deregister(self, request: Message, reg_id: str) -> Message:
+        reg = self.registrations.by_id(reg_id)
+        if reg is None:
+            raise Refused(f"no registration {reg_id}", Code.NOT_FOUND)
+        self.registrations.remove(reg)
+        self._forget(reg)
+        self.stats.deregistrations += 1
+        self.events.emit(Event(type=EventType.DEREGISTERED, endpoint=reg.endpoint, details=reg.to_dict()))
+        return Message(code=Code.DELETED)
+
+    def handle_send(self, request: Message) -> Message:
+        reg = self.registrations.by_address(address_of(request.remote))
+        if reg is None:
+            raise Refused("Send from an address with no registration; register first", Code.NOT_FOUND)
+        fmt = request.opt.content_format
+        if fmt not in (ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR):
+            raise Refused(f"Send needs SenML JSON (110), SenML CBOR (112) or LwM2M CBOR (11544), not {fmt}",
+                          Code.UNSUPPORTED_CONTENT_FORMAT)
+        try:
+            values = decode_values(int(fmt), request.payload, self.model)
+        except CodecError as err:
+            reg.stats.errors += 1
+            raise Refused(f"unreadable Send payload: {err}") from None
+        reg.stats.messages_in += 1
+        reg.stats.last_seen = time.time()
+        self.stats.sends += 1
+        if reg.queue_mode:
+            self.queue.wake(reg.endpoint)
+        self.events.emit(Event(type=EventType.SEND, endpoint=reg.endpoint, values=values))
+        return Message(code=Code.CHANGED)
+
+    def _forget(self, reg: Registration) -> None:
+        """A registration ended or was replaced: its observations and queue go with it."""
+        self.observations.drop_endpoint(reg.endpoint)
+        self.queue.forget(reg.endpoint, "is no longer registered")
+
+    async def _expire_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.expiry_check_interval)
+            self.expire_now()
+
+    def expire_now(self, now: float | None = None) -> list[Registration]:
+        expired = self.registrations.expired(time.time() if now is None else now, self.config.grace_period)
+        for reg in expired:
+            self.registrations.remove(reg)
+            self._forget(reg)
+            self.stats.expirations += 1
+            self.events.emit(Event(type=EventType.EXPIRED, endpoint=reg.endpoint, details=reg.to_dict()))
+        return expired
+
+    # -- observation --------------------------------------------------------------------
+
+    def on_notification(self, observation: Observation, message: Message) -> None:
+        reg = self.registrations.by_endpoint(observation.endpoint)
+        if reg is None or reg.reg_id != observation.reg_id:
+            return
+        reg.stats.messages_in += 1
+        reg.stats.last_seen = time.time()
+        if reg.queue_mode:
+            self.queue.wake(reg.endpoint)
+        sequence = message.opt.observe
+        if sequence is not None and observation.last_sequence is not None and _older(sequence, observation.last_sequence):
+            return  # reordered: an older notification after a newer one
+        observation.last_sequence = sequence
+        observation.notifications += 1
+        self.stats.notifications += 1
+        if not message.code.is_successful():
+            self.observations.remove(observation)
+            return
+        try:
+            if observation.composite:
+                fmt = message.opt.content_format
+                values = decode_values(int(fmt) if fmt is not None else -1, message.payload, self.model)
+            else:
+                path = observation.paths[0]
+                fmt = message.opt.content_format
+                values = flatten(decode(ContentFormat.TEXT if fmt is None else int(fmt), message.payload, path,
+                                        self.model), path)
+        except CodecError as err:
+            reg.stats.errors += 1
+            _LOGGER.debug("Unreadable notification from %s for %s: %s", reg.endpoint, observation.paths, err)
+            return
+        self.events.emit(Event(type=EventType.NOTIFICATION, endpoint=reg.endpoint, path=observation.paths[0],
+                               values=values, sequence=sequence,
+                               code=str(message.code.dotted),
+                               details={"paths": [str(p) for p in observation.paths]}))
+
+    def on_observation_error(self, observation: Observation, exception: BaseException) -> None:
+        _LOGGER.debug("Observation of %s on %s ended: %s", observation.paths, observation.endpoint, exception)
+        self.observations.remove(observation)
+
+    async def _auto_observe(self, reg: Registration) -> None:
+        endpoint = Endpoint(self, reg.endpoint)
+        if self.config.auto_observe == AUTO_OBSERVE_ALL:
+            paths = list(reg.objects.instances) or [Path.of(oid) for oid in reg.objects.objects]
+        else:
+            paths = [Path.parse(p) for p in self.config.auto_observe]
+            announced = set(reg.objects.objects)
+            paths = [p for p in paths if p.object_id in announced]
+        for path in paths:
+            current = self.registrations.by_endpoint(reg.endpoint)
+            if current is not reg:
+                return  # re-registered meanwhile; that registration observes for itself
+            try:
+                await endpoint.observe(path)
+            except LwM2MError as err:
+                _LOGGER.debug("Auto-observe of %s on %s failed: %s", path, reg.endpoint, err)
+
+
+def _older(sequence: int, last: int) -> bool:
+    """RFC 7641 section 3.4: is notification number sequence older than last (24-bit wrap)?"""
+    if sequence == last:
+        return False
+    newer = (last < sequence and sequence - last < 2**23) or (last > sequence and last - sequence > 2**23)
+    return not newer

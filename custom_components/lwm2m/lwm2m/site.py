@@ -1,0 +1,130 @@
+"""The CoAP resources a device talks to: /rd (Register, Update, De-register) and /dp (Send).
+
+Parsing and validation only; what a registration means is the server's business.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiocoap import Message
+from aiocoap.numbers.codes import Code
+from aiocoap.resource import PathCapable, Resource
+
+from .codecs import ContentFormat
+from .codecs.link_format import RegisteredObjects, parse_registration
+from .errors import CodecError
+
+if TYPE_CHECKING:
+    from .server import LwM2MServer
+
+_LOGGER = logging.getLogger(__name__)
+MAX_ENDPOINT_LENGTH = 255
+_BINDING_LETTERS = set("UMHTSNQ")
+
+
+class Refused(Exception):
+    """A device's request is refused; the text goes back as the diagnostic payload."""
+
+    def __init__(self, message: str, code: Code = Code.BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True, kw_only=True)
+class RegisterParams:
+    endpoint: str | None = None
+    lifetime: int | None = None
+    version: str | None = None
+    binding: str | None = None
+    sms: str | None = None
+    queue_mode: bool = False
+    objects: RegisteredObjects | None = None
+
+
+def parse_params(request: Message, *, register: bool) -> RegisterParams:
+    params = RegisterParams()
+    seen: set[str] = set()
+    for item in request.opt.uri_query:
+        key, sep, value = item.partition("=")
+        if key in seen:
+            raise Refused(f"query parameter {key!r} appears twice")
+        seen.add(key)
+        match key:
+            case "ep":
+                if not register:
+                    raise Refused("the endpoint name cannot change in an Update")
+                if not value or len(value) > MAX_ENDPOINT_LENGTH or not value.isprintable():
+                    raise Refused("ep must be a printable endpoint name of 1 to 255 characters")
+                params.endpoint = value
+            case "lt":
+                if not value.isascii() or not value.isdigit() or not 0 < int(value) < 2**32:
+                    raise Refused(f"lt must be a lifetime in seconds, got {value!r}")
+                params.lifetime = int(value)
+            case "lwm2m":
+                params.version = value
+            case "b":
+                if not value or not set(value) <= _BINDING_LETTERS:
+                    raise Refused(f"b must be a binding such as U or UQ, got {value!r}")
+                params.binding = value
+            case "sms":
+                params.sms = value
+            case "Q":
+                if sep:
+                    raise Refused("Q takes no value")
+                params.queue_mode = True
+            case _:
+                pass  # ignore extensions (e.g. "et", "d") rather than refusing devices
+    if register and params.endpoint is None:
+        raise Refused("the ep (endpoint name) query parameter is missing")
+    if request.payload:
+        fmt = request.opt.content_format
+        if fmt not in (None, ContentFormat.LINK_FORMAT):
+            raise Refused(f"the object list must be link format (40), not {fmt}", Code.UNSUPPORTED_CONTENT_FORMAT)
+        try:
+            params.objects = parse_registration(request.payload)
+        except CodecError as err:
+            raise Refused(f"bad object list: {err}") from None
+    elif register:
+        params.objects = RegisteredObjects()
+    return params
+
+
+def _error(err: Refused) -> Message:
+    return Message(code=err.code, payload=str(err).encode()[:512], content_format=0)
+
+
+class LwM2MSite(Resource, PathCapable):
+    """Every request a device sends to the server lands here."""
+
+    def __init__(self, server: LwM2MServer) -> None:
+        super().__init__()
+        self._server = server
+
+    async def needs_blockwise_assembly(self, request: Message) -> bool:
+        return True
+
+    async def render(self, request: Message) -> Message:
+        server = self._server
+        server.stats.requests_in += 1
+        path = request.opt.uri_path
+        try:
+            if path == ("rd",) and request.code == Code.POST:
+                return server.handle_register(request, parse_params(request, register=True))
+            if len(path) == 2 and path[0] == "rd":
+                if request.code == Code.POST:
+                    return server.handle_update(request, path[1], parse_params(request, register=False))
+                if request.code == Code.DELETE:
+                    return server.handle_deregister(request, path[1])
+                raise Refused("use POST (Update) or DELETE (De-register)", Code.METHOD_NOT_ALLOWED)
+            if path == ("dp",) and request.code == Code.POST:
+                return server.handle_send(request)
+            if path in (("rd",), ("dp",)):
+                raise Refused("use POST", Code.METHOD_NOT_ALLOWED)
+            raise Refused(f"no resource at /{'/'.join(path)}", Code.NOT_FOUND)
+        except Refused as err:
+            server.stats.errors += 1
+            _LOGGER.debug("Refused %s /%s from %s: %s", request.code, "/".join(path), request.remote, err)
+            return _error(err)

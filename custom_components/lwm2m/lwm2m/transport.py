@@ -1,0 +1,155 @@
+"""The CoAP transport: one aiocoap context, bound once, shut down leaving nothing behind.
+
+aiocoap keeps every received request about 247 s for duplicate detection, each with its
+own event-loop timer that shutdown() never cancels. That is unbounded memory under a flood
+and a timer that outlives the server; the bounded, timer-free window here replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import OrderedDict
+from typing import Any
+
+import aiocoap
+from aiocoap.message import Message
+from aiocoap.numbers import TransportTuning
+from aiocoap.numbers.types import CON
+
+_LOGGER = logging.getLogger(__name__)
+RECEIVE_BUFFER = 4 * 1024 * 1024  # room for a registration storm; the kernel may cap it
+
+
+class FastTuning(TransportTuning):
+    """Retransmission for requests to devices: a dead device fails in ~ACK_TIMEOUT * 7."""
+
+    def __init__(self, ack_timeout: float = 2.0, max_retransmit: int = 2) -> None:
+        self.ACK_TIMEOUT = ack_timeout
+        self.MAX_RETRANSMIT = max_retransmit
+
+
+class BoundedDeduplication:
+    """Duplicate detection of incoming requests, bounded in count and age, without timers."""
+
+    def __init__(self, manager: Any, lifetime: float, max_entries: int) -> None:
+        self._manager = manager
+        self._lifetime = lifetime
+        self._max = max_entries
+        self._expiry: OrderedDict[Any, float] = OrderedDict()
+        manager._recent_messages = {}
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def __call__(self, message: Message) -> bool:
+        recent = self._manager._recent_messages
+        now = time.monotonic()
+        expiry = self._expiry
+        while expiry:
+            key, until = next(iter(expiry.items()))
+            if until > now and len(expiry) < self._max:
+                break
+            expiry.popitem(last=False)
+            recent.pop(key, None)
+        key = (message.remote, message.mid)
+        if key in recent:
+            stored = recent[key]
+            if message.mtype is CON and stored is not None:
+                self._manager._send_initially(stored)
+            return True
+        recent[key] = None
+        expiry[key] = now + self._lifetime
+        return False
+
+
+class CoapTransport:
+    """One bound aiocoap server context."""
+
+    def __init__(self, site: Any, host: str, port: int, *, dedup_lifetime: float = 247.0,
+                 dedup_max: int = 20_000) -> None:
+        self._site = site
+        self._host = host
+        self._port = port
+        self._dedup_lifetime = dedup_lifetime
+        self._dedup_max = dedup_max
+        self.context: aiocoap.Context | None = None
+        self.dedup: BoundedDeduplication | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        bind_host = self._host or "::"
+        if bind_host in ("0.0.0.0", "::"):
+            bind_host = "::"  # udp6 on :: serves IPv4 (as ::ffff:a.b.c.d) and IPv6
+        elif ":" not in bind_host:
+            bind_host = "::ffff:" + bind_host
+        self.context = await aiocoap.Context.create_server_context(
+            self._site, bind=(bind_host, self._port), transports=["udp6"]
+        )
+        self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max)
+
+    async def stop(self) -> None:
+        context, self.context = self.context, None
+        if context is not None:
+            await context.shutdown()
+            # Let transports close before the port is bound again.
+            await asyncio.sleep(0)
+
+    def request(self, message: Message) -> Any:
+        if self.context is None:
+            raise RuntimeError("the CoAP transport is not running")
+        return self.context.request(message)
+
+    def request_with_token(self, message: Message, token: bytes) -> Any:
+        """Send message with a chosen token (cancelling an observation needs the original one).
+
+        aiocoap always picks a fresh token, so this feeds the request straight into the
+        token layer with a one-off token source.
+        """
+        from aiocoap.pipe import Pipe
+        from aiocoap.protocol import Request
+
+        if self.context is None:
+            raise RuntimeError("the CoAP transport is not running")
+        interface = self.context.request_interfaces[0]
+        pipe = Pipe(message, self.context.log)
+        result = Request(pipe, self.context.loop, self.context.log)
+        interface.next_token = lambda: token
+        try:
+            interface.request(pipe)
+        finally:
+            del interface.next_token
+        return result
+
+
+def prepare_context(context: aiocoap.Context, dedup_lifetime: float = 247.0,
+                    dedup_max: int = 20_000) -> tuple[BoundedDeduplication | None, int]:
+    """Bound duplicate detection, enlarge the receive buffer; return the bound UDP port."""
+    dedup, port = None, 0
+    for interface in context.request_interfaces:
+        manager = getattr(interface, "token_interface", None)
+        transport = getattr(getattr(manager, "message_interface", None), "transport", None)
+        if manager is None or transport is None:
+            continue
+        dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
+        manager._deduplicate_message = dedup
+        sock: socket.socket = transport.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        except OSError:  # pragma: no cover - some kernels refuse; the default still works
+            _LOGGER.debug("Could not enlarge the UDP receive buffer")
+        port = sock.getsockname()[1]
+    return dedup, port
+
+
+def address_of(remote: Any) -> str:
+    """Printable "host:port" of an aiocoap remote (IPv4 without the ::ffff: prefix)."""
+    sockaddr = getattr(remote, "sockaddr", None)
+    if sockaddr:
+        host, port = sockaddr[0], sockaddr[1]
+        if host.startswith("::ffff:"):
+            return f"{host[7:]}:{port}"
+        return f"[{host}]:{port}"
+    return str(getattr(remote, "hostinfo", remote))
