@@ -247,7 +247,7 @@ class Endpoint:
     async def read(self, path: Path | str, *, content_format: int | None = None,
                    timeout: float | None = None) -> Response:
         path = _path(path)
-        response, _ = await self._request(Code.GET, path, accept=content_format or self.preferred_format(),
+        response, _ = await self._request(Code.GET, path, accept=self.preferred_format() if content_format is None else content_format,
                                           timeout=timeout, operation="read")
         return self._finish("read", path, response, self._decode(response, path))
 
@@ -267,7 +267,7 @@ class Endpoint:
         path = _path(path)
         node = value if isinstance(value, (Resource, MultipleResource, ResourceInstance, ObjectInstance)) \
             else self.node_for(path, value)
-        fmt = content_format or self._write_format(path, node)
+        fmt = self._write_format(path, node) if content_format is None else content_format
         payload = encode(fmt, node, path, self._server.model)
         response, _ = await self._request(Code.PUT if replace else Code.POST, path, payload=payload,
                                           content_format=fmt, timeout=timeout, operation="write")
@@ -317,7 +317,7 @@ class Endpoint:
             used = set(self.registration.objects.instance_ids(path.ids[0]))
             instance_id = next(i for i in range(65535) if i not in used)
         node = self.node_for(path.child(instance_id), dict(values))
-        fmt = content_format or self.preferred_format()
+        fmt = self.preferred_format() if content_format is None else content_format
         payload = encode(fmt, node, path if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV) else path.child(instance_id),
                          self._server.model)
         response, _ = await self._request(Code.POST, path, payload=payload, content_format=fmt, timeout=timeout,
@@ -339,7 +339,7 @@ class Endpoint:
     async def read_composite(self, paths: Iterable[Path | str], *, content_format: int | None = None,
                              timeout: float | None = None) -> Response:
         plist = [_path(p) for p in paths]
-        fmt = content_format or _senml(self.preferred_format())
+        fmt = _senml(self.preferred_format()) if content_format is None else content_format
         response, _ = await self._request(Code.FETCH, Path(), payload=encode_paths(fmt, plist), content_format=fmt,
                                           accept=fmt, timeout=timeout, operation="read-composite")
         return self._finish("read-composite", Path(), response, self._decode_multi(response))
@@ -350,7 +350,7 @@ class Endpoint:
         for p in typed:
             if p.depth < 3:
                 raise CodecError(f"Write-Composite needs resource paths, not {p}")
-        fmt = content_format or _senml(self.preferred_format())
+        fmt = _senml(self.preferred_format()) if content_format is None else content_format
         response, _ = await self._request(Code.iPATCH, Path(), payload=encode_values(fmt, typed), content_format=fmt,
                                           timeout=timeout, operation="write-composite")
         return self._finish("write-composite", Path(), response, typed)
@@ -360,7 +360,7 @@ class Endpoint:
     async def observe(self, path: Path | str, *, content_format: int | None = None,
                       timeout: float | None = None) -> Response:
         path = _path(path)
-        fmt = content_format or self.preferred_format()
+        fmt = self.preferred_format() if content_format is None else content_format
         response, request = await self._request(Code.GET, path, accept=fmt, observe=0, timeout=timeout,
                                                 operation="observe")
         values = self._decode(response, path)
@@ -370,7 +370,7 @@ class Endpoint:
     async def observe_composite(self, paths: Iterable[Path | str], *, content_format: int | None = None,
                                 timeout: float | None = None) -> Response:
         plist = tuple(_path(p) for p in paths)
-        fmt = content_format or _senml(self.preferred_format())
+        fmt = _senml(self.preferred_format()) if content_format is None else content_format
         response, request = await self._request(Code.FETCH, Path(), payload=encode_paths(fmt, plist),
                                                 content_format=fmt, accept=fmt, observe=0, timeout=timeout,
                                                 operation="observe-composite")

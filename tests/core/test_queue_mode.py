@@ -1,0 +1,77 @@
+"""Queue mode: requests for a sleeping device wait and go out when it wakes."""
+
+import asyncio
+
+import pytest
+
+from custom_components.lwm2m.lwm2m.errors import DeviceTimeout, QueueFull
+from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+from custom_components.lwm2m.lwm2m.path import Path
+from tests.sim import SimClient
+
+P = Path.parse
+
+
+@pytest.fixture
+async def qserver(udp: None):
+    server = LwM2MServer(ServerConfig(port=0, queue_window=0.3, queue_expiry=5, max_queued=3, request_timeout=3))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_requests_wait_for_the_device(qserver: LwM2MServer) -> None:
+    client = SimClient("sleepy", qserver.port, version="1.1", queue_mode=True)
+    await client.start()
+    try:
+        ep = qserver.endpoint("sleepy")
+        assert (await ep.read("/3/0/9")).value("/3/0/9") == 95  # awake right after registering
+        await client.sleep()
+        await asyncio.sleep(0.4)  # the queue window has passed
+        assert not qserver.queue.is_awake("sleepy")
+        pending = [asyncio.create_task(ep.read("/3303/0/5700")), asyncio.create_task(ep.write("/3311/0/5850", True))]
+        await asyncio.sleep(0.3)
+        assert not any(t.done() for t in pending) and qserver.queue.queued("sleepy") == 2
+        await client.wake()  # an Update: the device is listening again
+        read, write = await asyncio.gather(*pending)
+        assert read.value("/3303/0/5700") == 21.5 and write.code == "2.04"
+        assert client.values[P("/3311/0/5850")] is True  # the queued write reached the device
+    finally:
+        await client.stop()
+
+
+async def test_queue_is_bounded_and_expires(udp: None) -> None:
+    server = LwM2MServer(ServerConfig(port=0, queue_window=0.1, queue_expiry=0.5, max_queued=2))
+    await server.start()
+    client = SimClient("sleepy", server.port, binding="UQ", version="1.0")
+    await client.start()
+    try:
+        await client.sleep()
+        await asyncio.sleep(0.2)
+        ep = server.endpoint("sleepy")
+        waiting = [asyncio.create_task(ep.read("/3/0/9")) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        with pytest.raises(QueueFull):
+            await ep.read("/3/0/9")
+        for task in waiting:
+            with pytest.raises(DeviceTimeout, match="queued request expired"):
+                await task
+    finally:
+        await client.stop()
+        await server.stop()
+
+
+async def test_deregistration_drops_the_queue(qserver: LwM2MServer) -> None:
+    client = SimClient("sleepy", qserver.port, version="1.1", queue_mode=True)
+    await client.start()
+    try:
+        await client.sleep()
+        await asyncio.sleep(0.4)
+        task = asyncio.create_task(qserver.endpoint("sleepy").read("/3/0/9"))
+        await asyncio.sleep(0.05)
+        await client._open(client.local_port)
+        await client.deregister()
+        with pytest.raises(DeviceTimeout, match="no longer registered"):
+            await task
+    finally:
+        await client.stop()
