@@ -16,7 +16,11 @@ P = Path.parse
 
 @pytest.mark.parametrize(
     ("version", "announce", "accept"),
-    [("1.0", False, ContentFormat.TLV), ("1.1", False, ContentFormat.SENML_CBOR), ("1.1", True, ContentFormat.SENML_CBOR)],
+    [
+        ("1.0", False, ContentFormat.TLV),
+        ("1.1", False, ContentFormat.SENML_CBOR),
+        ("1.1", True, ContentFormat.SENML_CBOR),
+    ],
 )
 async def test_read_every_level(server, make_client, version, announce, accept) -> None:
     client = await make_client("dev", version=version, announce_formats=announce)

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from custom_components.lwm2m.lwm2m.errors import DeviceTimeout, QueueFull
-from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
 from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
 from tests.sim import SimClient
 
 P = Path.parse

@@ -20,8 +20,18 @@ async def _line(stream: asyncio.StreamReader) -> dict:
 
 async def test_runner_prints_events(udp: None) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "custom_components.lwm2m.lwm2m", "--host", "::", "--port", "0",
-        "--auto-observe", "/3303/0/5700", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "custom_components.lwm2m.lwm2m",
+        "--host",
+        "::",
+        "--port",
+        "0",
+        "--auto-observe",
+        "/3303/0/5700",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     client = None
@@ -54,8 +64,14 @@ async def test_runner_prints_events(udp: None) -> None:
 
 async def test_runner_rejects_bad_paths() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "custom_components.lwm2m.lwm2m", "--auto-observe", "/x/y", cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "custom_components.lwm2m.lwm2m",
+        "--auto-observe",
+        "/x/y",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2 and b"invalid path '/x/y'" in err

@@ -19,7 +19,14 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 from aiocoap.resource import ObservableResource, PathCapable
 
-from custom_components.lwm2m.lwm2m.codecs import ContentFormat, decode, decode_paths, decode_values, encode, encode_values
+from custom_components.lwm2m.lwm2m.codecs import (
+    ContentFormat,
+    decode,
+    decode_paths,
+    decode_values,
+    encode,
+    encode_values,
+)
 from custom_components.lwm2m.lwm2m.codecs.link_format import (
     Link,
     RegisteredObjects,
@@ -58,8 +65,15 @@ DEFAULT_VALUES: dict[Path, Value] = {
 EXECUTABLES = {P("/3/0/4"), P("/3/0/5"), P("/3/0/12")}
 _FORMATS = {
     "1.0": (ContentFormat.TLV, ContentFormat.TEXT, ContentFormat.OPAQUE, ContentFormat.LWM2M_JSON),
-    "1.1": (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON, ContentFormat.TLV, ContentFormat.TEXT,
-            ContentFormat.OPAQUE, ContentFormat.LWM2M_JSON, ContentFormat.LWM2M_CBOR),
+    "1.1": (
+        ContentFormat.SENML_CBOR,
+        ContentFormat.SENML_JSON,
+        ContentFormat.TLV,
+        ContentFormat.TEXT,
+        ContentFormat.OPAQUE,
+        ContentFormat.LWM2M_JSON,
+        ContentFormat.LWM2M_CBOR,
+    ),
 }
 
 
@@ -141,8 +155,12 @@ class SimClient:
         return [k if v is None else f"{k}={v}" for k, v in items.items()]
 
     async def register(self, query: list[str] | None = None, payload: bytes | None = None) -> Message:
-        message = Message(code=Code.POST, uri=f"{self.server}/rd", content_format=ContentFormat.LINK_FORMAT,
-                          payload=self.registration_payload() if payload is None else payload)
+        message = Message(
+            code=Code.POST,
+            uri=f"{self.server}/rd",
+            content_format=ContentFormat.LINK_FORMAT,
+            payload=self.registration_payload() if payload is None else payload,
+        )
         message.opt.uri_query = tuple(self.query() if query is None else query)
         response = await self._send(message)
         if response.code == Code.CREATED:
@@ -157,8 +175,11 @@ class SimClient:
         if binding is not None:
             self.binding = binding
             query.append(f"b={binding}")
-        message = Message(code=Code.POST, uri=f"{self.server}/{'/'.join(self.location)}",
-                          payload=self.registration_payload() if objects else b"")
+        message = Message(
+            code=Code.POST,
+            uri=f"{self.server}/{'/'.join(self.location)}",
+            payload=self.registration_payload() if objects else b"",
+        )
         if objects:
             message.opt.content_format = ContentFormat.LINK_FORMAT
         message.opt.uri_query = tuple(query)
@@ -171,8 +192,9 @@ class SimClient:
 
     async def send(self, paths: list[Path], fmt: int = ContentFormat.SENML_CBOR) -> Message:
         values = {p: v for p, v in self.values.items() if any(p.startswith(q) for q in paths)}
-        message = Message(code=Code.POST, uri=f"{self.server}/dp", content_format=fmt,
-                          payload=encode_values(fmt, values))
+        message = Message(
+            code=Code.POST, uri=f"{self.server}/dp", content_format=fmt, payload=encode_values(fmt, values)
+        )
         return await self._send(message)
 
     async def sleep(self) -> None:
@@ -315,8 +337,10 @@ class _Root(ObservableResource, PathCapable):
         return Message(code=Code.METHOD_NOT_ALLOWED)
 
     def _discover(self, path: Path) -> Message:
-        below = sorted({p if p.depth == 3 else p.parent for p in self._values_below(path)}
-                       | {p for p in self.client.executables if p.startswith(path)})
+        below = sorted(
+            {p if p.depth == 3 else p.parent for p in self._values_below(path)}
+            | {p for p in self.client.executables if p.startswith(path)}
+        )
         if not below:
             return Message(code=Code.NOT_FOUND)
         links = [Link(str(path), dict(self.client.attributes.get(path, {})))]
@@ -327,7 +351,9 @@ class _Root(ObservableResource, PathCapable):
         client = self.client
         fmt = request.opt.content_format
         try:
-            values = flatten(decode(ContentFormat.TEXT if fmt is None else int(fmt), request.payload, path, client.model), path)
+            values = flatten(
+                decode(ContentFormat.TEXT if fmt is None else int(fmt), request.payload, path, client.model), path
+            )
         except CodecError as err:
             return Message(code=Code.BAD_REQUEST, payload=str(err).encode())
         if not self._values_below(path.parent if path.depth == 4 else path) and path.depth >= 3:

@@ -40,12 +40,19 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m custom_components.lwm2m.lwm2m", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.lwm2m.lwm2m", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--host", default="::", help="address to bind (default :: = every IPv4 and IPv6 address)")
     parser.add_argument("--port", type=int, default=5683, help="UDP port (default 5683; 0 picks a free one)")
     parser.add_argument("--xml-dir", help="folder of extra object definition XML files")
-    parser.add_argument("--auto-observe", nargs="*", default=[], metavar="PATH",
-                        help="paths to observe after each registration, or 'all'")
+    parser.add_argument(
+        "--auto-observe",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="paths to observe after each registration, or 'all'",
+    )
     parser.add_argument("--min-lifetime", type=int, default=10)
     parser.add_argument("--max-lifetime", type=int, default=7 * 86400)
     parser.add_argument("--verbose", action="store_true", help="log debugging output to stderr")
@@ -63,9 +70,19 @@ async def run(args: argparse.Namespace) -> None:
     model, problems = ObjectModel.with_folder(args.xml_dir)
     for problem in problems:
         print(json.dumps({"event": "warning", "message": problem}), flush=True)
-    auto: tuple[str, ...] | str = AUTO_OBSERVE_ALL if args.auto_observe == [AUTO_OBSERVE_ALL] else tuple(args.auto_observe)
-    server = LwM2MServer(ServerConfig(host=args.host, port=args.port, auto_observe=auto,
-                                      min_lifetime=args.min_lifetime, max_lifetime=args.max_lifetime), model)
+    auto: tuple[str, ...] | str = (
+        AUTO_OBSERVE_ALL if args.auto_observe == [AUTO_OBSERVE_ALL] else tuple(args.auto_observe)
+    )
+    server = LwM2MServer(
+        ServerConfig(
+            host=args.host,
+            port=args.port,
+            auto_observe=auto,
+            min_lifetime=args.min_lifetime,
+            max_lifetime=args.max_lifetime,
+        ),
+        model,
+    )
     server.events.subscribe(lambda event: print(json.dumps(event_to_json(event), default=str), flush=True))
     await server.start()
     print(json.dumps({"event": "listening", "host": args.host, "port": server.port}), flush=True)

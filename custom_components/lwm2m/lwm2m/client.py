@@ -8,6 +8,7 @@ the endpoint has no registration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -160,10 +161,8 @@ class Endpoint:
             reg.stats.errors += 1
             detail = response.payload.decode("utf-8", "replace")[:200] if response.payload else ""
             self._emit_response(operation, path, text, {})
-            raise OperationError(
-                f"{self.name} answered {operation} {path} with {text} ({meaning(text)}){': ' + detail if detail else ''}",
-                text,
-            )
+            message = f"{self.name} answered {operation} {path} with {text} ({meaning(text)})"
+            raise OperationError(f"{message}: {detail}" if detail else message, text)
         return response, request
 
     def _heard(self, reg: Registration) -> None:
@@ -180,8 +179,14 @@ class Endpoint:
 
     def _emit_response(self, operation: str, path: Path, code: str, values: Mapping[Path, Value]) -> None:
         self._server.events.emit(
-            Event(type=EventType.RESPONSE, endpoint=self.name, path=path, values=values, code=code,
-                  details={"operation": operation})
+            Event(
+                type=EventType.RESPONSE,
+                endpoint=self.name,
+                path=path,
+                values=values,
+                code=code,
+                details={"operation": operation},
+            )
         )
 
     def _decode(self, response: Message, path: Path) -> dict[Path, Value]:
@@ -204,8 +209,9 @@ class Endpoint:
         except CodecError as err:
             raise OperationError(f"{self.name} sent an unreadable answer: {err}", "2.05") from None
 
-    def _finish(self, operation: str, path: Path, response: Message, values: Mapping[Path, Value] | None = None,
-                **extra: Any) -> Response:
+    def _finish(
+        self, operation: str, path: Path, response: Message, values: Mapping[Path, Value] | None = None, **extra: Any
+    ) -> Response:
         code = code_text(response.code)
         values = values or {}
         self._emit_response(operation, path, code, values)
@@ -244,37 +250,61 @@ class Endpoint:
 
     # -- operations ----------------------------------------------------------------------
 
-    async def read(self, path: Path | str, *, content_format: int | None = None,
-                   timeout: float | None = None) -> Response:
+    async def read(
+        self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
+    ) -> Response:
         path = _path(path)
-        response, _ = await self._request(Code.GET, path, accept=self.preferred_format() if content_format is None else content_format,
-                                          timeout=timeout, operation="read")
+        response, _ = await self._request(
+            Code.GET,
+            path,
+            accept=self.preferred_format() if content_format is None else content_format,
+            timeout=timeout,
+            operation="read",
+        )
         return self._finish("read", path, response, self._decode(response, path))
 
     async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
         path = _path(path)
-        response, _ = await self._request(Code.GET, path, accept=ContentFormat.LINK_FORMAT, timeout=timeout,
-                                          operation="discover")
+        response, _ = await self._request(
+            Code.GET, path, accept=ContentFormat.LINK_FORMAT, timeout=timeout, operation="discover"
+        )
         try:
             attributes = parse_discover(response.payload)
         except CodecError as err:
             raise OperationError(f"{self.name} sent an unreadable Discover answer: {err}", "2.05") from None
         return self._finish("discover", path, response, attributes=attributes)
 
-    async def write(self, path: Path | str, value: object, *, replace: bool = True, content_format: int | None = None,
-                    timeout: float | None = None) -> Response:
+    async def write(
+        self,
+        path: Path | str,
+        value: object,
+        *,
+        replace: bool = True,
+        content_format: int | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         """Write a resource (replace: PUT) or update an instance partially (POST)."""
         path = _path(path)
-        node = value if isinstance(value, (Resource, MultipleResource, ResourceInstance, ObjectInstance)) \
+        node = (
+            value
+            if isinstance(value, (Resource, MultipleResource, ResourceInstance, ObjectInstance))
             else self.node_for(path, value)
+        )
         fmt = self._write_format(path, node) if content_format is None else content_format
         payload = encode(fmt, node, path, self._server.model)
-        response, _ = await self._request(Code.PUT if replace else Code.POST, path, payload=payload,
-                                          content_format=fmt, timeout=timeout, operation="write")
+        response, _ = await self._request(
+            Code.PUT if replace else Code.POST,
+            path,
+            payload=payload,
+            content_format=fmt,
+            timeout=timeout,
+            operation="write",
+        )
         return self._finish("write", path, response, flatten(node, path))
 
-    async def write_attributes(self, path: Path | str, attributes: Mapping[str, float | int | None], *,
-                               timeout: float | None = None) -> Response:
+    async def write_attributes(
+        self, path: Path | str, attributes: Mapping[str, float | int | None], *, timeout: float | None = None
+    ) -> Response:
         """Set notification attributes; a None value clears that attribute."""
         path = _path(path)
         query = []
@@ -296,19 +326,32 @@ class Endpoint:
         response, _ = await self._request(Code.PUT, path, query=query, timeout=timeout, operation="write-attributes")
         return self._finish("write-attributes", path, response)
 
-    async def execute(self, path: Path | str, arguments: str | None = None, *,
-                      timeout: float | None = None) -> Response:
+    async def execute(
+        self, path: Path | str, arguments: str | None = None, *, timeout: float | None = None
+    ) -> Response:
         path = _path(path)
         if not path.is_resource:
             raise CodecError(f"Execute needs a resource path, not {path}")
         payload = arguments.encode() if arguments else b""
-        response, _ = await self._request(Code.POST, path, payload=payload,
-                                          content_format=ContentFormat.TEXT if payload else None,
-                                          timeout=timeout, operation="execute")
+        response, _ = await self._request(
+            Code.POST,
+            path,
+            payload=payload,
+            content_format=ContentFormat.TEXT if payload else None,
+            timeout=timeout,
+            operation="execute",
+        )
         return self._finish("execute", path, response)
 
-    async def create(self, path: Path | str, values: Mapping[Any, object], *, instance_id: int | None = None,
-                     content_format: int | None = None, timeout: float | None = None) -> Response:
+    async def create(
+        self,
+        path: Path | str,
+        values: Mapping[Any, object],
+        *,
+        instance_id: int | None = None,
+        content_format: int | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         """Create an object instance under /O with resource values {resource id: value}."""
         path = _path(path)
         if not path.is_object:
@@ -318,17 +361,20 @@ class Endpoint:
             instance_id = next(i for i in range(65535) if i not in used)
         node = self.node_for(path.child(instance_id), dict(values))
         fmt = self.preferred_format() if content_format is None else content_format
-        payload = encode(fmt, node, path if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV) else path.child(instance_id),
-                         self._server.model)
-        response, _ = await self._request(Code.POST, path, payload=payload, content_format=fmt, timeout=timeout,
-                                          operation="create")
+        payload = encode(
+            fmt,
+            node,
+            path if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV) else path.child(instance_id),
+            self._server.model,
+        )
+        response, _ = await self._request(
+            Code.POST, path, payload=payload, content_format=fmt, timeout=timeout, operation="create"
+        )
         location = path.child(instance_id)
         segments = [s for s in response.opt.location_path if s]
-        if segments and all(s.isdigit() for s in segments[-2:]):
-            try:
+        if len(segments) >= 2 and all(s.isdigit() for s in segments[-2:]):
+            with contextlib.suppress(CodecError):
                 location = Path.parse("/" + "/".join(segments[-2:]))
-            except CodecError:
-                pass
         return self._finish("create", path, response, location=location)
 
     async def delete(self, path: Path | str, *, timeout: float | None = None) -> Response:
@@ -336,44 +382,69 @@ class Endpoint:
         response, _ = await self._request(Code.DELETE, path, timeout=timeout, operation="delete")
         return self._finish("delete", path, response)
 
-    async def read_composite(self, paths: Iterable[Path | str], *, content_format: int | None = None,
-                             timeout: float | None = None) -> Response:
+    async def read_composite(
+        self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
+    ) -> Response:
         plist = [_path(p) for p in paths]
         fmt = _senml(self.preferred_format()) if content_format is None else content_format
-        response, _ = await self._request(Code.FETCH, Path(), payload=encode_paths(fmt, plist), content_format=fmt,
-                                          accept=fmt, timeout=timeout, operation="read-composite")
+        response, _ = await self._request(
+            Code.FETCH,
+            Path(),
+            payload=encode_paths(fmt, plist),
+            content_format=fmt,
+            accept=fmt,
+            timeout=timeout,
+            operation="read-composite",
+        )
         return self._finish("read-composite", Path(), response, self._decode_multi(response))
 
-    async def write_composite(self, values: Mapping[Path | str, object], *, content_format: int | None = None,
-                              timeout: float | None = None) -> Response:
+    async def write_composite(
+        self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
+    ) -> Response:
         typed = {(p := _path(k)): self._typed(p, v) for k, v in values.items()}
         for p in typed:
             if p.depth < 3:
                 raise CodecError(f"Write-Composite needs resource paths, not {p}")
         fmt = _senml(self.preferred_format()) if content_format is None else content_format
-        response, _ = await self._request(Code.iPATCH, Path(), payload=encode_values(fmt, typed), content_format=fmt,
-                                          timeout=timeout, operation="write-composite")
+        response, _ = await self._request(
+            Code.iPATCH,
+            Path(),
+            payload=encode_values(fmt, typed),
+            content_format=fmt,
+            timeout=timeout,
+            operation="write-composite",
+        )
         return self._finish("write-composite", Path(), response, typed)
 
     # -- observation -----------------------------------------------------------------------
 
-    async def observe(self, path: Path | str, *, content_format: int | None = None,
-                      timeout: float | None = None) -> Response:
+    async def observe(
+        self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
+    ) -> Response:
         path = _path(path)
         fmt = self.preferred_format() if content_format is None else content_format
-        response, request = await self._request(Code.GET, path, accept=fmt, observe=0, timeout=timeout,
-                                                operation="observe")
+        response, request = await self._request(
+            Code.GET, path, accept=fmt, observe=0, timeout=timeout, operation="observe"
+        )
         values = self._decode(response, path)
         self._track(request, response, (path,), composite=False)
         return self._finish("observe", path, response, values)
 
-    async def observe_composite(self, paths: Iterable[Path | str], *, content_format: int | None = None,
-                                timeout: float | None = None) -> Response:
+    async def observe_composite(
+        self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
+    ) -> Response:
         plist = tuple(_path(p) for p in paths)
         fmt = _senml(self.preferred_format()) if content_format is None else content_format
-        response, request = await self._request(Code.FETCH, Path(), payload=encode_paths(fmt, plist),
-                                                content_format=fmt, accept=fmt, observe=0, timeout=timeout,
-                                                operation="observe-composite")
+        response, request = await self._request(
+            Code.FETCH,
+            Path(),
+            payload=encode_paths(fmt, plist),
+            content_format=fmt,
+            accept=fmt,
+            observe=0,
+            timeout=timeout,
+            operation="observe-composite",
+        )
         values = self._decode_multi(response)
         self._track(request, response, plist, composite=True)
         return self._finish("observe-composite", Path(), response, values)
@@ -384,9 +455,16 @@ class Endpoint:
             _LOGGER.debug("%s answered the Observe of %s without observing", self.name, paths)
             return
         reg = self.registration
-        observation = Observation(endpoint=self.name, paths=paths, token=response.token, request=request,
-                                  content_format=response.opt.content_format, composite=composite,
-                                  last_sequence=response.opt.observe, reg_id=reg.reg_id)
+        observation = Observation(
+            endpoint=self.name,
+            paths=paths,
+            token=response.token,
+            request=request,
+            content_format=response.opt.content_format,
+            composite=composite,
+            last_sequence=response.opt.observe,
+            reg_id=reg.reg_id,
+        )
         old = server.observations.add(observation)
         if old is not None:
             old.cancel_locally()
@@ -400,7 +478,9 @@ class Endpoint:
         request.observation.register_callback(on_notification, _suppress_deprecation=True)
         request.observation.register_errback(on_error, _suppress_deprecation=True)
 
-    async def cancel_observe(self, path: Path | str | Iterable[Path | str], *, timeout: float | None = None) -> Response:
+    async def cancel_observe(
+        self, path: Path | str | Iterable[Path | str], *, timeout: float | None = None
+    ) -> Response:
         """Cancel an observation with a GET carrying Observe=1 and the observation's token."""
         if isinstance(path, (str, Path)):
             paths: tuple[Path, ...] = (_path(path),)
@@ -415,8 +495,14 @@ class Endpoint:
         reg = self.registration
         if observation.composite:
             fmt = observation.content_format or _senml(self.preferred_format())
-            message = Message(code=Code.FETCH, uri_path=reg.uri_path(Path()), observe=1, payload=encode_paths(fmt, paths),
-                              content_format=fmt, accept=fmt)
+            message = Message(
+                code=Code.FETCH,
+                uri_path=reg.uri_path(Path()),
+                observe=1,
+                payload=encode_paths(fmt, paths),
+                content_format=fmt,
+                accept=fmt,
+            )
         else:
             message = Message(code=Code.GET, uri_path=reg.uri_path(paths[0]), observe=1)
             if observation.content_format is not None:
@@ -446,8 +532,13 @@ class Endpoint:
 
     def observations(self) -> list[dict[str, Any]]:
         return [
-            {"paths": [str(p) for p in o.paths], "composite": o.composite, "token": o.token.hex(),
-             "notifications": o.notifications, "last_sequence": o.last_sequence}
+            {
+                "paths": [str(p) for p in o.paths],
+                "composite": o.composite,
+                "token": o.token.hex(),
+                "notifications": o.notifications,
+                "last_sequence": o.last_sequence,
+            }
             for o in self._server.observations.of(self.name)
         ]
 

@@ -20,8 +20,12 @@ class EndpointStats:
     last_seen: float = 0.0  # wall-clock seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"messages_in": self.messages_in, "messages_out": self.messages_out,
-                "errors": self.errors, "last_seen": self.last_seen}
+        return {
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "errors": self.errors,
+            "last_seen": self.last_seen,
+        }
 
 
 @dataclass(slots=True, kw_only=True)

@@ -23,7 +23,7 @@ from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
 from .registration import Registration, RegistrationStore, new_registration_id
-from .site import LwM2MSite, RegisterParams, Refused
+from .site import LwM2MSite, Refused, RegisterParams
 from .transport import CoapTransport, address_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class ServerStats:
     started_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class LwM2MServer:
@@ -79,8 +79,9 @@ class LwM2MServer:
         self.observations = ObservationTable()
         self.queue = SleepQueue(self.config.queue_window, self.config.max_queued)
         self.stats = ServerStats()
-        self.transport = CoapTransport(LwM2MSite(self), self.config.host, self.config.port,
-                                       dedup_max=self.config.dedup_max)
+        self.transport = CoapTransport(
+            LwM2MSite(self), self.config.host, self.config.port, dedup_max=self.config.dedup_max
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
 
@@ -154,13 +155,17 @@ class LwM2MServer:
     def handle_register(self, request: Message, params: RegisterParams) -> Message:
         version = params.version or "1.0"
         if version not in SUPPORTED_VERSIONS:
-            raise Refused(f"LwM2M version {version} is not supported; use one of {', '.join(SUPPORTED_VERSIONS)}",
-                          Code.PRECONDITION_FAILED)
+            raise Refused(
+                f"LwM2M version {version} is not supported; use one of {', '.join(SUPPORTED_VERSIONS)}",
+                Code.PRECONDITION_FAILED,
+            )
         assert params.endpoint is not None and params.objects is not None
         known = params.endpoint in self.registrations
         if not known and len(self.registrations) >= self.config.max_registrations:
-            raise Refused(f"the server holds its maximum of {self.config.max_registrations} registrations",
-                          Code.SERVICE_UNAVAILABLE)
+            raise Refused(
+                f"the server holds its maximum of {self.config.max_registrations} registrations",
+                Code.SERVICE_UNAVAILABLE,
+            )
         binding = params.binding or "U"
         reg = Registration(
             reg_id=new_registration_id(),
@@ -229,8 +234,10 @@ class LwM2MServer:
             raise Refused("Send from an address with no registration; register first", Code.NOT_FOUND)
         fmt = request.opt.content_format
         if fmt not in (ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR):
-            raise Refused(f"Send needs SenML JSON (110), SenML CBOR (112) or LwM2M CBOR (11544), not {fmt}",
-                          Code.UNSUPPORTED_CONTENT_FORMAT)
+            raise Refused(
+                f"Send needs SenML JSON (110), SenML CBOR (112) or LwM2M CBOR (11544), not {fmt}",
+                Code.UNSUPPORTED_CONTENT_FORMAT,
+            )
         try:
             values = decode_values(int(fmt), request.payload, self.model)
         except CodecError as err:
@@ -274,7 +281,11 @@ class LwM2MServer:
         if reg.queue_mode:
             self.queue.wake(reg.endpoint)
         sequence = message.opt.observe
-        if sequence is not None and observation.last_sequence is not None and _older(sequence, observation.last_sequence):
+        if (
+            sequence is not None
+            and observation.last_sequence is not None
+            and _older(sequence, observation.last_sequence)
+        ):
             return  # reordered: an older notification after a newer one
         observation.last_sequence = sequence
         observation.notifications += 1
@@ -289,16 +300,24 @@ class LwM2MServer:
             else:
                 path = observation.paths[0]
                 fmt = message.opt.content_format
-                values = flatten(decode(ContentFormat.TEXT if fmt is None else int(fmt), message.payload, path,
-                                        self.model), path)
+                values = flatten(
+                    decode(ContentFormat.TEXT if fmt is None else int(fmt), message.payload, path, self.model), path
+                )
         except CodecError as err:
             reg.stats.errors += 1
             _LOGGER.debug("Unreadable notification from %s for %s: %s", reg.endpoint, observation.paths, err)
             return
-        self.events.emit(Event(type=EventType.NOTIFICATION, endpoint=reg.endpoint, path=observation.paths[0],
-                               values=values, sequence=sequence,
-                               code=str(message.code.dotted),
-                               details={"paths": [str(p) for p in observation.paths]}))
+        self.events.emit(
+            Event(
+                type=EventType.NOTIFICATION,
+                endpoint=reg.endpoint,
+                path=observation.paths[0],
+                values=values,
+                sequence=sequence,
+                code=str(message.code.dotted),
+                details={"paths": [str(p) for p in observation.paths]},
+            )
+        )
 
     def on_observation_error(self, observation: Observation, exception: BaseException) -> None:
         _LOGGER.debug("Observation of %s on %s ended: %s", observation.paths, observation.endpoint, exception)

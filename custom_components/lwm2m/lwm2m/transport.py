@@ -18,6 +18,8 @@ import aiocoap
 from aiocoap.message import Message
 from aiocoap.numbers import TransportTuning
 from aiocoap.numbers.types import CON
+from aiocoap.pipe import Pipe
+from aiocoap.protocol import Request
 
 _LOGGER = logging.getLogger(__name__)
 RECEIVE_BUFFER = 4 * 1024 * 1024  # room for a registration storm; the kernel may cap it
@@ -65,11 +67,41 @@ class BoundedDeduplication:
         return False
 
 
+class MalformedCounter(logging.Filter):
+    """Counts the datagrams aiocoap could not parse, instead of one warning for each.
+
+    aiocoap logs every unparsable datagram at warning level, and lets a few kinds of bad
+    option (invalid UTF-8 in a Uri-Path) escape as exceptions from its receive callback;
+    under a flood of garbage either would fill the log. Both end up counted here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Ignoring unparsable message from %s":
+            self.count += 1
+            return False
+        return True
+
+    def guard(self, receive: Any) -> Any:
+        def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+            try:
+                receive(data, ancdata, flags, address)
+            except Exception as err:
+                self.count += 1
+                _LOGGER.debug("Ignoring an undecodable datagram from %s: %s", address, err)
+
+        return guarded
+
+
 class CoapTransport:
     """One bound aiocoap server context."""
 
-    def __init__(self, site: Any, host: str, port: int, *, dedup_lifetime: float = 247.0,
-                 dedup_max: int = 20_000) -> None:
+    def __init__(
+        self, site: Any, host: str, port: int, *, dedup_lifetime: float = 247.0, dedup_max: int = 20_000
+    ) -> None:
         self._site = site
         self._host = host
         self._port = port
@@ -77,6 +109,7 @@ class CoapTransport:
         self._dedup_max = dedup_max
         self.context: aiocoap.Context | None = None
         self.dedup: BoundedDeduplication | None = None
+        self.malformed = MalformedCounter()
         self.port = 0
 
     async def start(self) -> None:
@@ -88,7 +121,7 @@ class CoapTransport:
         self.context = await aiocoap.Context.create_server_context(
             self._site, bind=(bind_host, self._port), transports=["udp6"]
         )
-        self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max)
+        self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
 
     async def stop(self) -> None:
         context, self.context = self.context, None
@@ -108,9 +141,6 @@ class CoapTransport:
         aiocoap always picks a fresh token, so this feeds the request straight into the
         token layer with a one-off token source.
         """
-        from aiocoap.pipe import Pipe
-        from aiocoap.protocol import Request
-
         if self.context is None:
             raise RuntimeError("the CoAP transport is not running")
         interface = self.context.request_interfaces[0]
@@ -124,24 +154,47 @@ class CoapTransport:
         return result
 
 
-def prepare_context(context: aiocoap.Context, dedup_lifetime: float = 247.0,
-                    dedup_max: int = 20_000) -> tuple[BoundedDeduplication | None, int]:
-    """Bound duplicate detection, enlarge the receive buffer; return the bound UDP port."""
+def prepare_context(
+    context: aiocoap.Context,
+    dedup_lifetime: float = 247.0,
+    dedup_max: int = 20_000,
+    malformed: MalformedCounter | None = None,
+) -> tuple[BoundedDeduplication | None, int]:
+    """Bound duplicate detection, count malformed datagrams, enlarge the receive buffer.
+
+    Returns the deduplication window and the bound UDP port.
+    """
     dedup, port = None, 0
+    malformed = malformed or MalformedCounter()
+    context.log.addFilter(malformed)
     for interface in context.request_interfaces:
         manager = getattr(interface, "token_interface", None)
-        transport = getattr(getattr(manager, "message_interface", None), "transport", None)
-        if manager is None or transport is None:
+        message_interface = getattr(manager, "message_interface", None)
+        transport = getattr(message_interface, "transport", None)
+        if manager is None or message_interface is None or transport is None:
             continue
+        message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
         dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
         manager._deduplicate_message = dedup
         sock: socket.socket = transport.get_extra_info("socket")
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-        except OSError:  # pragma: no cover - some kernels refuse; the default still works
-            _LOGGER.debug("Could not enlarge the UDP receive buffer")
+        enlarge_receive_buffer(sock)
         port = sock.getsockname()[1]
     return dedup, port
+
+
+def enlarge_receive_buffer(sock: socket.socket) -> int:
+    """Room for bursts: SO_RCVBUFFORCE where allowed (root), else up to the kernel's rmem_max."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
+            break
+        except OSError:
+            continue
+    size: int = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    _LOGGER.debug("UDP receive buffer: %d bytes", size)
+    return size
 
 
 def address_of(remote: Any) -> str:
