@@ -1,0 +1,1 @@
+"""Interoperability tests against LwM2M implementations we did not write."""
