@@ -20,3 +20,26 @@ def test_codec_benchmark_prints_every_format() -> None:
     for name in ("TLV", "LWM2M_JSON", "SENML_JSON", "SENML_CBOR", "LWM2M_CBOR", "TEXT", "LINK_FORMAT"):
         assert name in result.stdout
     assert len(result.stdout.splitlines()) == 1 + 5 + 5 + 6 + 1 + 1
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_server_benchmark_prints_both_ratios() -> None:
+    out = _run(
+        "tests.bench.bench_server", "--registrations", "300", "--sockets", "8", "--devices", "4", "--notify", "20"
+    )
+    assert "registrations / s" in out and "notifications / s (decoded)" in out
+    assert "notifications received of 80 sent" in out
+
+
+def test_flood_benchmark_shows_the_bound() -> None:
+    out = _run("tests.bench.bench_flood", "--requests", "400", "--ports", "20", "--bound", "100")
+    assert "this server (bounded to 100)" in out
+    kept = int(out.splitlines()[1].split()[5].replace(",", ""))
+    assert kept <= 100

@@ -52,8 +52,14 @@ async def test_node_lib_client(server) -> None:
     events: asyncio.Queue = asyncio.Queue()
     server.events.subscribe(events.put_nowait)
     proc = await asyncio.create_subprocess_exec(
-        "node", str(HERE / "node_client.js"), "127.0.0.1", str(server.port), "node-dev",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "node",
+        str(HERE / "node_client.js"),
+        "127.0.0.1",
+        str(server.port),
+        "node-dev",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     node = NodeClient(proc)
     try:

@@ -1,0 +1,177 @@
+"""A CoAP load generator for the benchmarks: plain sockets, many source ports, no aiocoap.
+
+Runs in its own process (python -m tests.bench.loadgen MODE ...) so that it never shares
+a core's time with the server it measures. It prints one JSON line per phase.
+
+  register PORT COUNT SOCKETS      POST /rd with a link-format payload, SOCKETS in flight
+  devices PORT DEVICES NOTIFY [--register]
+                                   DEVICES sockets answer the first Observe GET each gets,
+                                   then send NOTIFY non-confirmable notifications each
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import socket
+import struct
+import sys
+import time
+
+CON, NON, ACK = 0, 1, 2
+PAYLOAD = b"</1/0>,</3/0>,</3303/0>"
+
+
+def option(number: int, last: int, value: bytes) -> tuple[bytes, int]:
+    delta, length = number - last, len(value)
+    head = bytearray()
+    ext = bytearray()
+    for part in (delta, length):
+        if part < 13:
+            head.append(part)
+        elif part < 269:
+            head.append(13)
+            ext.append(part - 13)
+        else:
+            head.append(14)
+            ext += struct.pack(">H", part - 269)
+    return bytes([(head[0] << 4) | head[1]]) + bytes(ext), number
+
+
+def message(
+    mtype: int, code: int, mid: int, token: bytes, options: list[tuple[int, bytes]], payload: bytes = b""
+) -> bytes:
+    out = bytearray([0x40 | (mtype << 4) | len(token), code]) + struct.pack(">H", mid) + token
+    last = 0
+    for number, value in sorted(options, key=lambda o: o[0]):
+        head, last = option(number, last, value)
+        out += head + value
+    if payload:
+        out += b"\xff" + payload
+    return bytes(out)
+
+
+def parse(data: bytes) -> tuple[int, int, int, bytes]:
+    """(type, code, message id, token) of a datagram."""
+    tkl = data[0] & 0x0F
+    return (data[0] >> 4) & 0x03, data[1], struct.unpack(">H", data[2:4])[0], data[4 : 4 + tkl]
+
+
+def _sockets(n: int) -> list[socket.socket]:
+    out = []
+    for _ in range(n):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.setblocking(False)
+        out.append(sock)
+    return out
+
+
+def register(port: int, count: int, n_sockets: int, prefix: str = "bench") -> dict[str, float]:
+    socks = _sockets(n_sockets)
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    sent = done = 0
+    mids = {s: 0 for s in socks}
+
+    def send(sock: socket.socket) -> None:
+        nonlocal sent
+        mids[sock] = (mids[sock] + 1) & 0xFFFF
+        opts = [
+            (11, b"rd"),
+            (12, b"\x28"),
+            (15, f"ep={prefix}-{sent}".encode()),
+            (15, b"lt=3600"),
+            (15, b"lwm2m=1.1"),
+            (15, b"b=U"),
+        ]
+        sock.sendto(message(CON, 0x02, mids[sock], struct.pack(">I", sent), opts, PAYLOAD), ("127.0.0.1", port))
+        sent += 1
+
+    start = time.perf_counter()
+    for s in socks:
+        if sent < count:
+            send(s)
+    last = start
+    while done < count:
+        events = sel.select(timeout=2.0)
+        if not events:
+            # lost datagrams: resend on every socket still owed an answer
+            if time.perf_counter() - last > 2.0:
+                for s in socks:
+                    if sent < count:
+                        send(s)
+                last = time.perf_counter()
+            if time.perf_counter() - start > 120:
+                break
+            continue
+        for key, _ in events:
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            try:
+                data = sock.recv(2048)
+            except BlockingIOError:
+                continue
+            if data[1] == 0x41:  # 2.01 Created
+                done += 1
+                last = time.perf_counter()
+                if sent < count:
+                    send(sock)
+    elapsed = time.perf_counter() - start
+    for s in socks:
+        s.close()
+    return {"phase": "register", "done": done, "seconds": elapsed, "rate": done / elapsed}
+
+
+def devices(port: int, n_devices: int, notify: int, do_register: bool) -> None:
+    socks = _sockets(n_devices)
+    print(json.dumps({"phase": "ports", "ports": [s.getsockname()[1] for s in socks]}), flush=True)
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    if do_register:
+        for i, s in enumerate(socks):
+            opts = [(11, b"rd"), (12, b"\x28"), (15, f"ep=notifier-{i}".encode()), (15, b"lt=3600"), (15, b"lwm2m=1.0")]
+            s.sendto(message(CON, 0x02, 1, b"\x01", opts, b"</3303/0>"), ("127.0.0.1", port))
+    tokens: dict[socket.socket, tuple[bytes, tuple[str, int]]] = {}
+    deadline = time.monotonic() + 30
+    while len(tokens) < n_devices and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1.0):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            data, addr = sock.recvfrom(2048)
+            _mtype, code, mid, token = parse(data)
+            if code == 0x01 and sock not in tokens:  # the Observe GET
+                opts = [(6, b"\x00"), (12, b"")]
+                sock.sendto(message(ACK, 0x45, mid, token, opts, b"21.5"), addr)
+                tokens[sock] = (token, addr)
+    print(json.dumps({"phase": "observed", "devices": len(tokens)}), flush=True)
+    start = time.perf_counter()
+    sent = 0
+    for n in range(1, notify + 1):
+        for sock, (token, addr) in tokens.items():
+            opts = [(6, n.to_bytes(3, "big")), (12, b"")]
+            try:
+                sock.sendto(message(NON, 0x45, n & 0xFFFF, token, opts, f"{20 + n % 10}.5".encode()), addr)
+                sent += 1
+            except BlockingIOError:
+                time.sleep(0.001)
+        if n % 50 == 0:
+            time.sleep(0.002)  # stay below what one receiving core can take in
+    print(json.dumps({"phase": "notified", "sent": sent, "seconds": time.perf_counter() - start}), flush=True)
+    time.sleep(1.0)
+
+
+def main() -> None:
+    mode, port = sys.argv[1], int(sys.argv[2])
+    if mode == "register":
+        result = register(port, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "bench")
+        print(json.dumps(result), flush=True)
+    elif mode == "devices":
+        devices(port, int(sys.argv[3]), int(sys.argv[4]), "--register" in sys.argv)
+
+
+if __name__ == "__main__":
+    main()
