@@ -54,7 +54,10 @@ async def test_read_errors(server, make_client) -> None:
         await ep.read("/3/0")
     client.misbehave = None
     assert (await ep.read("/3/0/9")).value("/3/0/9") == 95
-    assert server.registrations.by_endpoint("dev").stats.errors >= 3
+    stats = server.registrations.by_endpoint("dev").stats
+    assert stats.errors >= 3
+    assert stats.messages_out == 4 and stats.messages_in == 1 + 4  # the Register, then one answer each
+    assert stats.last_seen > 0 and server.stats.requests_out == 4 and server.stats.requests_in == 1
 
 
 async def test_a_dead_device_fails_fast_and_blocks_nobody(server, make_client) -> None:
