@@ -1,7 +1,65 @@
-"""LwM2M for Home Assistant.
+"""LwM2M for Home Assistant: an LwM2M server whose devices become Home Assistant devices.
 
 This module imports Home Assistant only inside its functions, so that the protocol core
-below it (custom_components.lwm2m.lwm2m) also runs, and is tested, without Home Assistant.
+below it (custom_components.lwm2m.lwm2m) also runs, and is tested, without Home Assistant
+(python -m custom_components.lwm2m.lwm2m).
 """
 
-DOMAIN = "lwm2m"
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry
+
+PLATFORMS = ["binary_sensor", "button", "event", "number", "select", "sensor", "switch", "text"]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Start the LwM2M server of this entry and set up its devices' entities."""
+    from homeassistant.exceptions import ConfigEntryNotReady
+
+    from .const import CONF_XML_DIR, DOMAIN
+    from .hub import LwM2MHub
+    from .lwm2m.model import ObjectModel
+
+    settings = {**entry.data, **entry.options}
+    model, _problems = await hass.async_add_executor_job(ObjectModel.with_folder, settings.get(CONF_XML_DIR) or None)
+    hub = LwM2MHub(hass, entry, model)
+    try:
+        await hub.async_start()
+    except OSError as err:
+        await hub.async_stop()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="port_unavailable",
+            translation_placeholders={"port": str(hub.server.config.port), "error": str(err)},
+        ) from err
+    entry.runtime_data = hub
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Stop the server (and free its port)."""
+    unloaded: bool = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_stop()
+    return unloaded
+
+
+async def _async_reload(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_remove_config_entry_device(hass: HomeAssistant, entry: ConfigEntry, device: DeviceEntry) -> bool:
+    """Let the user delete a device; it comes back if it registers again."""
+    from .const import DOMAIN
+
+    for domain, endpoint in device.identifiers:
+        if domain == DOMAIN:
+            entry.runtime_data.forget_device(endpoint)
+    return True

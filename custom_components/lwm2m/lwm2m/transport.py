@@ -174,12 +174,26 @@ def prepare_context(
         if manager is None or message_interface is None or transport is None:
             continue
         message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
+        message_interface.datagram_errqueue_received = _quiet_errors(message_interface.datagram_errqueue_received)
         dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
         manager._deduplicate_message = dedup
         sock: socket.socket = transport.get_extra_info("socket")
         enlarge_receive_buffer(sock)
         port = sock.getsockname()[1]
     return dedup, port
+
+
+def _quiet_errors(receive: Any) -> Any:
+    """aiocoap fails requests on ICMP errors (a device's port closed) and can raise
+    InvalidStateError for one that already finished; that must not escape its callback."""
+
+    def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+        try:
+            receive(data, ancdata, flags, address)
+        except asyncio.InvalidStateError:
+            _LOGGER.debug("ICMP error from %s for a request that already ended", address)
+
+    return guarded
 
 
 def enlarge_receive_buffer(sock: socket.socket) -> int:

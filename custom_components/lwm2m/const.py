@@ -1,0 +1,25 @@
+"""Constants of the LwM2M integration."""
+
+from typing import Final
+
+DOMAIN: Final = "lwm2m"
+
+CONF_HOST: Final = "host"
+CONF_PORT: Final = "port"
+CONF_MIN_LIFETIME: Final = "min_lifetime"
+CONF_MAX_LIFETIME: Final = "max_lifetime"
+CONF_AUTO_OBSERVE: Final = "auto_observe"
+CONF_XML_DIR: Final = "xml_dir"
+
+AUTO_OBSERVE_ENTITIES: Final = "entities"  # observe what the entities show
+AUTO_OBSERVE_ALL: Final = "all"  # observe every announced object instance
+AUTO_OBSERVE_NONE: Final = "none"  # read once after registration
+AUTO_OBSERVE_CHOICES: Final = [AUTO_OBSERVE_ENTITIES, AUTO_OBSERVE_ALL, AUTO_OBSERVE_NONE]
+
+DEFAULT_HOST: Final = "0.0.0.0"
+DEFAULT_PORT: Final = 5683
+DEFAULT_MIN_LIFETIME: Final = 10
+DEFAULT_MAX_LIFETIME: Final = 86400 * 7
+
+STORAGE_VERSION: Final = 1
+SIGNAL_NEW_ENTITIES: Final = f"{DOMAIN}_new_entities_{{entry_id}}_{{platform}}"

@@ -1,0 +1,55 @@
+"""Diagnostics download: the server's state and each device's registration, secrets redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
+
+from .const import DOMAIN
+from .hub import LwM2MHub
+from .lwm2m.values import to_json_value
+
+# Addresses, identities and SMS numbers identify people's devices and networks.
+TO_REDACT = {"address", "identity", "sms", "serial_number", "3/0/2", "/3/0/2"}
+
+
+def _endpoint(hub: LwM2MHub, endpoint: str) -> dict[str, Any]:
+    reg = hub.registration(endpoint)
+    values = {str(p): to_json_value(v) for p, v in sorted(hub.values.get(endpoint, {}).items())}
+    return {
+        "available": hub.is_available(endpoint),
+        "registration": reg.to_dict() | {"stats": reg.stats.to_dict()} if reg else None,
+        "values": values,
+        "entities": sorted(str(p) for p in hub.specs.get(endpoint, {})),
+        "observations": hub.server.endpoint(endpoint).observations() if reg else [],
+    }
+
+
+async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, Any]:
+    hub: LwM2MHub = entry.runtime_data
+    server = hub.server
+    return async_redact_data(
+        {
+            "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+            "server": {
+                "port": server.port,
+                "running": server.running,
+                "stats": server.stats.to_dict(),
+                "malformed_datagrams": server.transport.malformed.count,
+            },
+            "endpoints": {
+                ep: _endpoint(hub, ep) for ep in sorted({*hub.specs, *(r.endpoint for r in server.registrations)})
+            },
+        },
+        TO_REDACT,
+    )
+
+
+async def async_get_device_diagnostics(hass: HomeAssistant, entry: ConfigEntry, device: DeviceEntry) -> dict[str, Any]:
+    hub: LwM2MHub = entry.runtime_data
+    endpoint = next(ident for domain, ident in device.identifiers if domain == DOMAIN)
+    return async_redact_data({"endpoint": endpoint, **_endpoint(hub, endpoint)}, TO_REDACT)

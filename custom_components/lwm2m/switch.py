@@ -1,0 +1,43 @@
+"""Switches: writable boolean resources (3201/5550, 3311/5850, 3312/5850, ...)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .entity import LwM2MEntity, description_kwargs
+from .mapping import EntitySpec
+from .platform import setup_platform
+
+if TYPE_CHECKING:
+    from .hub import LwM2MHub
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: Any, async_add_entities: AddEntitiesCallback) -> None:
+    setup_platform(hass, entry, async_add_entities, Platform.SWITCH, LwM2MSwitch)
+
+
+class LwM2MSwitch(LwM2MEntity, SwitchEntity):
+    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
+        super().__init__(hub, spec)
+        self.entity_description = SwitchEntityDescription(
+            **description_kwargs(spec),
+            device_class=cast(Any, spec.device_class),  # the platform's enum moved between releases
+        )
+
+    @property
+    def is_on(self) -> bool | None:
+        value = self.resource_value
+        return None if value is None else bool(value)
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.hub.async_write(self.endpoint, self.path, True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.hub.async_write(self.endpoint, self.path, False)

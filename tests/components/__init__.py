@@ -1,0 +1,1 @@
+"""Home Assistant tests (pytest-homeassistant-custom-component)."""

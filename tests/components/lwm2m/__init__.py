@@ -1,0 +1,1 @@
+"""Tests of the lwm2m integration inside Home Assistant."""

@@ -1,0 +1,92 @@
+"""Fixtures: Home Assistant with the integration set up on a free UDP port, and simulated devices."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import pytest_socket
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m.const import (
+    CONF_AUTO_OBSERVE,
+    CONF_HOST,
+    CONF_MAX_LIFETIME,
+    CONF_MIN_LIFETIME,
+    CONF_PORT,
+    CONF_XML_DIR,
+    DOMAIN,
+)
+from tests.sim import SimClient
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/lwm2m in every test."""
+
+
+@pytest.fixture
+def udp(socket_enabled: None) -> None:
+    """Real UDP on loopback (the harness blocks sockets otherwise)."""
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "::ffff:127.0.0.1"], allow_unix_socket=True)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def entry_data(port: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: port,
+        CONF_MIN_LIFETIME: 1,
+        CONF_MAX_LIFETIME: 86400,
+        CONF_AUTO_OBSERVE: "entities",
+        CONF_XML_DIR: "",
+    } | overrides
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, udp: None) -> AsyncGenerator[MockConfigEntry]:
+    port = free_udp_port()
+    config_entry = MockConfigEntry(
+        domain=DOMAIN, title=f"LwM2M server (UDP {port})", unique_id=str(port), data=entry_data(port)
+    )
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield config_entry
+    if config_entry.state.recoverable:
+        await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def device(hass: HomeAssistant, entry: MockConfigEntry) -> AsyncGenerator[Callable[..., Awaitable[SimClient]]]:
+    """Start simulated devices that register with the entry's server."""
+    clients: list[SimClient] = []
+
+    async def start(endpoint: str = "sim-1", **kwargs: Any) -> SimClient:
+        client = SimClient(endpoint, entry.data[CONF_PORT], **kwargs)
+        clients.append(client)
+        await client.start()
+        return client
+
+    yield start
+    for client in clients:
+        await client.stop()
+
+
+async def wait_for(hass: HomeAssistant, condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Let the event loop run until condition() is truthy."""
+    async with asyncio.timeout(timeout):
+        while not (result := condition()):
+            await asyncio.sleep(0.02)
+            await hass.async_block_till_done()
+    return result

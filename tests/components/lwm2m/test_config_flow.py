@@ -1,0 +1,140 @@
+"""The config flow, options flow and reconfigure flow, every error and abort included."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m.const import (
+    CONF_AUTO_OBSERVE,
+    CONF_HOST,
+    CONF_MAX_LIFETIME,
+    CONF_MIN_LIFETIME,
+    CONF_PORT,
+    CONF_XML_DIR,
+    DOMAIN,
+)
+
+from .conftest import entry_data, free_udp_port
+
+
+async def _user(hass: HomeAssistant, data: dict) -> dict:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "user"
+    return await hass.config_entries.flow.async_configure(result["flow_id"], data)
+
+
+async def test_user_creates_an_entry_and_starts_the_server(hass: HomeAssistant, udp: None) -> None:
+    port = free_udp_port()
+    result = await _user(hass, entry_data(port, **{CONF_MIN_LIFETIME: 30.0}))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"LwM2M server (UDP {port})"
+    assert result["data"][CONF_PORT] == port and result["data"][CONF_MIN_LIFETIME] == 30
+    entry = result["result"]
+    assert entry.unique_id == str(port)
+    await hass.async_block_till_done()
+    assert entry.state is config_entries.ConfigEntryState.LOADED
+    assert entry.runtime_data.server.port == port
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "error"),
+    [
+        ({CONF_MIN_LIFETIME: 100, CONF_MAX_LIFETIME: 10}, CONF_MAX_LIFETIME, "lifetime_range"),
+        ({CONF_XML_DIR: "/no/such/folder"}, CONF_XML_DIR, "xml_dir_invalid"),
+        ({CONF_HOST: "not a host!"}, CONF_HOST, "invalid_host"),
+        ({CONF_HOST: "192.0.2.1"}, CONF_PORT, "port_in_use"),  # not an address of this machine: cannot bind
+    ],
+)
+async def test_user_errors(hass: HomeAssistant, udp: None, overrides: dict, field: str, error: str) -> None:
+    result = await _user(hass, entry_data(free_udp_port(), **overrides))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+
+
+async def test_port_in_use_then_fixed(hass: HomeAssistant, udp: None) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        taken = busy.getsockname()[1]
+        result = await _user(hass, entry_data(taken))
+        assert result["errors"] == {CONF_PORT: "port_in_use"}
+    port = free_udp_port()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data(port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_one_entry_per_port(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    result = await _user(hass, entry_data(entry.data[CONF_PORT]))
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "already_configured"
+
+
+async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: MockConfigEntry, tmp_path) -> None:
+    old_hub = entry.runtime_data
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "init"
+    bad = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_MIN_LIFETIME: 50, CONF_MAX_LIFETIME: 5, CONF_AUTO_OBSERVE: "all"}
+    )
+    assert bad["errors"] == {CONF_MAX_LIFETIME: "lifetime_range"}
+    done = await hass.config_entries.options.async_configure(
+        bad["flow_id"],
+        {CONF_MIN_LIFETIME: 20, CONF_MAX_LIFETIME: 600, CONF_AUTO_OBSERVE: "none", CONF_XML_DIR: str(tmp_path)},
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {
+        CONF_MIN_LIFETIME: 20,
+        CONF_MAX_LIFETIME: 600,
+        CONF_AUTO_OBSERVE: "none",
+        CONF_XML_DIR: str(tmp_path),
+    }
+    hub = entry.runtime_data
+    assert hub is not old_hub and not old_hub.server.running and hub.server.running
+    assert hub.server.config.min_lifetime == 20 and hub.server.config.max_lifetime == 600
+    assert hub.auto_observe == "none"
+
+
+async def test_reconfigure_moves_the_server(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    old_port = entry.data[CONF_PORT]
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "reconfigure"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        bad = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data(busy.getsockname()[1]))
+    assert bad["errors"] == {CONF_PORT: "port_in_use"}
+    new_port = free_udp_port()
+    done = await hass.config_entries.flow.async_configure(bad["flow_id"], entry_data(new_port))
+    assert done["type"] is FlowResultType.ABORT and done["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_PORT] == new_port and entry.unique_id == str(new_port)
+    assert entry.runtime_data.server.port == new_port
+    # The old port is free again.
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.bind(("::", old_port))
+
+
+async def test_reconfigure_keeping_the_port(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    result = await entry.start_reconfigure_flow(hass)
+    done = await hass.config_entries.flow.async_configure(
+        result["flow_id"], entry_data(entry.data[CONF_PORT], **{CONF_MAX_LIFETIME: 1200})
+    )
+    assert done["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.runtime_data.server.config.max_lifetime == 1200
+
+
+async def test_reconfigure_onto_another_entrys_port(hass: HomeAssistant, entry: MockConfigEntry, udp: None) -> None:
+    other_port = free_udp_port()
+    other = MockConfigEntry(domain=DOMAIN, unique_id=str(other_port), data=entry_data(other_port))
+    other.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    done = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data(other_port))
+    assert done["type"] is FlowResultType.ABORT and done["reason"] == "already_configured"

@@ -1,0 +1,238 @@
+"""A registering device becomes a Home Assistant device whose entities follow it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m.const import CONF_PORT, DOMAIN
+from custom_components.lwm2m.lwm2m.path import Path
+
+from .conftest import wait_for
+
+P = Path.parse
+
+
+def entity_id(hass: HomeAssistant, endpoint: str, path: str, platform: str) -> str | None:
+    unique_id = f"{endpoint}_{'_'.join(path.strip('/').split('/'))}"
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
+
+
+def get_device(hass: HomeAssistant, endpoint: str) -> dr.DeviceEntry | None:
+    """The device of an endpoint (by identifier, in every supported Home Assistant version)."""
+    registry = dr.async_get(hass)
+    for config_entry in hass.config_entries.async_entries(DOMAIN):
+        for device_entry in dr.async_entries_for_config_entry(registry, config_entry.entry_id):
+            if (DOMAIN, endpoint) in device_entry.identifiers:
+                return device_entry
+    return None
+
+
+async def _ready(hass: HomeAssistant, endpoint: str, path: str, platform: str = "sensor") -> str:
+    return await wait_for(hass, lambda: entity_id(hass, endpoint, path, platform))
+
+
+async def test_device_with_temperature_and_battery(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    await device("sim-1")
+    temp = await _ready(hass, "sim-1", "/3303/0/5700")
+    device_entry = get_device(hass, "sim-1")
+    assert device_entry is not None
+    await wait_for(hass, lambda: dr.async_get(hass).async_get(device_entry.id).manufacturer)
+    device_entry = dr.async_get(hass).async_get(device_entry.id)
+    assert (
+        device_entry.manufacturer,
+        device_entry.model,
+        device_entry.serial_number,
+        device_entry.sw_version,
+        device_entry.hw_version,
+    ) == ("Simulated Devices Inc.", "Sim-1", "SN-0001", "1.2.3", "HW-2")
+    assert device_entry.name == "sim-1"
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
+    state = hass.states.get(temp)
+    assert state.attributes[ATTR_DEVICE_CLASS] == "temperature"
+    assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == "°C"
+    assert state.attributes["state_class"] == "measurement"
+    assert state.name == "sim-1 Temperature"
+    battery = await _ready(hass, "sim-1", "/3/0/9")
+    state = hass.states.get(battery)
+    assert state.state == "95" and state.attributes[ATTR_DEVICE_CLASS] == "battery"
+    assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == "%"
+    assert er.async_get(hass).async_get(battery).entity_category == "diagnostic"
+    volts = await _ready(hass, "sim-1", "/3/0/7/1")
+    assert hass.states.get(volts).state == "5000" and hass.states.get(volts).name == "sim-1 Supply voltage 1"
+    reboot = await _ready(hass, "sim-1", "/3/0/4", "button")
+    assert hass.states.get(reboot).attributes[ATTR_DEVICE_CLASS] == "restart"
+    # Resources beyond the table exist but are disabled by default.
+    units = await _ready(hass, "sim-1", "/3303/0/5701")
+    assert er.async_get(hass).async_get(units).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_notifications_move_states(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    client = await device("sim-1")
+    temp = await _ready(hass, "sim-1", "/3303/0/5700")
+    wanted = {"/3303/0/5700", "/3/0/9", "/3311/0/5850", "/3311/0/5851", "/3/0/7"}
+    await wait_for(hass, lambda: wanted <= {str(p) for (p,), _o in client.root.observers})
+    observed = {str(p) for (p,), _o in client.root.observers}
+    assert "/3/0/4" not in observed and "/3303/0/5701" not in observed  # buttons and disabled extras are not
+    for value in (22.25, 23.5):
+        client.set_value("/3303/0/5700", value)
+        await wait_for(hass, lambda v=value: hass.states.get(temp).state == str(v))
+    light = await _ready(hass, "sim-1", "/3311/0/5850", "switch")
+    assert hass.states.get(light).state == STATE_OFF
+    client.set_value("/3311/0/5850", True)
+    await wait_for(hass, lambda: hass.states.get(light).state == STATE_ON)
+
+
+async def test_switch_and_number_reach_the_device(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    client = await device("sim-1")
+    light = await _ready(hass, "sim-1", "/3311/0/5850", "switch")
+    dimmer = await _ready(hass, "sim-1", "/3311/0/5851", "number")
+    await hass.services.async_call("switch", "turn_on", {"entity_id": light}, blocking=True)
+    assert client.values[P("/3311/0/5850")] is True
+    assert hass.states.get(light).state == STATE_ON
+    await hass.services.async_call("number", "set_value", {"entity_id": dimmer, "value": 80}, blocking=True)
+    assert client.values[P("/3311/0/5851")] == 80
+    assert float(hass.states.get(dimmer).state) == 80
+    lifetime = await _ready(hass, "sim-1", "/1/0/1", "number")
+    await hass.services.async_call("number", "set_value", {"entity_id": lifetime, "value": 300}, blocking=True)
+    assert client.values[P("/1/0/1")] == 300
+    reboot = await _ready(hass, "sim-1", "/3/0/4", "button")
+    await hass.services.async_call("button", "press", {"entity_id": reboot}, blocking=True)
+    assert client.executed == [(P("/3/0/4"), "")]
+    # A refusal becomes a clear error, and the state stays what the device has.
+    client.misbehave = "error"
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call("switch", "turn_off", {"entity_id": light}, blocking=True)
+    assert err.value.translation_key == "operation_failed"
+    assert err.value.translation_placeholders["code"] == "5.00"
+    assert hass.states.get(light).state == STATE_ON
+
+
+async def test_expiry_and_return(hass: HomeAssistant, entry: MockConfigEntry, device, caplog) -> None:
+    hub = entry.runtime_data
+    hub.server.config.grace_period = 0.1
+    hub.server.config.expiry_check_interval = 0.05
+    client = await device("sleeper", lifetime=1)
+    temp = await _ready(hass, "sleeper", "/3303/0/5700")
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
+    await wait_for(hass, lambda: hass.states.get(temp).state == STATE_UNAVAILABLE)
+    assert caplog.text.count("sleeper is unavailable (expired)") == 1
+    await client.register()
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
+    assert caplog.text.count("sleeper is back") == 1
+    await client.deregister()
+    await wait_for(hass, lambda: hass.states.get(temp).state == STATE_UNAVAILABLE)
+
+
+async def test_device_with_an_unknown_object(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    values = {P("/3/0/0"): "Acme", P("/40000/0/1"): 7, P("/40000/0/2"): "hello", P("/40000/0/3"): True}
+    await device("odd", values=values, executables=set())
+    number = await _ready(hass, "odd", "/40000/0/1")
+    text = await _ready(hass, "odd", "/40000/0/2")
+    flag = await _ready(hass, "odd", "/40000/0/3", "binary_sensor")
+    await wait_for(hass, lambda: hass.states.get(number).state == "7")
+    assert hass.states.get(number).name == "odd /40000/0/1"
+    assert hass.states.get(text).state == "hello"
+    assert hass.states.get(flag).state == STATE_ON
+
+
+async def test_two_instances_are_numbered(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    values = {P("/3303/0/5700"): 20.0, P("/3303/1/5700"): 30.0}
+    await device("twins", values=values, executables=set())
+    first = await _ready(hass, "twins", "/3303/0/5700")
+    second = await _ready(hass, "twins", "/3303/1/5700")
+    await wait_for(hass, lambda: hass.states.get(second).state == "30.0")
+    assert hass.states.get(first).name == "twins Temperature 0"
+    assert hass.states.get(second).name == "twins Temperature 1"
+
+
+async def test_device_registering_after_setup_appears_without_reload(
+    hass: HomeAssistant, entry: MockConfigEntry, device
+) -> None:
+    await device("first")
+    await _ready(hass, "first", "/3303/0/5700")
+    await device("second", version="1.0")
+    temp = await _ready(hass, "second", "/3303/0/5700")
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
+    assert entry.state is ConfigEntryState.LOADED
+    assert len(dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)) == 2
+
+
+async def test_status_sensors(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    client = await device("sim-1", lifetime=120)
+    lifetime = await wait_for(
+        hass, lambda: er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sim-1_status_lifetime")
+    )
+    assert hass.states.get(lifetime).state == "120"
+    binding = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sim-1_status_binding")
+    assert hass.states.get(binding).state == "U"
+    await client.update(lifetime=240)
+    await wait_for(hass, lambda: hass.states.get(lifetime).state == "240")
+    last_seen = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen")
+    assert er.async_get(hass).async_get(last_seen).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_unload_frees_the_port(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    await device("sim-1")
+    await _ready(hass, "sim-1", "/3303/0/5700")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    import socket
+
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.bind(("::", entry.data[CONF_PORT]))
+    assert entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_registrations_survive_a_restart(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    client = await device("sim-1")
+    temp = await _ready(hass, "sim-1", "/3303/0/5700")
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
+    # Home Assistant stops and starts again (a reload of the entry is the same path).
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    hub = entry.runtime_data
+    assert "sim-1" in hub.server.registrations and hub.is_available("sim-1")
+    assert hass.states.get(temp).state != STATE_UNAVAILABLE
+    # An Update is accepted without a new Register, and the device is observed again.
+    assert (await client.update()).code.dotted == "2.04"
+    client.set_value("/3303/0/5700", 19.0)
+    await wait_for(hass, lambda: hass.states.get(temp).state == "19.0")
+
+
+async def test_deleted_device_comes_back(hass: HomeAssistant, entry: MockConfigEntry, device, hass_ws_client) -> None:
+    client = await device("sim-1")
+    await _ready(hass, "sim-1", "/3303/0/5700")
+    device_entry = get_device(hass, "sim-1")
+    assert await async_remove(hass, hass_ws_client, device_entry.id, entry.entry_id)
+    assert get_device(hass, "sim-1") is None
+    assert entity_id(hass, "sim-1", "/3303/0/5700", "sensor") is None
+    await client.register()
+    await _ready(hass, "sim-1", "/3303/0/5700")
+    assert get_device(hass, "sim-1") is not None
+
+
+async def async_remove(hass: HomeAssistant, hass_ws_client, device_id: str, entry_id: str) -> bool:
+    """Delete a device the way the UI does."""
+    assert await async_setup_component(hass, "config", {})
+    ws = await hass_ws_client(hass)
+    await ws.send_json(
+        {
+            "id": 1,
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": entry_id,
+            "device_id": device_id,
+        }
+    )
+    response = await ws.receive_json()
+    await asyncio.sleep(0)
+    return bool(response["success"])
