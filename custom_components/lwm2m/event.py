@@ -7,9 +7,14 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.event import EventDeviceClass, EventEntity, EventEntityDescription
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .const import DOMAIN, SIGNAL_NEW_ENTITIES
 from .entity import LwM2MEntity, description_kwargs
+from .lwm2m.events import Event, EventType
+from .lwm2m.values import to_json_value
 from .mapping import EntitySpec
 from .platform import setup_platform
 
@@ -21,6 +26,19 @@ PARALLEL_UPDATES = 0
 
 async def async_setup_entry(hass: HomeAssistant, entry: Any, async_add_entities: AddEntitiesCallback) -> None:
     setup_platform(hass, entry, async_add_entities, Platform.EVENT, LwM2MPressEvent)
+    hub: LwM2MHub = entry.runtime_data
+
+    @callback
+    def add_send(endpoint: str) -> None:
+        async_add_entities([LwM2MSendEvent(hub, endpoint)])
+
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_NEW_ENTITIES.format(entry_id=entry.entry_id, platform="endpoint"), add_send
+        )
+    )
+    for endpoint in list(hub.specs):
+        add_send(endpoint)
 
 
 class LwM2MPressEvent(LwM2MEntity, EventEntity):
@@ -47,3 +65,27 @@ class LwM2MPressEvent(LwM2MEntity, EventEntity):
             self._trigger_event("pressed", {"count": value, "presses": value - self._last})
             self.async_write_ha_state()
         self._last = value
+
+
+class LwM2MSendEvent(EventEntity):
+    """Fires "send" with the values whenever the device pushes data with Send (LwM2M 1.1)."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_translation_key = "send"
+    _attr_event_types = ["send"]
+
+    def __init__(self, hub: LwM2MHub, endpoint: str) -> None:
+        self.hub = hub
+        self.endpoint = endpoint
+        self._attr_unique_id = f"{endpoint}_status_send"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, endpoint)})
+
+    async def async_added_to_hass(self) -> None:
+        self.async_on_remove(self.hub.subscribe_events(self.endpoint, self._on_event))
+
+    @callback
+    def _on_event(self, event: Event) -> None:
+        if event.type is EventType.SEND:
+            self._trigger_event("send", {"values": {str(p): to_json_value(v) for p, v in event.values.items()}})
+            self.async_write_ha_state()

@@ -236,3 +236,23 @@ async def async_remove(hass: HomeAssistant, hass_ws_client, device_id: str, entr
     response = await ws.receive_json()
     await asyncio.sleep(0)
     return bool(response["success"])
+
+
+async def test_send_fires_an_event(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    client = await device("sender", version="1.1")
+    send = await wait_for(hass, lambda: er.async_get(hass).async_get_entity_id("event", DOMAIN, "sender_status_send"))
+    temp = await _ready(hass, "sender", "/3303/0/5700")
+    client.values[P("/3303/0/5700")] = 25.5
+    await client.send([P("/3303/0/5700")])
+    await wait_for(hass, lambda: hass.states.get(send).attributes.get("event_type") == "send")
+    assert hass.states.get(send).attributes["values"] == {"/3303/0/5700": 25.5}
+    await wait_for(hass, lambda: hass.states.get(temp).state == "25.5")  # Send updates the state too
+
+
+async def test_push_button_presses(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    client = await device("button", values={P("/3347/0/5500"): False, P("/3347/0/5501"): 0}, executables=set())
+    press = await _ready(hass, "button", "/3347/0/5501", "event")
+    await wait_for(hass, lambda: any(str(p) == "/3347/0/5501" for (p,), _o in client.root.observers))
+    client.set_value("/3347/0/5501", 1)
+    await wait_for(hass, lambda: hass.states.get(press).attributes.get("event_type") == "pressed")
+    assert hass.states.get(press).attributes["count"] == 1

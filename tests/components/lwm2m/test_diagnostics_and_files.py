@@ -1,0 +1,73 @@
+"""Diagnostics with secrets redacted, and the files HACS and Home Assistant read."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from homeassistant.core import HomeAssistant
+from PIL import Image
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics, async_get_device_diagnostics
+from custom_components.lwm2m.mapping import TABLE
+
+from .conftest import wait_for
+from .test_devices import _ready, get_device
+
+ROOT = Path(__file__).resolve().parents[3]
+INTEGRATION = ROOT / "custom_components" / "lwm2m"
+
+
+async def test_diagnostics(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    await device("sim-1")
+    temp = await _ready(hass, "sim-1", "/3303/0/5700")
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
+    ep = entry.runtime_data.server.endpoint("sim-1")
+    await wait_for(hass, lambda: any(o["paths"] == ["/3303/0/5700"] for o in ep.observations()))
+    data = await async_get_config_entry_diagnostics(hass, entry)
+    assert data["server"]["running"] and data["server"]["stats"]["registrations"] == 1
+    ep = data["endpoints"]["sim-1"]
+    assert ep["available"] and ep["values"]["/3303/0/5700"] == 21.5
+    assert ep["registration"]["address"] == "**REDACTED**"
+    assert ep["values"]["/3/0/2"] == "**REDACTED**"  # the serial number
+    assert "/3303/0/5700" in ep["entities"]
+    assert any(o["paths"] == ["/3303/0/5700"] for o in ep["observations"])
+    per_device = await async_get_device_diagnostics(hass, entry, get_device(hass, "sim-1"))
+    assert per_device["endpoint"] == "sim-1" and per_device["registration"]["lifetime"] == 60
+    json.dumps(data)  # downloadable as JSON
+
+
+def test_manifest_and_hacs() -> None:
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text())
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"] and keys[2:] == sorted(keys[2:])
+    assert manifest["domain"] == "lwm2m" and manifest["config_flow"] is True
+    assert manifest["iot_class"] == "local_push" and manifest["integration_type"] == "hub"
+    assert manifest["after_dependencies"] == ["mqtt"]
+    for key in ("version", "documentation", "issue_tracker", "codeowners", "requirements"):
+        assert manifest[key], key
+    assert all(re.fullmatch(r"[a-z0-9_.-]+==[0-9.]+", r) for r in manifest["requirements"])
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert hacs["name"] == "LwM2M" and re.fullmatch(r"\d{4}\.\d+\.\d+", hacs["homeassistant"])
+
+
+def test_translations_cover_every_key() -> None:
+    strings = json.loads((INTEGRATION / "strings.json").read_text())
+    assert json.loads((INTEGRATION / "translations" / "en.json").read_text()) == strings
+    for row in TABLE.values():
+        if row.translation_key:
+            assert row.translation_key in strings["entity"][row.platform.value], row.translation_key
+    for step in (*strings["config"]["step"].values(), *strings["options"]["step"].values()):
+        assert set(step["data"]) == set(step["data_description"])
+    icons = json.loads((INTEGRATION / "icons.json").read_text())
+    for platform, keys in icons["entity"].items():
+        for key in keys:
+            assert key in strings["entity"][platform], (platform, key)
+
+
+def test_brand_icon() -> None:
+    with Image.open(INTEGRATION / "brand" / "icon.png") as image:
+        assert image.size == (256, 256) and image.mode == "RGBA"
+        assert image.getpixel((0, 0))[3] == 0  # transparent corners
