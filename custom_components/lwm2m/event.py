@@ -73,6 +73,7 @@ class LwM2MSendEvent(EventEntity):
     _attr_has_entity_name = True
     _attr_should_poll = False
     _attr_translation_key = "send"
+
     def __init__(self, hub: LwM2MHub, endpoint: str) -> None:
         self._attr_event_types = ["send"]
         self.hub = hub

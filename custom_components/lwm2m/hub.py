@@ -4,7 +4,9 @@ entities and state updates. The protocol stays in the core; this is the Home Ass
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,7 @@ from .mapping import BUTTON, EVENT, EntitySpec, entities_for
 _LOGGER = logging.getLogger(__name__)
 DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version", 18: "hw_version"}
 SAVE_DELAY = 5.0
+STORM = 50  # endpoints set up at once that count as a registration storm
 
 
 def server_config(data: dict[str, Any]) -> ServerConfig:
@@ -77,11 +80,13 @@ class LwM2MHub:
         self._value_listeners: dict[tuple[str, Path], list[Callable[[], None]]] = {}
         self._endpoint_listeners: dict[str, list[Callable[[], None]]] = {}
         self._availability_listeners: dict[str, list[Callable[[], None]]] = {}
+        self._traffic_listeners: dict[str, list[Callable[[], None]]] = {}
         self._event_listeners: dict[str, list[Callable[[Event], None]]] = {}
         self._unsubscribe: CALLBACK_TYPE | None = None
         self._setups: dict[str, asyncio.Task[None]] = {}
         self._status_entities: set[str] = set()  # endpoints whose status sensors exist
         self._lost: set[str] = set()  # endpoints logged as unavailable, to log their return once
+        self._set_up_since_collect = 0
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -139,7 +144,10 @@ class LwM2MHub:
                 self._store_values(endpoint, event.values)
         for event_listener in self._event_listeners.get(endpoint, ()):
             event_listener(event)
-        for listener in self._endpoint_listeners.get(endpoint, ()):
+        if event.type not in (EventType.NOTIFICATION, EventType.RESPONSE):
+            for listener in self._endpoint_listeners.get(endpoint, ()):
+                listener()
+        for listener in self._traffic_listeners.get(endpoint, ()):
             listener()
 
     def _store_values(self, endpoint: str, values: Any) -> None:
@@ -177,7 +185,24 @@ class LwM2MHub:
             self.hass, self._setup_endpoint(endpoint, restored), f"{DOMAIN} set up {endpoint}"
         )
         self._setups[endpoint] = task
-        task.add_done_callback(lambda t: self._setups.pop(endpoint, None) if self._setups.get(endpoint) is t else None)
+        self._set_up_since_collect += 1
+        task.add_done_callback(lambda t: self._setup_finished(endpoint, t))
+
+    @callback
+    def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
+        if self._setups.get(endpoint) is task:
+            del self._setups[endpoint]
+        if not self._setups and self._set_up_since_collect >= STORM:
+            # A registration storm just settled, leaving many new long-lived objects (entities,
+            # states, registrations). The full garbage collection they make due would otherwise
+            # land at a random moment later and stall live notifications for up to a second
+            # with a thousand devices; take it now, while nothing is waiting.
+            self._set_up_since_collect = 0
+            started = time.perf_counter()
+            gc.collect()
+            _LOGGER.debug(
+                "Collected garbage after a registration storm in %.0f ms", (time.perf_counter() - started) * 1000
+            )
 
     async def _setup_endpoint(self, endpoint: str, restored: bool) -> None:
         reg = self.server.registrations.by_endpoint(endpoint)
@@ -272,9 +297,12 @@ class LwM2MHub:
         return _add(self._value_listeners, (endpoint, path), listener)
 
     @callback
-    def subscribe_endpoint(self, endpoint: str, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        """Called on every event of the endpoint (for its status sensors)."""
-        return _add(self._endpoint_listeners, endpoint, listener)
+    def subscribe_endpoint(
+        self, endpoint: str, listener: Callable[[], None], *, every_message: bool = False
+    ) -> CALLBACK_TYPE:
+        """Called when the endpoint's registration changes, or with every_message on each
+        message from it (for status sensors that count traffic)."""
+        return _add(self._traffic_listeners if every_message else self._endpoint_listeners, endpoint, listener)
 
     @callback
     def subscribe_availability(self, endpoint: str, listener: Callable[[], None]) -> CALLBACK_TYPE:

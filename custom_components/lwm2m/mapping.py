@@ -102,20 +102,24 @@ def _sensor_object(oid: int, device_class: str | None, unit: str, key: str) -> d
         unit_resource=5701,
         state_class=MEASUREMENT,
     )
-    extreme = Row(
-        platform=SENSOR,
-        device_class=device_class,
-        unit=unit,
-        unit_resource=5701,
-        state_class=MEASUREMENT,
-        entity_category=DIAGNOSTIC,
-        enabled=False,
-        observe=False,
-    )
+
+    def extreme(which: str) -> Row:
+        return Row(
+            platform=SENSOR,
+            translation_key=f"{key}_{which}",
+            device_class=device_class,
+            unit=unit,
+            unit_resource=5701,
+            state_class=MEASUREMENT,
+            entity_category=DIAGNOSTIC,
+            enabled=False,
+            observe=False,
+        )
+
     return {
         (oid, 5700): main,
-        (oid, 5601): extreme,
-        (oid, 5602): extreme,
+        (oid, 5601): extreme("min"),
+        (oid, 5602): extreme("max"),
         (oid, 5605): Row(platform=BUTTON, translation_key="reset_min_max", entity_category=CONFIG, enabled=False),
     }
 

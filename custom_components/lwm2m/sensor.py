@@ -79,11 +79,13 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
 @dataclass(frozen=True, kw_only=True)
 class StatusDescription(SensorEntityDescription):
     value_fn: Callable[[Registration], Any]
+    every_message: bool = False  # changes with each message, not only with the registration
 
 
 STATUS_SENSORS = (
     StatusDescription(
         key="last_seen",
+        every_message=True,
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -113,6 +115,7 @@ STATUS_SENSORS = (
     ),
     StatusDescription(
         key="messages_in",
+        every_message=True,
         translation_key="messages_in",
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -121,6 +124,7 @@ STATUS_SENSORS = (
     ),
     StatusDescription(
         key="messages_out",
+        every_message=True,
         translation_key="messages_out",
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -145,7 +149,11 @@ class LwM2MStatusSensor(SensorEntity):
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, endpoint)})
 
     async def async_added_to_hass(self) -> None:
-        self.async_on_remove(self.hub.subscribe_endpoint(self.endpoint, self.async_write_ha_state))
+        self.async_on_remove(
+            self.hub.subscribe_endpoint(
+                self.endpoint, self.async_write_ha_state, every_message=self.entity_description.every_message
+            )
+        )
         self.async_on_remove(self.hub.subscribe_availability(self.endpoint, self.async_write_ha_state))
 
     @property

@@ -4,6 +4,8 @@ Runs in its own process (python -m tests.bench.loadgen MODE ...) so that it neve
 a core's time with the server it measures. It prints one JSON line per phase.
 
   register PORT COUNT SOCKETS      POST /rd with a link-format payload, SOCKETS in flight
+  hass PORT DEVICES SECONDS RATE   devices with objects 3, 3303 and 3304 answering reads and
+                                   observes, then notifying at RATE per second for SECONDS
   devices PORT DEVICES NOTIFY [--register]
                                    DEVICES sockets answer the first Observe GET each gets,
                                    then send NOTIFY non-confirmable notifications each
@@ -171,6 +173,101 @@ def main() -> None:
         print(json.dumps(result), flush=True)
     elif mode == "devices":
         devices(port, int(sys.argv[3]), int(sys.argv[4]), "--register" in sys.argv)
+    elif mode == "hass":
+        hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
+
+
+def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
+    """(Uri-Path segments, Observe value or None, token) of a request."""
+    tkl = data[0] & 0x0F
+    pos, number, path, observe = 4 + tkl, 0, [], None
+    while pos < len(data) and data[pos] != 0xFF:
+        head = data[pos]
+        pos += 1
+        delta, length = head >> 4, head & 0x0F
+        if delta == 13:
+            delta, pos = data[pos] + 13, pos + 1
+        elif delta == 14:
+            delta, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
+        if length == 13:
+            length, pos = data[pos] + 13, pos + 1
+        elif length == 14:
+            length, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
+        number += delta
+        value = data[pos : pos + length]
+        pos += length
+        if number == 11:
+            path.append(value.decode())
+        elif number == 6:
+            observe = int.from_bytes(value, "big")
+    return path, observe, data[4 : 4 + tkl]
+
+
+def hass_devices(port: int, n_devices: int, seconds: float, rate: float) -> None:
+    """Devices with a device object, a temperature and a humidity sensor, for bench_hass."""
+    from custom_components.lwm2m.lwm2m.codecs import tlv
+    from custom_components.lwm2m.lwm2m.nodes import ObjectInstance, Resource
+
+    socks = _sockets(n_devices)
+    index = {s: i for i, s in enumerate(socks)}
+    contents = {
+        ("3", "0"): tlv.encode(ObjectInstance(0, {0: Resource(0, "Bench"), 9: Resource(9, 90)}), _path("/3/0")),
+        ("3303", "0"): tlv.encode(ObjectInstance(0, {5700: Resource(5700, 21.5)}), _path("/3303/0")),
+        ("3304", "0"): tlv.encode(ObjectInstance(0, {5700: Resource(5700, 40.0)}), _path("/3304/0")),
+    }
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    for i, s in enumerate(socks):
+        opts = [(11, b"rd"), (12, b"\x28"), (15, f"ep=bench-{i:04d}".encode()), (15, b"lt=3600"), (15, b"lwm2m=1.0")]
+        s.sendto(message(CON, 0x02, 1, b"\x01", opts, b"</3/0>,</3303/0>,</3304/0>"), ("127.0.0.1", port))
+    observations: dict[tuple[int, str], tuple[socket.socket, bytes, tuple[str, int]]] = {}
+    wanted = n_devices * 3
+    deadline = time.monotonic() + 120
+    while len(observations) < wanted and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1.0):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            try:
+                data, addr = sock.recvfrom(2048)
+            except BlockingIOError:
+                continue
+            _mtype, code, mid, token = parse(data)
+            if code != 0x01:
+                continue
+            path, observe, _ = options_of(data)
+            if observe == 0 and len(path) == 3:
+                value = {"9": b"90"}.get(path[2], b"21.5" if path[0] == "3303" else b"40.0")
+                sock.sendto(message(ACK, 0x45, mid, token, [(6, b""), (12, b"")], value), addr)
+                observations[(index[sock], "/".join(path))] = (sock, token, addr)
+            elif tuple(path) in contents:
+                sock.sendto(
+                    message(ACK, 0x45, mid, token, [(12, (11542).to_bytes(2, "big"))], contents[tuple(path)]), addr
+                )
+            else:
+                sock.sendto(message(ACK, 0x84, mid, token, []), addr)
+    print(json.dumps({"phase": "observed", "observations": len(observations)}), flush=True)
+    time.sleep(2.0)  # the server settles after the registration storm before the notifications
+    targets = [v for k, v in observations.items() if not k[1].endswith("/9")]
+    start = time.perf_counter()
+    sent, n = 0, 0
+    while time.perf_counter() - start < seconds:
+        n += 1
+        for sock, token, addr in targets:
+            payload = f"{time.time() % 100000:.6f}".encode()
+            opts = [(6, (n % 2**24).to_bytes(3, "big")), (12, b"")]
+            sock.sendto(message(NON, 0x45, (1000 + n) & 0xFFFF, token, opts, payload), addr)
+            sent += 1
+            ahead = sent / rate - (time.perf_counter() - start)
+            if ahead > 0.01:
+                time.sleep(ahead)
+    print(json.dumps({"phase": "notified", "sent": sent, "seconds": time.perf_counter() - start}), flush=True)
+
+
+def _path(text: str):
+    from custom_components.lwm2m.lwm2m.path import Path
+
+    return Path.parse(text)
 
 
 if __name__ == "__main__":

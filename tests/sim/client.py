@@ -94,6 +94,7 @@ class SimClient:
         executables: set[Path] | None = None,
         announce_formats: bool = False,
         local_port: int = 0,
+        misbehave: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.server = f"coap://{server_host}:{server_port}"
@@ -114,7 +115,9 @@ class SimClient:
         self.created: list[Path] = []
         self.deleted: list[Path] = []
         self.requests: list[tuple[str, str, int | None]] = []  # (method, path, accept)
-        self.misbehave: str | None = None  # "garbage", "error", "silent"
+        # "garbage", "error", "silent", or "resources-only" (refuses reads above a resource,
+        # as lwm2m-node-lib does)
+        self.misbehave: str | None = misbehave
         self.root = _Root(self)
 
     # -- life cycle --------------------------------------------------------------------
@@ -301,6 +304,8 @@ class _Root(ObservableResource, PathCapable):
         if code == Code.GET:
             if accept == ContentFormat.LINK_FORMAT:
                 return self._discover(path)
+            if client.misbehave == "resources-only" and path.depth < 3:
+                return Message(code=Code.NOT_FOUND)
             return self._content(path, accept)
         if code == Code.PUT and not request.payload:
             self.client.attributes[path] = {

@@ -256,3 +256,20 @@ async def test_push_button_presses(hass: HomeAssistant, entry: MockConfigEntry, 
     client.set_value("/3347/0/5501", 1)
     await wait_for(hass, lambda: hass.states.get(press).attributes.get("event_type") == "pressed")
     assert hass.states.get(press).attributes["count"] == 1
+
+
+async def test_names_stay_unique_when_an_instance_read_fails(
+    hass: HomeAssistant, entry: MockConfigEntry, device
+) -> None:
+    """A device that refuses whole-instance reads still gets every table row, each named apart."""
+    client = await device("picky", values={P("/3304/0/5700"): 40.0}, executables=set(), misbehave="resources-only")
+    humidity = await _ready(hass, "picky", "/3304/0/5700")
+    low = await _ready(hass, "picky", "/3304/0/5601")
+    high = await _ready(hass, "picky", "/3304/0/5602")
+    registry = er.async_get(hass)
+    assert humidity == "sensor.picky_humidity"
+    assert registry.async_get(low).translation_key == "humidity_min"
+    assert registry.async_get(high).translation_key == "humidity_max"
+    assert low != high and not humidity.endswith("_2")
+    assert ("GET", "/3304/0", 112) in client.requests  # it asked, and was refused
+    await wait_for(hass, lambda: hass.states.get(humidity).state == "40.0")  # observed resource by resource
