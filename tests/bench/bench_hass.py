@@ -44,6 +44,7 @@ async def test_bench(
     devices = int(request.config.getoption("--devices", default=1000))
     seconds = float(request.config.getoption("--seconds", default=10))
     rate = float(request.config.getoption("--rate", default=2000))
+    settle = float(request.config.getoption("--settle", default=2))
     port = free_udp_port()
     entry = MockConfigEntry(domain=DOMAIN, unique_id=str(port), data=entry_data(port))
     entry.add_to_hass(hass)
@@ -79,6 +80,7 @@ async def test_bench(
         str(devices),
         str(seconds),
         str(rate),
+        str(settle),
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None

@@ -4,8 +4,10 @@ Runs in its own process (python -m tests.bench.loadgen MODE ...) so that it neve
 a core's time with the server it measures. It prints one JSON line per phase.
 
   register PORT COUNT SOCKETS      POST /rd with a link-format payload, SOCKETS in flight
-  hass PORT DEVICES SECONDS RATE   devices with objects 3, 3303 and 3304 answering reads and
-                                   observes, then notifying at RATE per second for SECONDS
+  hass PORT DEVICES SECONDS RATE SETTLE
+                                   devices with objects 3, 3303 and 3304 answering reads and
+                                   observes, then, SETTLE seconds later, notifying at RATE
+                                   per second for SECONDS
   devices PORT DEVICES NOTIFY [--register]
                                    DEVICES sockets answer the first Observe GET each gets,
                                    then send NOTIFY non-confirmable notifications each
@@ -174,7 +176,7 @@ def main() -> None:
     elif mode == "devices":
         devices(port, int(sys.argv[3]), int(sys.argv[4]), "--register" in sys.argv)
     elif mode == "hass":
-        hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
+        hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
 
 
 def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
@@ -203,7 +205,7 @@ def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
     return path, observe, data[4 : 4 + tkl]
 
 
-def hass_devices(port: int, n_devices: int, seconds: float, rate: float) -> None:
+def hass_devices(port: int, n_devices: int, seconds: float, rate: float, settle: float = 2.0) -> None:
     """Devices with a device object, a temperature and a humidity sensor, for bench_hass."""
     from custom_components.lwm2m.lwm2m.codecs import tlv
     from custom_components.lwm2m.lwm2m.nodes import ObjectInstance, Resource
@@ -247,7 +249,7 @@ def hass_devices(port: int, n_devices: int, seconds: float, rate: float) -> None
             else:
                 sock.sendto(message(ACK, 0x84, mid, token, []), addr)
     print(json.dumps({"phase": "observed", "observations": len(observations)}), flush=True)
-    time.sleep(2.0)  # the server settles after the registration storm before the notifications
+    time.sleep(settle)  # the server settles after the registration storm before the notifications
     targets = [v for k, v in observations.items() if not k[1].endswith("/9")]
     start = time.perf_counter()
     sent, n = 0, 0
