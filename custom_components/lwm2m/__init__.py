@@ -7,12 +7,21 @@ below it (custom_components.lwm2m.lwm2m) also runs, and is tested, without Home 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
+
+
+async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
+    """Register the LwM2M services (lwm2m.read, lwm2m.write, ...)."""
+    from .services import async_setup_services
+
+    async_setup_services(hass)
+    return True
+
 
 PLATFORMS = ["binary_sensor", "button", "event", "number", "select", "sensor", "switch", "text"]
 

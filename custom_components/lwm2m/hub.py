@@ -43,7 +43,7 @@ from .lwm2m.nodes import flatten
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.server import LwM2MServer, ServerConfig
-from .lwm2m.values import Value
+from .lwm2m.values import Value, to_json_value
 from .mapping import BUTTON, EVENT, EntitySpec, entities_for
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class LwM2MHub:
         self._status_entities: set[str] = set()  # endpoints whose status sensors exist
         self._lost: set[str] = set()  # endpoints logged as unavailable, to log their return once
         self._set_up_since_collect = 0
+        self._device_ids: dict[str, str] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -128,6 +129,9 @@ class LwM2MHub:
         endpoint = event.endpoint
         match event.type:
             case EventType.REGISTERED:
+                reg = self.server.registrations.by_endpoint(endpoint)
+                if reg is not None:
+                    self._device(reg)  # now, so that the event below names its device
                 self._start_setup(endpoint, restored=False)
                 self._save()
             case EventType.UPDATED:
@@ -142,6 +146,8 @@ class LwM2MHub:
                 self._store_values(endpoint, event.values)
             case EventType.RESPONSE if event.values and event.details.get("operation") in ("read", "observe"):
                 self._store_values(endpoint, event.values)
+        if event.type is not EventType.RESPONSE:
+            self._fire(event)
         for event_listener in self._event_listeners.get(endpoint, ()):
             event_listener(event)
         if event.type not in (EventType.NOTIFICATION, EventType.RESPONSE):
@@ -149,6 +155,19 @@ class LwM2MHub:
                 listener()
         for listener in self._traffic_listeners.get(endpoint, ()):
             listener()
+
+    def _fire(self, event: Event) -> None:
+        """lwm2m_registered, lwm2m_notification, ... on the bus, for automations."""
+        data: dict[str, Any] = {"endpoint": event.endpoint, "device_id": self._device_ids.get(event.endpoint)}
+        if event.path is not None:
+            data["path"] = str(event.path)
+        if event.values:
+            data["values"] = {str(p): to_json_value(v) for p, v in event.values.items()}
+        if event.sequence is not None:
+            data["sequence"] = event.sequence
+        if event.type in (EventType.REGISTERED, EventType.UPDATED):
+            data.update({k: event.details.get(k) for k in ("lifetime", "binding", "lwm2m_version", "queue_mode")})
+        self.hass.bus.async_fire(f"{DOMAIN}_{event.type.value}", data)
 
     def _store_values(self, endpoint: str, values: Any) -> None:
         current = self.values.setdefault(endpoint, {})
@@ -230,12 +249,14 @@ class LwM2MHub:
         for rid, value in (info or {}).items():
             if isinstance(value, str) and value:
                 kwargs[DEVICE_INFO[rid]] = value
-        return dr.async_get(self.hass).async_get_or_create(
+        device = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, reg.endpoint)},
             name=reg.endpoint,
             **kwargs,
         )
+        self._device_ids[reg.endpoint] = device.id
+        return device
 
     @callback
     def _create_entities(self, reg: Registration, values: dict[Path, Value | None]) -> list[EntitySpec]:

@@ -43,4 +43,3 @@ def test_flood_benchmark_shows_the_bound() -> None:
     assert "this server (bounded to 100)" in out
     kept = int(out.splitlines()[1].split()[5].replace(",", ""))
     assert kept <= 100
-
