@@ -43,7 +43,7 @@ from .lwm2m.nodes import flatten
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.server import LwM2MServer, ServerConfig
-from .lwm2m.values import Value, to_json_value
+from .lwm2m.values import Value
 from .mapping import BUTTON, EVENT, EntitySpec, entities_for
 
 _LOGGER = logging.getLogger(__name__)
@@ -158,13 +158,7 @@ class LwM2MHub:
 
     def _fire(self, event: Event) -> None:
         """lwm2m_registered, lwm2m_notification, ... on the bus, for automations."""
-        data: dict[str, Any] = {"endpoint": event.endpoint, "device_id": self._device_ids.get(event.endpoint)}
-        if event.path is not None:
-            data["path"] = str(event.path)
-        if event.values:
-            data["values"] = {str(p): to_json_value(v) for p, v in event.values.items()}
-        if event.sequence is not None:
-            data["sequence"] = event.sequence
+        data = event.to_json() | {"device_id": self._device_ids.get(event.endpoint)}
         if event.type in (EventType.REGISTERED, EventType.UPDATED):
             data.update({k: event.details.get(k) for k in ("lifetime", "binding", "lwm2m_version", "queue_mode")})
         self.hass.bus.async_fire(f"{DOMAIN}_{event.type.value}", data)

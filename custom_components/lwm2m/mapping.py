@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from homeassistant.const import EntityCategory, Platform
 
 from .lwm2m.model import ObjectModel, ResourceDefinition
 from .lwm2m.path import Path
-from .lwm2m.values import DataType, Value
+from .lwm2m.values import DataType, Value, guess_type
 
 SENSOR, BINARY, SWITCH, NUMBER, SELECT, TEXT, BUTTON, EVENT = (
     Platform.SENSOR,
@@ -288,7 +287,7 @@ def _generic_row(rdef: ResourceDefinition | None, value: Value | None, extra_of_
         return Row(platform=BUTTON, entity_category=CONFIG, enabled=False)
     if rdef is not None and not rdef.operations.readable:
         return None  # write-only: reachable with the services
-    kind = dtype or _kind_of(value)
+    kind = dtype or (guess_type(value) if value is not None else None)
     if kind is DataType.BOOLEAN:
         return Row(
             platform=SWITCH if writable else BINARY,
@@ -313,20 +312,6 @@ def _generic_row(rdef: ResourceDefinition | None, value: Value | None, extra_of_
             return Row(platform=TEXT, entity_category=CONFIG, enabled=enabled)
         return Row(platform=SENSOR, entity_category=DIAGNOSTIC, enabled=enabled)
     return Row(platform=SENSOR, entity_category=DIAGNOSTIC, enabled=False)  # opaque: raw bytes
-
-
-def _kind_of(value: Value | None) -> DataType | None:
-    if isinstance(value, bool):
-        return DataType.BOOLEAN
-    if isinstance(value, int):
-        return DataType.INTEGER
-    if isinstance(value, float):
-        return DataType.FLOAT
-    if isinstance(value, datetime):
-        return DataType.TIME
-    if isinstance(value, str):
-        return DataType.STRING
-    return None
 
 
 def _name(

@@ -22,19 +22,10 @@ from .events import Event
 from .model import ObjectModel
 from .path import Path
 from .server import AUTO_OBSERVE_ALL, LwM2MServer, ServerConfig
-from .values import to_json_value
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": event.type.value, "endpoint": event.endpoint}
-    if event.path is not None:
-        out["path"] = str(event.path)
-    if event.values:
-        out["values"] = {str(p): to_json_value(v) for p, v in event.values.items()}
-    if event.sequence is not None:
-        out["sequence"] = event.sequence
-    if event.code is not None:
-        out["code"] = event.code
+    out: dict[str, Any] = {"event": event.type.value, **event.to_json()}
     out.update({k: v for k, v in event.details.items() if k not in out})
     return out
 

@@ -28,7 +28,7 @@ from .observe import Observation
 from .path import Path
 from .registration import Registration
 from .transport import FastTuning
-from .values import Value, coerce, guess_type
+from .values import Value, coerce
 
 if TYPE_CHECKING:
     from .server import LwM2MServer
@@ -552,4 +552,4 @@ def _senml(fmt: int) -> int:
     return fmt if fmt in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_JSON
 
 
-__all__ = ["ATTRIBUTES", "Endpoint", "Response", "guess_type"]
+__all__ = ["ATTRIBUTES", "Endpoint", "Response"]

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from .path import Path
-from .values import Value
+from .values import Value, to_json_value
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +40,20 @@ class Event:
     sequence: int | None = None
     code: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+    def to_json(self) -> dict[str, Any]:
+        """The event's data in JSON-friendly form (paths as text, opaque as base64)."""
+        out: dict[str, Any] = {"endpoint": self.endpoint}
+        if self.path is not None:
+            out["path"] = str(self.path)
+        if self.values:
+            out["values"] = {str(p): to_json_value(v) for p, v in self.values.items()}
+        if self.sequence is not None:
+            out["sequence"] = self.sequence
+        if self.code is not None:
+            out["code"] = self.code
+        return out
 
 
 Listener = Callable[[Event], None]
