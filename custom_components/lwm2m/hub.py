@@ -36,7 +36,7 @@ from .const import (
     STORAGE_VERSION,
 )
 from .lwm2m.client import Endpoint
-from .lwm2m.errors import CodecError, LwM2MError, OperationError
+from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, OperationError
 from .lwm2m.events import Event, EventType
 from .lwm2m.model import ObjectModel
 from .lwm2m.nodes import flatten
@@ -49,6 +49,7 @@ from .mapping import BUTTON, EVENT, EntitySpec, entities_for
 _LOGGER = logging.getLogger(__name__)
 DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version", 18: "hw_version"}
 SAVE_DELAY = 5.0
+ACTION_TIMEOUT = 30.0  # seconds an entity action (switch, number, button) waits for the device
 STORM = 50  # endpoints set up at once that count as a registration storm
 
 
@@ -341,7 +342,10 @@ class LwM2MHub:
         try:
             ep = self.server.endpoint(endpoint)
             node = ep.node_for(path, value)
-            await ep.write(path, node)
+            async with asyncio.timeout(ACTION_TIMEOUT):  # a sleeping device must not hang the UI
+                await ep.write(path, node)
+        except TimeoutError as err:
+            raise operation_error(endpoint, path, DeviceTimeout(f"no answer within {ACTION_TIMEOUT:g} s")) from err
         except CodecError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -354,7 +358,10 @@ class LwM2MHub:
 
     async def async_execute(self, endpoint: str, path: Path, arguments: str | None = None) -> None:
         try:
-            await self.server.endpoint(endpoint).execute(path, arguments)
+            async with asyncio.timeout(ACTION_TIMEOUT):
+                await self.server.endpoint(endpoint).execute(path, arguments)
+        except TimeoutError as err:
+            raise operation_error(endpoint, path, DeviceTimeout(f"no answer within {ACTION_TIMEOUT:g} s")) from err
         except LwM2MError as err:
             raise operation_error(endpoint, path, err) from err
 

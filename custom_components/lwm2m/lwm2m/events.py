@@ -41,7 +41,6 @@ class Event:
     code: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
-
     def to_json(self) -> dict[str, Any]:
         """The event's data in JSON-friendly form (paths as text, opaque as base64)."""
         out: dict[str, Any] = {"endpoint": self.endpoint}

@@ -273,3 +273,21 @@ async def test_names_stay_unique_when_an_instance_read_fails(
     assert low != high and not humidity.endswith("_2")
     assert ("GET", "/3304/0", 112) in client.requests  # it asked, and was refused
     await wait_for(hass, lambda: hass.states.get(humidity).state == "40.0")  # observed resource by resource
+
+
+async def test_action_on_a_sleeping_device_is_bounded(
+    hass: HomeAssistant, entry: MockConfigEntry, device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_components.lwm2m import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "ACTION_TIMEOUT", 0.5)
+    entry.runtime_data.server.queue.window = 0.1
+    client = await device("sleepy", queue_mode=True)
+    light = await _ready(hass, "sleepy", "/3311/0/5850", "switch")
+    await wait_for(hass, lambda: not entry.runtime_data._setups)
+    await client.sleep()
+    await asyncio.sleep(0.2)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call("switch", "turn_on", {"entity_id": light}, blocking=True)
+    assert err.value.translation_key == "operation_failed" and err.value.translation_placeholders["code"] == "timeout"
+    await client._open(client.local_port)
