@@ -30,7 +30,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Start the LwM2M server of this entry and set up its devices' entities."""
     from homeassistant.exceptions import ConfigEntryNotReady
 
-    from .const import CONF_XML_DIR, DOMAIN
+    from .const import CONF_MQTT_BRIDGE, CONF_XML_DIR, DOMAIN
     from .hub import LwM2MHub
     from .lwm2m.model import ObjectModel
 
@@ -49,6 +49,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     entry.runtime_data = hub
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if settings.get(CONF_MQTT_BRIDGE):
+        from .mqtt_bridge import MqttBridge, bridge_settings
+
+        bridge = MqttBridge(hass, hub, bridge_settings(settings))
+        if await bridge.async_start():
+            entry.async_on_unload(bridge.async_stop)
     return True
 
 

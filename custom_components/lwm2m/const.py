@@ -23,3 +23,15 @@ DEFAULT_MAX_LIFETIME: Final = 86400 * 7
 
 STORAGE_VERSION: Final = 1
 SIGNAL_NEW_ENTITIES: Final = f"{DOMAIN}_new_entities_{{entry_id}}_{{platform}}"
+
+CONF_MQTT_BRIDGE: Final = "mqtt_bridge"
+CONF_MQTT_MOUNTPOINT: Final = "mqtt_mountpoint"
+CONF_MQTT_UPDATE_CONDITION: Final = "mqtt_update_msg_publish_condition"
+MQTT_TRANSLATORS: Final = ("command", "response", "notify", "register", "update")
+MQTT_TOPIC_DEFAULTS: Final = {
+    "command": "dn/#",
+    "response": "up/resp",
+    "notify": "up/notify",
+    "register": "up/resp",
+    "update": "up/update",
+}

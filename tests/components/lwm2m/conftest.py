@@ -90,3 +90,16 @@ async def wait_for(hass: HomeAssistant, condition: Callable[[], Any], timeout: f
             await asyncio.sleep(0.02)
             await hass.async_block_till_done()
     return result
+
+
+async def wait_observed(hass: HomeAssistant, endpoint: str, path: str) -> None:
+    """Until the server holds an observation of path (not only the device)."""
+
+    def observed() -> bool:
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            server = entry.runtime_data.server if hasattr(entry, "runtime_data") else None
+            if server is not None and endpoint in server.registrations:
+                return any(o["paths"] == [path] for o in server.endpoint(endpoint).observations())
+        return False
+
+    await wait_for(hass, observed)

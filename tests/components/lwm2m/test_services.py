@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.lwm2m.const import DOMAIN
 from custom_components.lwm2m.lwm2m.path import Path
 
-from .conftest import wait_for
+from .conftest import wait_for, wait_observed
 from .test_devices import _ready, get_device
 
 P = Path.parse
@@ -73,7 +73,7 @@ async def test_discover_and_attributes(hass: HomeAssistant, sim) -> None:
 
 async def test_observation_services(hass: HomeAssistant, sim) -> None:
     notes = async_capture_events(hass, f"{DOMAIN}_notification")
-    await wait_for(hass, lambda: any(str(p) == "/3303/0/5700" for (p,), _o in sim.root.observers))
+    await wait_observed(hass, "sim-1", "/3303/0/5700")
     listed = await call(hass, "list_observations", endpoint="sim-1")
     assert "/3303/0/5700" in [o["paths"][0] for o in listed["observations"]]
     assert (await call(hass, "cancel_observe", endpoint="sim-1", path="/3303/0/5700"))["code"] == "2.05"
@@ -206,7 +206,7 @@ async def test_automation_reboots_on_low_battery(hass: HomeAssistant, sim) -> No
             }
         },
     )
-    await wait_for(hass, lambda: any(str(p) == "/3/0/9" for (p,), _o in sim.root.observers))
+    await wait_observed(hass, "sim-1", "/3/0/9")
     sim.set_value("/3/0/9", 5)
     await wait_for(hass, lambda: sim.executed)
     assert sim.executed == [(P("/3/0/4"), "")]
@@ -232,7 +232,7 @@ async def test_automation_triggered_by_a_notification(hass: HomeAssistant, sim) 
             }
         },
     )
-    await wait_for(hass, lambda: any(str(p) == "/3303/0/5700" for (p,), _o in sim.root.observers))
+    await wait_observed(hass, "sim-1", "/3303/0/5700")
     sim.set_value("/3303/0/5700", 24.0)
     await asyncio.sleep(0.2)
     assert sim.values[P("/3311/0/5850")] is False
