@@ -23,7 +23,7 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
     return True
 
 
-PLATFORMS = ["binary_sensor", "button", "event", "number", "select", "sensor", "switch", "text"]
+PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "select", "sensor", "switch", "text"]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:

@@ -44,7 +44,7 @@ from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.server import LwM2MServer, ServerConfig
 from .lwm2m.values import Value
-from .mapping import BUTTON, EVENT, EntitySpec, entities_for
+from .mapping import BUTTON, EVENT, TRACKER, EntitySpec, entities_for
 
 _LOGGER = logging.getLogger(__name__)
 DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version", 18: "hw_version"}
@@ -294,9 +294,10 @@ class LwM2MHub:
                 {
                     Path(s.path.ids[:3])
                     for s in specs
-                    if s.row.observe and s.row.enabled and s.row.platform not in (BUTTON, EVENT)
+                    if s.row.observe and s.row.enabled and s.row.platform not in (BUTTON, EVENT, TRACKER)
                 }
                 | {Path(s.path.ids[:3]) for s in specs if s.row.platform is EVENT}
+                | {Path(s.path.ids[:2]) for s in specs if s.row.platform is TRACKER}  # a position is one instance
             )
         for path in paths:
             try:

@@ -18,6 +18,7 @@ from .lwm2m.model import ObjectModel, ResourceDefinition
 from .lwm2m.path import Path
 from .lwm2m.values import DataType, Value, guess_type
 
+TRACKER = Platform.DEVICE_TRACKER
 SENSOR, BINARY, SWITCH, NUMBER, SELECT, TEXT, BUTTON, EVENT = (
     Platform.SENSOR,
     Platform.BINARY_SENSOR,
@@ -197,6 +198,17 @@ TABLE: dict[tuple[int, int], Row] = {
         entity_category=DIAGNOSTIC,
     ),
     (4, 3): Row(platform=SENSOR, translation_key="link_quality", state_class=MEASUREMENT, entity_category=DIAGNOSTIC),
+    # Location (6): one tracker from latitude, longitude and radius; altitude and speed beside it
+    (6, 0): Row(platform=TRACKER, translation_key="location"),
+    (6, 2): Row(
+        platform=SENSOR,
+        translation_key="altitude",
+        device_class="distance",
+        unit="m",
+        state_class=MEASUREMENT,
+        observe=False,
+    ),
+    (6, 6): Row(platform=SENSOR, device_class="speed", unit="m/s", state_class=MEASUREMENT, observe=False),
     # Digital input / output, presence, switches
     (3200, 5500): Row(platform=BINARY, translation_key="digital_input"),
     (3200, 5501): Row(platform=SENSOR, translation_key="counter", state_class=TOTAL_INCREASING, enabled=False),

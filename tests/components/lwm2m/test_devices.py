@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -291,3 +292,28 @@ async def test_action_on_a_sleeping_device_is_bounded(
         await hass.services.async_call("switch", "turn_on", {"entity_id": light}, blocking=True)
     assert err.value.translation_key == "operation_failed" and err.value.translation_placeholders["code"] == "timeout"
     await client._open(client.local_port)
+
+
+async def test_location_becomes_a_tracker(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    values = {
+        P("/3/0/0"): "Trackers Ltd",
+        P("/6/0/0"): 48.8566,
+        P("/6/0/1"): 2.3522,
+        P("/6/0/2"): 35.0,
+        P("/6/0/3"): 12.4,
+        P("/6/0/5"): datetime.fromtimestamp(1_700_000_000, UTC),
+    }
+    client = await device("tracker-1", values=values, executables=set())
+    tracker = await _ready(hass, "tracker-1", "/6/0/0", "device_tracker")
+    await wait_for(hass, lambda: hass.states.get(tracker).attributes.get("latitude") == 48.8566)
+    state = hass.states.get(tracker)
+    assert state.attributes["longitude"] == 2.3522 and state.attributes["gps_accuracy"] == 12
+    assert state.attributes["source_type"] == "gps" and state.name == "tracker-1 Location"
+    altitude = await _ready(hass, "tracker-1", "/6/0/2")
+    assert hass.states.get(altitude).state == "35.0"
+    # The whole instance is observed: a new position moves the tracker.
+    await wait_for(hass, lambda: any(str(p) == "/6/0" for (p,), _o in client.root.observers))
+    client.values[P("/6/0/1")] = 2.2945
+    client.set_value("/6/0/0", 48.8584)
+    await wait_for(hass, lambda: hass.states.get(tracker).attributes.get("latitude") == 48.8584)
+    assert hass.states.get(tracker).attributes["longitude"] == 2.2945
