@@ -345,7 +345,7 @@ def _name(
 def unit_of(row: Row, resource_unit: str, sibling_unit: Value | None) -> tuple[str | None, str | None]:
     """The unit and device class of a sensor, from the device's own unit resource if it has one."""
     if isinstance(sibling_unit, str) and sibling_unit.strip():
-        unit, device_class = SENSOR_UNIT(sibling_unit.strip())
+        unit, device_class = senml_unit(sibling_unit.strip())
         if row.device_class is None or device_class == row.device_class or device_class is None:
             return unit, row.device_class or device_class
         return unit, None  # the device says another quantity than the table expects
@@ -353,11 +353,12 @@ def unit_of(row: Row, resource_unit: str, sibling_unit: Value | None) -> tuple[s
         return row.unit or None, row.device_class
     if not resource_unit:
         return None, row.device_class
-    unit, device_class = SENSOR_UNIT(resource_unit)
+    unit, device_class = senml_unit(resource_unit)
     return unit, row.device_class or device_class
 
 
-def SENSOR_UNIT(senml: str) -> tuple[str, str | None]:
+def senml_unit(senml: str) -> tuple[str, str | None]:
+    """A SenML unit as Home Assistant writes it, with the device class it implies."""
     return SENML_UNITS.get(senml, (senml, None))
 
 

@@ -79,8 +79,8 @@ async def run(args: argparse.Namespace) -> None:
     print(json.dumps({"event": "listening", "host": args.host, "port": server.port}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+    if sys.platform != "win32":  # elsewhere Ctrl-C ends asyncio.run with KeyboardInterrupt
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
@@ -91,7 +91,8 @@ async def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
-    asyncio.run(run(args))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ class Endpoint:
             return {}
         fmt = response.opt.content_format
         try:
-            return decode_values(int(fmt) if fmt is not None else -1, response.payload, self._server.model)
+            return decode_values(None if fmt is None else int(fmt), response.payload, self._server.model)
         except CodecError as err:
             raise OperationError(f"{self.name} sent an unreadable answer: {err}", "2.05") from None
 

@@ -149,10 +149,6 @@ def should_publish_update(settings: EmqxSettings, objects_changed: bool) -> bool
     return settings.update_msg_publish_condition == "always" or objects_changed
 
 
-def _content(values: Mapping[Path, Value]) -> list[dict[str, Any]]:
-    return [{"path": str(p), "value": to_json_value(v)} for p, v in sorted(values.items())]
-
-
 def response_message(req_id: Any, msg_type: str, req_path: str, code: str, content: Any = None) -> dict[str, Any]:
     data: dict[str, Any] = {"reqPath": req_path, "code": code, "codeMsg": code_message(code)}
     if content is not None:
@@ -161,7 +157,8 @@ def response_message(req_id: Any, msg_type: str, req_path: str, code: str, conte
 
 
 def values_content(values: Mapping[Path, Value]) -> list[dict[str, Any]]:
-    return _content(values)
+    """The content of a read or notify: [{"path", "value"}], by path."""
+    return [{"path": str(p), "value": to_json_value(v)} for p, v in sorted(values.items())]
 
 
 def discover_content(attributes: Mapping[Path, Mapping[str, Any]]) -> list[str]:
@@ -175,7 +172,7 @@ def notify_message(
         "reqID": req_id,
         "msgType": "notify",
         "seqNum": sequence,
-        "data": {"code": code, "codeMsg": code_message(code), "reqPath": req_path, "content": _content(values)},
+        "data": {"code": code, "codeMsg": code_message(code), "reqPath": req_path, "content": values_content(values)},
     }
 
 

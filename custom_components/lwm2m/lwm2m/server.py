@@ -296,7 +296,7 @@ class LwM2MServer:
         try:
             if observation.composite:
                 fmt = message.opt.content_format
-                values = decode_values(int(fmt) if fmt is not None else -1, message.payload, self.model)
+                values = decode_values(None if fmt is None else int(fmt), message.payload, self.model)
             else:
                 path = observation.paths[0]
                 fmt = message.opt.content_format

@@ -70,8 +70,10 @@ def encode(fmt: int, node: Node, path: Path, model: ObjectModel | None = None) -
     return _codec(fmt, _CODECS).encode(node, path, model)  # type: ignore[no-any-return]
 
 
-def decode_values(fmt: int, payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+def decode_values(fmt: int | None, payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
     """Leaf values keyed by path, for formats that name their own paths."""
+    if fmt is None:
+        raise CodecError("the payload names no Content-Format; SenML or LwM2M CBOR/JSON is needed here")
     return _codec(fmt, _MULTI).decode_values(bytes(payload), model)  # type: ignore[no-any-return]
 
 
