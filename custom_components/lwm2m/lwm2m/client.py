@@ -31,6 +31,7 @@ from .transport import FastTuning
 from .values import Value, coerce
 
 if TYPE_CHECKING:
+    from .model import ObjectModel
     from .server import LwM2MServer
 
 _LOGGER = logging.getLogger(__name__)
@@ -221,32 +222,11 @@ class Endpoint:
     # -- typed values from what a user gave -----------------------------------------------
 
     def _typed(self, path: Path, value: object) -> Value:
-        rdef = self._server.model.resource(path)
-        if rdef is not None:
-            return coerce(value, rdef.type)
-        if isinstance(value, (bool, int, float, str, bytes)):
-            return value
-        raise CodecError(f"{path}: {value!r} is not a value this resource can take")
+        return typed_value(self._server.model, path, value)
 
     def node_for(self, path: Path, value: object) -> Node:
         """Build the node a Write sends from a user's value (dicts for instances and multi-resources)."""
-        if path.is_resource_instance:
-            return ResourceInstance(path.ids[3], self._typed(path, value))
-        if path.is_resource:
-            rdef = self._server.model.resource(path)
-            if isinstance(value, Mapping) or (rdef is not None and rdef.multiple and isinstance(value, (list, tuple))):
-                items = value.items() if isinstance(value, Mapping) else enumerate(value)
-                return MultipleResource(path.ids[2], {int(k): self._typed(path.child(int(k)), v) for k, v in items})
-            return Resource(path.ids[2], self._typed(path, value))
-        if path.is_instance and isinstance(value, Mapping):
-            resources: dict[int, Resource | MultipleResource] = {}
-            for key, item in value.items():
-                rid = int(key)
-                node = self.node_for(path.child(rid), item)
-                assert isinstance(node, (Resource, MultipleResource))
-                resources[rid] = node
-            return ObjectInstance(path.ids[1], resources)
-        raise CodecError(f"a Write on {path} needs a resource path, or an instance path with a mapping of resources")
+        return build_node(self._server.model, path, value)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -307,22 +287,10 @@ class Endpoint:
     ) -> Response:
         """Set notification attributes; a None value clears that attribute."""
         path = _path(path)
-        query = []
-        for name, value in attributes.items():
-            if name not in ATTRIBUTES:
-                raise CodecError(f"unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
-            if value is None:
-                query.append(name)
-            elif name in _INT_ATTRIBUTES:
-                if isinstance(value, bool) or not float(value).is_integer() or value < 0:
-                    raise CodecError(f"{name} must be a whole number of seconds, got {value!r}")
-                query.append(f"{name}={int(value)}")
-            else:
-                if isinstance(value, bool):
-                    raise CodecError(f"{name} must be a number")
-                query.append(f"{name}={float(value):g}")
-        if not query:
-            raise CodecError("no attributes to write")
+        query = [
+            name if value is None else f"{name}={value}" if isinstance(value, int) else f"{name}={value:g}"
+            for name, value in check_attributes(attributes).items()
+        ]
         response, _ = await self._request(Code.PUT, path, query=query, timeout=timeout, operation="write-attributes")
         return self._finish("write-attributes", path, response)
 
@@ -543,6 +511,58 @@ class Endpoint:
         ]
 
 
+def typed_value(model: ObjectModel, path: Path, value: object) -> Value:
+    """A user's value typed as the object model says the resource at path is."""
+    rdef = model.resource(path)
+    if rdef is not None:
+        return coerce(value, rdef.type)
+    if isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    raise CodecError(f"{path}: {value!r} is not a value this resource can take")
+
+
+def build_node(model: ObjectModel, path: Path, value: object) -> Node:
+    """The node a Write sends from a user's value (dicts for instances and multi-resources)."""
+    if path.is_resource_instance:
+        return ResourceInstance(path.ids[3], typed_value(model, path, value))
+    if path.is_resource:
+        rdef = model.resource(path)
+        if isinstance(value, Mapping) or (rdef is not None and rdef.multiple and isinstance(value, (list, tuple))):
+            items = value.items() if isinstance(value, Mapping) else enumerate(value)
+            return MultipleResource(path.ids[2], {int(k): typed_value(model, path.child(int(k)), v) for k, v in items})
+        return Resource(path.ids[2], typed_value(model, path, value))
+    if path.is_instance and isinstance(value, Mapping):
+        resources: dict[int, Resource | MultipleResource] = {}
+        for key, item in value.items():
+            rid = int(key)
+            node = build_node(model, path.child(rid), item)
+            assert isinstance(node, (Resource, MultipleResource))
+            resources[rid] = node
+        return ObjectInstance(path.ids[1], resources)
+    raise CodecError(f"a Write on {path} needs a resource path, or an instance path with a mapping of resources")
+
+
+def check_attributes(attributes: Mapping[str, float | int | None]) -> dict[str, int | float | None]:
+    """Notification attributes checked: known names, whole seconds for periods; None clears one."""
+    out: dict[str, int | float | None] = {}
+    for name, value in attributes.items():
+        if name not in ATTRIBUTES:
+            raise CodecError(f"unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
+        if value is None:
+            out[name] = None
+        elif name in _INT_ATTRIBUTES:
+            if isinstance(value, bool) or not float(value).is_integer() or value < 0:
+                raise CodecError(f"{name} must be a whole number of seconds, got {value!r}")
+            out[name] = int(value)
+        else:
+            if isinstance(value, bool):
+                raise CodecError(f"{name} must be a number")
+            out[name] = float(value)
+    if not out:
+        raise CodecError("no attributes to write")
+    return out
+
+
 def _path(path: Path | str) -> Path:
     return path if isinstance(path, Path) else Path.parse(path)
 
@@ -552,4 +572,4 @@ def _senml(fmt: int) -> int:
     return fmt if fmt in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_JSON
 
 
-__all__ = ["ATTRIBUTES", "Endpoint", "Response"]
+__all__ = ["ATTRIBUTES", "Endpoint", "Response", "build_node", "check_attributes", "typed_value"]

@@ -93,12 +93,36 @@ class EmqxSettings:
 
     def endpoint_of(self, topic: str) -> str | None:
         """The endpoint a command topic addresses, or None if it is not a command topic."""
-        match = _command_pattern(self.mountpoint, self.command.topic).match(topic)
+        match = _topic_pattern(self.mountpoint, self.command.topic).match(topic)
         return match.group("ep") if match else None
+
+    # -- the consumer's side: devices of an EMQX gateway, seen from MQTT --------------------
+
+    def command_topic(self, endpoint: str) -> str:
+        """Where a consumer publishes a command for endpoint: the command filter made concrete
+        (EMQX's default "dn/#" becomes "dn/cmd", as EMQX's own examples publish)."""
+        levels = ["cmd" if level in ("#", "+") else level for level in self.command.topic.split("/")]
+        return self.topic(endpoint, Translator("/".join(levels)))
+
+    def up_filters(self) -> dict[str, int]:
+        """The MQTT subscriptions that receive everything the gateway publishes, with their QoS."""
+        out: dict[str, int] = {}
+        for translator in (self.register, self.update, self.notify, self.response):
+            topic = self.mountpoint.replace("${endpoint_name}", "+") + translator.topic
+            out[topic] = max(out.get(topic, 0), translator.qos)
+        return out
+
+    def endpoint_of_up(self, topic: str) -> str | None:
+        """The endpoint a message from the gateway is about, or None if no up topic matches."""
+        for translator in (self.response, self.notify, self.update, self.register):
+            match = _topic_pattern(self.mountpoint, translator.topic).match(topic)
+            if match:
+                return match.group("ep")
+        return None
 
 
 @functools.cache
-def _command_pattern(mountpoint: str, command: str) -> re.Pattern[str]:
+def _topic_pattern(mountpoint: str, command: str) -> re.Pattern[str]:
     """MQTT topic filter semantics: '+' one level, a final '#' any levels (or none)."""
     mount = re.escape(mountpoint).replace(re.escape("${endpoint_name}"), "(?P<ep>[^/+#]+)")
     tail = ""
@@ -124,6 +148,18 @@ class Command:
     attributes: Mapping[str, float | None] = field(default_factory=dict)  # write-attr
     args: str | None = None  # execute
     req_path: str = ""  # the path as the command gave it, echoed in the response
+
+
+EMQX_TYPES = {
+    DataType.UNSIGNED_INTEGER: "Integer",
+    DataType.CORELNK: "String",
+    **{dtype: name for name, dtype in VALUE_TYPES.items()},
+}
+
+
+def typed_item(path: str, value: Value, dtype: DataType) -> dict[str, Any]:
+    """One {path, type, value} of a write or create command."""
+    return {"path": path, "type": EMQX_TYPES.get(dtype, "String"), "value": to_json_value(value)}
 
 
 def code_message(code: str) -> str:
