@@ -159,7 +159,7 @@ class EmqxGateway:
                     self._on_response(endpoint, doc, data)
                 case _:
                     raise ValueError("msgType missing")
-        except (ValueError, TypeError, KeyError, RecursionError, CodecError) as err:
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError, CodecError) as err:
             self.malformed.count += 1
             _LOGGER.debug("Unusable message on %s: %s", topic, str(err)[:200])
 
