@@ -27,11 +27,12 @@ PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "se
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Start the LwM2M server of this entry and set up its devices' entities."""
+    """Start the LwM2M server of this entry (or take an EMQX gateway's devices over MQTT) and
+    set up its devices' entities."""
     from homeassistant.exceptions import ConfigEntryNotReady
 
-    from .const import CONF_MQTT_BRIDGE, CONF_XML_DIR, DOMAIN
-    from .hub import LwM2MHub
+    from .const import CONF_MODE, CONF_MQTT_BRIDGE, CONF_PORT, CONF_XML_DIR, DEFAULT_PORT, DOMAIN, MODE_EMQX
+    from .hub import LwM2MHub, MqttUnavailable
     from .lwm2m.model import ObjectModel
 
     settings = {**entry.data, **entry.options}
@@ -44,12 +45,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="port_unavailable",
-            translation_placeholders={"port": str(hub.server.config.port), "error": str(err)},
+            translation_placeholders={"port": str(settings.get(CONF_PORT, DEFAULT_PORT)), "error": str(err)},
         ) from err
+    except MqttUnavailable as err:
+        await hub.async_stop()
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_missing") from err
     entry.runtime_data = hub
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if settings.get(CONF_MQTT_BRIDGE):
+    if settings.get(CONF_MQTT_BRIDGE) and settings.get(CONF_MODE) != MODE_EMQX:
         from .mqtt_bridge import MqttBridge, bridge_settings
 
         bridge = MqttBridge(hass, hub, bridge_settings(settings))

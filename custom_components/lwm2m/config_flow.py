@@ -1,4 +1,6 @@
-"""Set up the LwM2M server from the UI: address, UDP port, lifetimes, observation, object files."""
+"""Set up LwM2M from the UI: either an LwM2M server here (address, UDP port, lifetimes,
+observation, object files, the optional MQTT bridge) or the devices of an external EMQX
+LwM2M gateway over MQTT (its mountpoint and topics)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ from .const import (
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MIN_LIFETIME,
+    CONF_MODE,
+    CONF_MQTT_BRIDGE,
+    CONF_MQTT_MOUNTPOINT,
+    CONF_MQTT_UPDATE_CONDITION,
     CONF_PORT,
     CONF_XML_DIR,
     DEFAULT_HOST,
@@ -26,6 +32,11 @@ from .const import (
     DEFAULT_MIN_LIFETIME,
     DEFAULT_PORT,
     DOMAIN,
+    MODE_EMQX,
+    MODE_SERVER,
+    MQTT_TOPIC_DEFAULTS,
+    MQTT_TRANSLATORS,
+    MQTT_UPDATE_CONDITIONS,
 )
 
 _SECONDS = selector.NumberSelector(
@@ -48,6 +59,18 @@ def _settings_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
     return {
         vol.Required(CONF_MIN_LIFETIME, default=defaults.get(CONF_MIN_LIFETIME, DEFAULT_MIN_LIFETIME)): _SECONDS,
         vol.Required(CONF_MAX_LIFETIME, default=defaults.get(CONF_MAX_LIFETIME, DEFAULT_MAX_LIFETIME)): _SECONDS,
+        **_observe_schema(defaults),
+    }
+
+
+_QOS = selector.SelectSelector(
+    selector.SelectSelectorConfig(options=["0", "1", "2"], mode=selector.SelectSelectorMode.DROPDOWN)
+)
+DEFAULT_MOUNTPOINT = "lwm2m/${endpoint_name}/"
+
+
+def _observe_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
+    return {
         vol.Required(
             CONF_AUTO_OBSERVE, default=defaults.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
         ): selector.SelectSelector(
@@ -59,6 +82,68 @@ def _settings_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
             CONF_XML_DIR, description={"suggested_value": defaults.get(CONF_XML_DIR, "")}
         ): selector.TextSelector(),
     }
+
+
+def _mqtt_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
+    """EMQX's gateway settings: mountpoint, update condition, each translator's topic and QoS."""
+    fields: dict[Any, Any] = {
+        vol.Required(
+            CONF_MQTT_MOUNTPOINT, default=defaults.get(CONF_MQTT_MOUNTPOINT, DEFAULT_MOUNTPOINT)
+        ): selector.TextSelector(),
+        vol.Required(
+            CONF_MQTT_UPDATE_CONDITION, default=defaults.get(CONF_MQTT_UPDATE_CONDITION, MQTT_UPDATE_CONDITIONS[0])
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=MQTT_UPDATE_CONDITIONS,
+                translation_key=CONF_MQTT_UPDATE_CONDITION,
+                mode=selector.SelectSelectorMode.LIST,
+            )
+        ),
+    }
+    for name in MQTT_TRANSLATORS:
+        topic, qos = f"mqtt_{name}_topic", f"mqtt_{name}_qos"
+        fields[vol.Required(topic, default=defaults.get(topic, MQTT_TOPIC_DEFAULTS[name]))] = selector.TextSelector()
+        fields[vol.Required(qos, default=str(defaults.get(qos, 0)))] = _QOS
+    return fields
+
+
+def _check_mqtt(data: dict[str, Any]) -> dict[str, str]:
+    """Topics as EMQX takes them: the mountpoint names the endpoint, only commands take wildcards."""
+    errors: dict[str, str] = {}
+    mountpoint = data[CONF_MQTT_MOUNTPOINT]
+    if mountpoint.count("${endpoint_name}") != 1 or "+" in mountpoint or "#" in mountpoint:
+        errors[CONF_MQTT_MOUNTPOINT] = "invalid_mountpoint"
+    for name in MQTT_TRANSLATORS:
+        key = f"mqtt_{name}_topic"
+        if not _topic_ok(data[key], wildcards=name == "command"):
+            errors[key] = "invalid_topic"
+    return errors
+
+
+def _topic_ok(topic: str, *, wildcards: bool) -> bool:
+    """An MQTT topic (or, with wildcards, a filter: '+' levels, a last '#')."""
+    if not topic or "\x00" in topic:
+        return False
+    levels = topic.split("/")
+    for index, level in enumerate(levels):
+        if "+" in level or "#" in level:
+            whole = level == "+" or (level == "#" and index == len(levels) - 1)
+            if not (wildcards and whole):
+                return False
+    return True
+
+
+def _normalize_mqtt(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    out[CONF_MQTT_MOUNTPOINT] = str(out.get(CONF_MQTT_MOUNTPOINT, DEFAULT_MOUNTPOINT)).strip()
+    for name in MQTT_TRANSLATORS:
+        out[f"mqtt_{name}_topic"] = str(out.get(f"mqtt_{name}_topic", MQTT_TOPIC_DEFAULTS[name])).strip().strip("/")
+        out[f"mqtt_{name}_qos"] = int(out.get(f"mqtt_{name}_qos", 0))
+    return out
+
+
+def _emqx_title(data: dict[str, Any]) -> str:
+    return f"EMQX LwM2M gateway ({data[CONF_MQTT_MOUNTPOINT]})"
 
 
 def _schema(fields: dict[Any, Any]) -> Any:
@@ -78,7 +163,7 @@ def _udp_port_free(host: str, port: int) -> bool:
 
 def _check_settings(data: dict[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if int(data[CONF_MIN_LIFETIME]) > int(data[CONF_MAX_LIFETIME]):
+    if CONF_MIN_LIFETIME in data and int(data[CONF_MIN_LIFETIME]) > int(data[CONF_MAX_LIFETIME]):
         errors[CONF_MAX_LIFETIME] = "lifetime_range"
     folder = (data.get(CONF_XML_DIR) or "").strip()
     if folder and not os.path.isdir(folder):
@@ -99,7 +184,7 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
-    """One entry per UDP port."""
+    """One entry per UDP port, or per EMQX gateway mountpoint."""
 
     VERSION = 1
 
@@ -114,6 +199,10 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         return {}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """An LwM2M server here, or the devices of an EMQX gateway over MQTT."""
+        return self.async_show_menu(step_id="user", menu_options=[MODE_SERVER, MODE_EMQX])
+
+    async def async_step_server(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
@@ -121,14 +210,31 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             self._abort_if_unique_id_configured()
             errors = _check_settings(data) or await self._check_server(data)
             if not errors:
-                return self.async_create_entry(title=f"LwM2M server (UDP {data[CONF_PORT]})", data=data)
+                return self.async_create_entry(
+                    title=f"LwM2M server (UDP {data[CONF_PORT]})", data={CONF_MODE: MODE_SERVER, **data}
+                )
         schema = _schema({**_server_schema(user_input or {}), **_settings_schema(user_input or {})})
-        return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
+        return self.async_show_form(step_id="server", data_schema=schema, errors=errors)
+
+    async def async_step_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Devices registered with an EMQX LwM2M gateway, reached through Home Assistant's MQTT."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalize_mqtt(_normalize(user_input))
+            await self.async_set_unique_id(f"emqx {data[CONF_MQTT_MOUNTPOINT]}")
+            self._abort_if_unique_id_configured()
+            errors = _check_mqtt(data) or _check_settings(data)
+            if not errors:
+                return self.async_create_entry(title=_emqx_title(data), data={CONF_MODE: MODE_EMQX, **data})
+        schema = _schema({**_mqtt_schema(user_input or {}), **_observe_schema(user_input or {})})
+        return self.async_show_form(step_id="emqx", data_schema=schema, errors=errors)
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         current = {**entry.data, **entry.options}
+        if current.get(CONF_MODE) == MODE_EMQX:
+            return await self.async_step_reconfigure_emqx(user_input)
         if user_input is not None:
             data = _normalize(user_input)
             if data[CONF_PORT] != entry.data[CONF_PORT]:
@@ -146,6 +252,24 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = _schema({**_server_schema(user_input or current), **_settings_schema(user_input or current)})
         return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
 
+    async def async_step_reconfigure_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        current = {**entry.data, **entry.options}
+        if user_input is not None:
+            data = _normalize_mqtt(_normalize(user_input))
+            unique_id = f"emqx {data[CONF_MQTT_MOUNTPOINT]}"
+            if unique_id != entry.unique_id:
+                await self.async_set_unique_id(unique_id)
+                self._abort_if_unique_id_configured()
+            errors = _check_mqtt(data) or _check_settings(data)
+            if not errors:
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=unique_id, title=_emqx_title(data), data={**entry.data, **data}, options={}
+                )
+        schema = _schema({**_mqtt_schema(user_input or current), **_observe_schema(user_input or current)})
+        return self.async_show_form(step_id="reconfigure_emqx", data_schema=schema, errors=errors)
+
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
@@ -153,16 +277,53 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class LwM2MOptionsFlow(OptionsFlow):
-    """Lifetimes, observation and object files; the server restarts with them."""
+    """Lifetimes, observation, object files and the MQTT bridge; the entry restarts with them.
+    For an EMQX gateway entry: observation, object files and the gateway's topics."""
+
+    def __init__(self) -> None:
+        self._options: dict[str, Any] = {}
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        current = {**self.config_entry.data, **self.config_entry.options}
+        if current.get(CONF_MODE) == MODE_EMQX:
+            return await self.async_step_emqx(user_input)
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
             errors = _check_settings(data)
             if not errors:
+                self._options = data
+                if data.get(CONF_MQTT_BRIDGE):
+                    return await self.async_step_mqtt()
                 return self.async_create_entry(data=data)
+        fields = {
+            **_settings_schema(user_input or current),
+            vol.Required(CONF_MQTT_BRIDGE, default=bool(current.get(CONF_MQTT_BRIDGE, False))): (
+                selector.BooleanSelector()
+            ),
+        }
+        return self.async_show_form(step_id="init", data_schema=_schema(fields), errors=errors)
+
+    async def async_step_mqtt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The bridge's topics, as in the EMQX gateway's settings."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalize_mqtt(user_input)
+            errors = _check_mqtt(data)
+            if not errors:
+                return self.async_create_entry(data={**self._options, **data})
         current = {**self.config_entry.data, **self.config_entry.options}
         return self.async_show_form(
-            step_id="init", data_schema=_schema(_settings_schema(user_input or current)), errors=errors
+            step_id="mqtt", data_schema=_schema(_mqtt_schema(user_input or current)), errors=errors
         )
+
+    async def async_step_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalize_mqtt(_normalize(user_input))
+            errors = _check_mqtt(data) or _check_settings(data)
+            if not errors:
+                return self.async_create_entry(data=data)
+        current = {**self.config_entry.data, **self.config_entry.options}
+        schema = _schema({**_mqtt_schema(user_input or current), **_observe_schema(user_input or current)})
+        return self.async_show_form(step_id="emqx", data_schema=schema, errors=errors)

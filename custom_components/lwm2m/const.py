@@ -10,6 +10,10 @@ CONF_MIN_LIFETIME: Final = "min_lifetime"
 CONF_MAX_LIFETIME: Final = "max_lifetime"
 CONF_AUTO_OBSERVE: Final = "auto_observe"
 CONF_XML_DIR: Final = "xml_dir"
+CONF_MODE: Final = "mode"
+
+MODE_SERVER: Final = "server"  # an LwM2M server in Home Assistant, devices on UDP
+MODE_EMQX: Final = "emqx"  # devices of an external EMQX LwM2M gateway, over MQTT
 
 AUTO_OBSERVE_ENTITIES: Final = "entities"  # observe what the entities show
 AUTO_OBSERVE_ALL: Final = "all"  # observe every announced object instance
@@ -35,3 +39,4 @@ MQTT_TOPIC_DEFAULTS: Final = {
     "register": "up/resp",
     "update": "up/update",
 }
+MQTT_UPDATE_CONDITIONS: Final = ["contains_object_list", "always"]

@@ -11,6 +11,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import DOMAIN
 from .hub import LwM2MHub
+from .lwm2m.gateway import EmqxGateway
 from .lwm2m.values import to_json_value
 
 # Addresses, identities and SMS numbers identify people's devices and networks.
@@ -32,15 +33,20 @@ def _endpoint(hub: LwM2MHub, endpoint: str) -> dict[str, Any]:
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, Any]:
     hub: LwM2MHub = entry.runtime_data
     server = hub.server
+    source: dict[str, Any] = {"running": server.running, "stats": server.stats.to_dict()}
+    if isinstance(server, EmqxGateway):
+        source |= {
+            "mode": "emqx",
+            "malformed_messages": server.malformed.count,
+            "unmatched_responses": server.unmatched_responses,
+            "pending": dict(server.queue.pending),
+        }
+    else:
+        source |= {"mode": "server", "port": server.port, "malformed_datagrams": server.transport.malformed.count}
     return async_redact_data(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
-            "server": {
-                "port": server.port,
-                "running": server.running,
-                "stats": server.stats.to_dict(),
-                "malformed_datagrams": server.transport.malformed.count,
-            },
+            "server": source,
             "endpoints": {
                 ep: _endpoint(hub, ep) for ep in sorted({*hub.specs, *(r.endpoint for r in server.registrations)})
             },

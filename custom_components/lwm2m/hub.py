@@ -26,18 +26,22 @@ from .const import (
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MIN_LIFETIME,
+    CONF_MODE,
     CONF_PORT,
     DEFAULT_HOST,
     DEFAULT_MAX_LIFETIME,
     DEFAULT_MIN_LIFETIME,
     DEFAULT_PORT,
     DOMAIN,
+    MODE_EMQX,
     SIGNAL_NEW_ENTITIES,
     STORAGE_VERSION,
 )
 from .lwm2m.client import Endpoint
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, OperationError
 from .lwm2m.events import Event, EventType
+from .lwm2m.gateway import EmqxGateway
+from .lwm2m.gateway_endpoint import GatewayEndpoint
 from .lwm2m.model import ObjectModel
 from .lwm2m.nodes import flatten
 from .lwm2m.path import Path
@@ -51,6 +55,7 @@ DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version
 SAVE_DELAY = 5.0
 ACTION_TIMEOUT = 30.0  # seconds an entity action (switch, number, button) waits for the device
 STORM = 50  # endpoints set up at once that count as a registration storm
+Source = LwM2MServer | EmqxGateway  # where devices come from: our own server, or an EMQX gateway
 
 
 def server_config(data: dict[str, Any]) -> ServerConfig:
@@ -63,15 +68,30 @@ def server_config(data: dict[str, Any]) -> ServerConfig:
     )
 
 
+class MqttUnavailable(HomeAssistantError):
+    """The entry takes its devices over MQTT, and MQTT is not set up (yet)."""
+
+
 class LwM2MHub:
-    """One LwM2M server, its endpoints as devices, their resources as entities."""
+    """One source of LwM2M devices (a server here, or an EMQX gateway over MQTT), its
+    endpoints as devices, their resources as entities."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry, model: ObjectModel) -> None:
         self.hass = hass
         self.entry = entry
         settings = {**entry.data, **entry.options}
         self.auto_observe: str = settings.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
-        self.server = LwM2MServer(server_config(settings), model)
+        self.server: Source
+        self.consumer: Any = None
+        if settings.get(CONF_MODE) == MODE_EMQX:
+            # MQTT's modules only load for an entry that uses them.
+            from .mqtt_bridge import bridge_settings  # noqa: PLC0415
+            from .mqtt_consumer import MqttConsumer  # noqa: PLC0415
+
+            self.consumer = MqttConsumer(hass)
+            self.server = EmqxGateway(bridge_settings(settings), model, self.consumer.publish)
+        else:
+            self.server = LwM2MServer(server_config(settings), model)
         self.model = model
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self.values: dict[str, dict[Path, Value]] = {}
@@ -97,6 +117,8 @@ class LwM2MHub:
         self.known_paths = dict(saved.get("resources", {}))
         restored = self.server.restore(saved.get("registrations", []))
         self._unsubscribe = self.server.events.subscribe(self._on_event)
+        if isinstance(self.server, EmqxGateway) and not await self.consumer.async_start(self.server):
+            raise MqttUnavailable(translation_domain=DOMAIN, translation_key="mqtt_missing")
         await self.server.start()
         for reg in restored:
             self.available.add(reg.endpoint)
@@ -106,6 +128,8 @@ class LwM2MHub:
     async def async_stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self.consumer is not None:
+            self.consumer.async_stop()
         for task in self._setups.values():
             task.cancel()
         if self._setups:
@@ -284,7 +308,7 @@ class LwM2MHub:
             )
         return specs
 
-    async def _observe(self, ep: Endpoint, reg: Registration, specs: list[EntitySpec]) -> None:
+    async def _observe(self, ep: Endpoint | GatewayEndpoint, reg: Registration, specs: list[EntitySpec]) -> None:
         if self.auto_observe == AUTO_OBSERVE_NONE:
             return
         if self.auto_observe == AUTO_OBSERVE_ALL:

@@ -16,6 +16,7 @@ from homeassistant.helpers import device_registry as dr
 from .const import DOMAIN
 from .lwm2m.client import ATTRIBUTES, Endpoint, Response, meaning
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
+from .lwm2m.gateway_endpoint import GatewayEndpoint
 from .lwm2m.path import Path
 from .lwm2m.values import to_json_value
 
@@ -107,7 +108,7 @@ class Target:
                 break
         else:
             raise _invalid("unknown_endpoint", endpoint=endpoint)
-        self.client: Endpoint = self.hub.server.endpoint(endpoint)
+        self.client: Endpoint | GatewayEndpoint = self.hub.server.endpoint(endpoint)
 
     def path(self, text: str) -> Path:
         """A path ("/3/0/9") or a resource key from the object model ("batteryLevel")."""

@@ -85,6 +85,7 @@ class EmqxGateway:
         self.stats = ServerStats()
         self.queue = GatewayQueue()
         self.malformed = MalformedCount()
+        self.unmatched_responses = 0  # answers to commands of other consumers (or timed out)
         self.observations: dict[tuple[str, Path], RemoteObservation] = {}
         self.running = False
         # EMQX's reqID is an integer; a random start keeps two consumers of one gateway apart.
@@ -238,6 +239,7 @@ class EmqxGateway:
         if reg is not None:
             self._heard(reg)
         if future is None:
+            self.unmatched_responses += 1
             _LOGGER.debug("A response from %s to no request of ours (reqID %r)", endpoint, req_id)
             return
         if not future.done():

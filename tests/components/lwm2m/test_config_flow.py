@@ -8,6 +8,7 @@ import pytest
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m.const import (
@@ -15,6 +16,9 @@ from custom_components.lwm2m.const import (
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MIN_LIFETIME,
+    CONF_MODE,
+    CONF_MQTT_BRIDGE,
+    CONF_MQTT_MOUNTPOINT,
     CONF_PORT,
     CONF_XML_DIR,
     DOMAIN,
@@ -23,10 +27,19 @@ from custom_components.lwm2m.const import (
 from .conftest import entry_data, free_udp_port
 
 
-async def _user(hass: HomeAssistant, data: dict) -> dict:
+async def _start(hass: HomeAssistant, mode: str) -> dict:
+    """Add the integration: a menu first (a server here, or an EMQX gateway), then its form."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM and result["step_id"] == "user"
-    return await hass.config_entries.flow.async_configure(result["flow_id"], data)
+    assert result["type"] is FlowResultType.MENU and result["step_id"] == "user"
+    assert result["menu_options"] == ["server", "emqx"]
+    form = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": mode})
+    assert form["type"] is FlowResultType.FORM and form["step_id"] == mode
+    return form
+
+
+async def _user(hass: HomeAssistant, data: dict) -> dict:
+    form = await _start(hass, "server")
+    return await hass.config_entries.flow.async_configure(form["flow_id"], data)
 
 
 async def test_user_creates_an_entry_and_starts_the_server(hass: HomeAssistant, udp: None) -> None:
@@ -35,6 +48,7 @@ async def test_user_creates_an_entry_and_starts_the_server(hass: HomeAssistant, 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"LwM2M server (UDP {port})"
     assert result["data"][CONF_PORT] == port and result["data"][CONF_MIN_LIFETIME] == 30
+    assert result["data"][CONF_MODE] == "server"
     entry = result["result"]
     assert entry.unique_id == str(port)
     await hass.async_block_till_done()
@@ -86,7 +100,13 @@ async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: Mock
     assert bad["errors"] == {CONF_MAX_LIFETIME: "lifetime_range"}
     done = await hass.config_entries.options.async_configure(
         bad["flow_id"],
-        {CONF_MIN_LIFETIME: 20, CONF_MAX_LIFETIME: 600, CONF_AUTO_OBSERVE: "none", CONF_XML_DIR: str(tmp_path)},
+        {
+            CONF_MIN_LIFETIME: 20,
+            CONF_MAX_LIFETIME: 600,
+            CONF_AUTO_OBSERVE: "none",
+            CONF_XML_DIR: str(tmp_path),
+            CONF_MQTT_BRIDGE: False,
+        },
     )
     assert done["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -95,6 +115,7 @@ async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: Mock
         CONF_MAX_LIFETIME: 600,
         CONF_AUTO_OBSERVE: "none",
         CONF_XML_DIR: str(tmp_path),
+        CONF_MQTT_BRIDGE: False,
     }
     hub = entry.runtime_data
     assert hub is not old_hub and not old_hub.server.running and hub.server.running
@@ -138,3 +159,65 @@ async def test_reconfigure_onto_another_entrys_port(hass: HomeAssistant, entry: 
     result = await entry.start_reconfigure_flow(hass)
     done = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data(other_port))
     assert done["type"] is FlowResultType.ABORT and done["reason"] == "already_configured"
+
+
+MQTT_FORM = {
+    CONF_MQTT_MOUNTPOINT: "gw/${endpoint_name}/",
+    "mqtt_update_msg_publish_condition": "always",
+    "mqtt_command_topic": "dn/#",
+    "mqtt_command_qos": "1",
+    "mqtt_response_topic": "up/resp",
+    "mqtt_response_qos": "0",
+    "mqtt_notify_topic": "up/notify",
+    "mqtt_notify_qos": "2",
+    "mqtt_register_topic": "up/register",
+    "mqtt_register_qos": "0",
+    "mqtt_update_topic": "up/update",
+    "mqtt_update_qos": "0",
+}
+
+
+async def test_options_switch_the_bridge_on_with_its_topics(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    settings = {CONF_MIN_LIFETIME: 1, CONF_MAX_LIFETIME: 600, CONF_AUTO_OBSERVE: "entities", CONF_MQTT_BRIDGE: True}
+    topics = await hass.config_entries.options.async_configure(result["flow_id"], settings)
+    assert topics["type"] is FlowResultType.FORM and topics["step_id"] == "mqtt"
+    bad = await hass.config_entries.options.async_configure(
+        topics["flow_id"],
+        MQTT_FORM | {CONF_MQTT_MOUNTPOINT: "lwm2m/", "mqtt_notify_topic": "up/#", "mqtt_command_topic": "dn/#/x"},
+    )
+    assert bad["errors"] == {
+        CONF_MQTT_MOUNTPOINT: "invalid_mountpoint",
+        "mqtt_notify_topic": "invalid_topic",
+        "mqtt_command_topic": "invalid_topic",
+    }
+    done = await hass.config_entries.options.async_configure(bad["flow_id"], MQTT_FORM)
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options[CONF_MQTT_BRIDGE] is True
+    assert entry.options["mqtt_notify_qos"] == 2 and entry.options[CONF_MQTT_MOUNTPOINT] == "gw/${endpoint_name}/"
+    # The bridge is on, but this Home Assistant has no MQTT: the server runs, a repair issue says why.
+    assert entry.state is config_entries.ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "mqtt_missing") is not None
+
+
+async def test_an_emqx_gateway_entry_waits_for_mqtt(hass: HomeAssistant) -> None:
+    form = await _start(hass, "emqx")
+    bad = await hass.config_entries.flow.async_configure(
+        form["flow_id"], MQTT_FORM | {CONF_MQTT_MOUNTPOINT: "gw/+/", CONF_AUTO_OBSERVE: "entities"}
+    )
+    assert bad["errors"] == {CONF_MQTT_MOUNTPOINT: "invalid_mountpoint"}
+    done = await hass.config_entries.flow.async_configure(bad["flow_id"], MQTT_FORM | {CONF_AUTO_OBSERVE: "all"})
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    assert done["title"] == "EMQX LwM2M gateway (gw/${endpoint_name}/)"
+    assert done["data"][CONF_MODE] == "emqx" and done["data"]["mqtt_command_qos"] == 1
+    entry = done["result"]
+    assert entry.unique_id == "emqx gw/${endpoint_name}/"
+    await hass.async_block_till_done()
+    # No MQTT in this Home Assistant: the entry retries, and a repair issue tells the user.
+    assert entry.state is config_entries.ConfigEntryState.SETUP_RETRY
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "mqtt_missing") is not None
+    again = await _start(hass, "emqx")
+    same = await hass.config_entries.flow.async_configure(again["flow_id"], MQTT_FORM | {CONF_AUTO_OBSERVE: "all"})
+    assert same["type"] is FlowResultType.ABORT and same["reason"] == "already_configured"
+    await hass.config_entries.async_unload(entry.entry_id)

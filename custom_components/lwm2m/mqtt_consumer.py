@@ -1,0 +1,53 @@
+"""The consumer mode's MQTT side: the EMQX gateway's messages into the core's EmqxGateway,
+its commands out, over Home Assistant's own MQTT integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant, callback
+
+from .lwm2m.errors import OperationError
+from .lwm2m.gateway import EmqxGateway
+from .mqtt_bridge import mqtt_ready
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class MqttConsumer:
+    """Subscribes to what the gateway publishes and publishes the gateway's commands."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.hass = hass
+        self._unsubscribe: list[Any] = []
+
+    async def async_start(self, gateway: EmqxGateway) -> bool:
+        """Subscribe; False (and a repair issue) when MQTT is not set up."""
+        if not await mqtt_ready(self.hass):
+            return False
+
+        @callback
+        def on_message(message: mqtt.ReceiveMessage) -> None:
+            payload = message.payload if isinstance(message.payload, (bytes, str)) else str(message.payload)
+            gateway.handle(message.topic, payload)
+
+        for topic, qos in gateway.up_filters().items():
+            self._unsubscribe.append(await mqtt.async_subscribe(self.hass, topic, on_message, qos, encoding=None))
+        return True
+
+    @callback
+    def async_stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+
+    async def publish(self, topic: str, payload: str, qos: int) -> None:
+        """Send one command; refused at once while the broker is away (nothing would answer)."""
+        if not mqtt.is_connected(self.hass):
+            raise OperationError("MQTT is disconnected; the command was not sent to the gateway", "5.03")
+        try:
+            await mqtt.async_publish(self.hass, topic, payload, qos)
+        except Exception as err:
+            raise OperationError(f"publishing the command to MQTT failed: {err}", "5.03") from err
