@@ -27,7 +27,7 @@ homeassistant:
   language: en
 {extra}
 http:
-  server_host: 127.0.0.1
+  server_host: {host}
   server_port: {port}
 logger:
   default: warning
@@ -76,11 +76,12 @@ def prepare(
     entries: list[dict[str, Any]] = (),
     extra: str = "",
     log_level: str = "info",
+    host: str = "127.0.0.1",
 ) -> None:
     """A config folder: configuration.yaml, the integration linked in, stored config entries."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "configuration.yaml").write_text(
-        CONFIGURATION.format(name=name, port=port, extra=extra, log_level=log_level)
+        CONFIGURATION.format(name=name, port=port, extra=extra, log_level=log_level, host=host)
     )
     components = folder / "custom_components"
     components.mkdir(exist_ok=True)
