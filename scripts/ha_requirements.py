@@ -14,8 +14,6 @@ import homeassistant
 from homeassistant import bootstrap
 
 COMPONENTS = Path(homeassistant.__file__).parent / "components"
-# Voice add-ons that need a C++ build and nothing here uses; Home Assistant starts without them.
-SKIP = {"pymicro-vad", "pyspeex-noise"}
 WANTED = {"mqtt", "config", "onboarding", "auth", "lovelace", "device_automation", "search"}
 
 
@@ -37,7 +35,7 @@ def main() -> None:
         data = json.loads(manifest.read_text())
         requirements.update(data.get("requirements", []))
         todo.extend(data.get("dependencies", []))
-    print("\n".join(sorted(r for r in requirements if r.split("==")[0].lower() not in SKIP)))
+    print("\n".join(sorted(requirements)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The real Home Assistant UI in headless Chromium (Debian's), driven by Playwright."""

@@ -1,0 +1,161 @@
+"""Like a user: log in, add the integration through "Add integration", watch the virtual
+device appear with its values, and switch its light from the device page.
+
+A real Home Assistant runs in its own process (tests/live/hass.py); Playwright drives
+Debian's Chromium (/usr/bin/chromium: Playwright's own browser download cannot work here).
+With LWM2M_SCREENSHOTS=1 the screenshots go to docs/screenshots/ for README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncGenerator
+from pathlib import Path as FsPath
+from typing import Any
+
+import pytest
+import pytest_socket
+
+from custom_components.lwm2m.lwm2m.path import Path
+from tests.live.hass import ROOT, HassProcess, live_skip_reason, prepare
+from tests.sim import SimClient
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+USER, PASSWORD = "tester", "a-long-test-password"
+pytestmark = [
+    pytest.mark.skipif(bool(live_skip_reason()), reason=live_skip_reason() or ""),
+    pytest.mark.skipif(
+        not FsPath(CHROMIUM).exists() and not os.environ.get("CI"), reason="chromium is not installed (scripts/setup)"
+    ),
+]
+
+
+def _post(url: str, data: dict[str, Any], token: str | None = None, form: bool = False) -> Any:
+    body = urllib.parse.urlencode(data).encode() if form else json.dumps(data).encode()
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded" if form else "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def onboard(base: str) -> None:
+    """The onboarding a new user does first (owner account, location, analytics), over its API."""
+    client_id = base + "/"
+    code = _post(
+        base + "/api/onboarding/users",
+        {"client_id": client_id, "name": "Tester", "username": USER, "password": PASSWORD, "language": "en"},
+    )["auth_code"]
+    token = _post(
+        base + "/auth/token", {"grant_type": "authorization_code", "code": code, "client_id": client_id}, form=True
+    )["access_token"]
+    _post(base + "/api/onboarding/core_config", {}, token)
+    _post(base + "/api/onboarding/analytics", {}, token)
+    _post(base + "/api/onboarding/integration", {"client_id": client_id, "redirect_uri": client_id}, token)
+
+
+@pytest.fixture
+def network(socket_enabled: None) -> None:
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "::ffff:127.0.0.1"], allow_unix_socket=True)
+
+
+@pytest.fixture
+async def home_assistant(tmp_path: FsPath, network: None) -> AsyncGenerator[HassProcess]:
+    process = HassProcess(tmp_path / "config")
+    prepare(process.folder, port=process.port, name="Browser test")
+    await process.start()
+    yield process
+    await process.stop()
+
+
+def _shots(tmp_path: FsPath) -> FsPath:
+    return ROOT / "docs" / "screenshots" if os.environ.get("LWM2M_SCREENSHOTS") == "1" else tmp_path
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_add_the_integration_and_use_the_device(
+    home_assistant: HassProcess, tmp_path: FsPath, expected_lingering_timers: bool
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base = home_assistant.url
+    onboard(base)
+    shots = _shots(tmp_path)
+    lwm2m_port = _free_udp_port()
+    device = SimClient("demo-1", lwm2m_port, lifetime=120)
+    await device.start(register=False)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            await page.goto(base + "/")
+            await page.get_by_role("textbox", name="Username").fill(USER)
+            await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Log in").click()
+            await page.wait_for_url(lambda url: "auth/authorize" not in url)
+
+            await page.goto(base + "/config/integrations/dashboard")
+            await _confirm_http_settings(page)
+            await page.get_by_role("button", name="Add integration").click()
+            await page.wait_for_timeout(1000)
+            await page.keyboard.type("LwM2M")
+            await page.get_by_text("LwM2M", exact=True).first.click()
+            await page.get_by_text("An LwM2M server in Home Assistant").click()
+            await page.get_by_role("spinbutton", name="UDP port").fill(str(lwm2m_port))
+            await page.screenshot(path=str(shots / "config-flow.png"))
+            await page.get_by_role("button", name="Submit").click()
+            await page.get_by_role("button", name="Finish").click()
+
+            # The device registers with the server the form just started.
+            response = await device.register()
+            assert response.code.is_successful(), response.code
+            await page.goto(base + "/config/devices/dashboard")
+            await page.get_by_text("demo-1").first.click()
+            await expect(page.get_by_text("Simulated Devices Inc.")).to_be_visible()
+            await expect(page.get_by_text("21.5 °C")).to_be_visible()
+            await expect(page.get_by_text("95%").first).to_be_visible()
+            light = page.get_by_role("switch").first
+            await expect(light).not_to_be_checked()
+            await page.wait_for_timeout(500)
+            await page.screenshot(path=str(shots / "device-page.png"), full_page=True)
+
+            # Switching the light in the UI reaches the device.
+            await light.click(force=True)  # the switch's thumb covers its input, as for a real pointer
+            await expect(light).to_be_checked()
+            assert device.values[Path.parse("/3311/0/5850")] is True
+        finally:
+            await page.screenshot(path=str(tmp_path / "last.png"))
+            await browser.close()
+            await device.stop()
+
+
+async def _confirm_http_settings(page: Any) -> None:
+    """Home Assistant 2026 asks once to confirm the http settings that configuration.yaml set."""
+    confirm = page.get_by_role("button", name="Confirm")
+    for _ in range(20):
+        if await confirm.is_visible():
+            await confirm.click()
+            return
+        await page.wait_for_timeout(250)
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
