@@ -8,6 +8,7 @@ With LWM2M_SCREENSHOTS=1 the screenshots go to docs/screenshots/ for README.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.parse
@@ -109,8 +110,7 @@ async def test_add_the_integration_and_use_the_device(
             await page.wait_for_url(lambda url: "auth/authorize" not in url)
 
             await page.goto(base + "/config/integrations/dashboard")
-            await _confirm_http_settings(page)
-            await page.get_by_role("button", name="Add integration").click()
+            await _add_integration(page)
             await page.wait_for_timeout(1000)
             await page.keyboard.type("LwM2M")
             await page.get_by_text("LwM2M", exact=True).first.click()
@@ -143,14 +143,25 @@ async def test_add_the_integration_and_use_the_device(
             await device.stop()
 
 
-async def _confirm_http_settings(page: Any) -> None:
-    """Home Assistant 2026 asks once to confirm the http settings that configuration.yaml set."""
+async def _add_integration(page: Any) -> None:
+    """Press "Add integration" once the page is ready. Home Assistant 2026 first asks, once, to
+    confirm the http settings that configuration.yaml set; that dialog may come at any moment."""
+    add = page.get_by_role("button", name="Add integration")
     confirm = page.get_by_role("button", name="Confirm")
-    for _ in range(20):
+    for _ in range(240):
         if await confirm.is_visible():
-            await confirm.click()
-            return
+            with contextlib.suppress(Exception):  # it shows a spinner and goes
+                await confirm.click(timeout=2000)
+        elif await add.is_visible():
+            try:
+                await add.click(timeout=2000)
+            except Exception:  # covered for a moment (the dialog arriving): try again
+                continue
+            await page.wait_for_timeout(1000)
+            if not await confirm.is_visible():
+                return
         await page.wait_for_timeout(250)
+    raise AssertionError("the Add integration button never became usable")
 
 
 def _free_udp_port() -> int:
