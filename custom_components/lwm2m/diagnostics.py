@@ -37,7 +37,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigE
     if isinstance(server, EmqxGateway):
         source |= {
             "mode": "emqx",
-            "malformed_messages": server.malformed.count,
+            "malformed_messages": server.malformed,
             "unmatched_responses": server.unmatched_responses,
             "pending": dict(server.queue.pending),
         }

@@ -8,7 +8,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
@@ -50,6 +50,9 @@ from .lwm2m.server import LwM2MServer, ServerConfig
 from .lwm2m.values import Value
 from .mapping import BUTTON, EVENT, TRACKER, EntitySpec, entities_for
 
+if TYPE_CHECKING:
+    from .mqtt_consumer import MqttConsumer
+
 _LOGGER = logging.getLogger(__name__)
 DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version", 18: "hw_version"}
 SAVE_DELAY = 5.0
@@ -82,7 +85,7 @@ class LwM2MHub:
         settings = {**entry.data, **entry.options}
         self.auto_observe: str = settings.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
         self.server: Source
-        self.consumer: Any = None
+        self.consumer: MqttConsumer | None = None
         if settings.get(CONF_MODE) == MODE_EMQX:
             # MQTT's modules only load for an entry that uses them.
             from .mqtt_bridge import bridge_settings  # noqa: PLC0415
@@ -117,7 +120,11 @@ class LwM2MHub:
         self.known_paths = dict(saved.get("resources", {}))
         restored = self.server.restore(saved.get("registrations", []))
         self._unsubscribe = self.server.events.subscribe(self._on_event)
-        if isinstance(self.server, EmqxGateway) and not await self.consumer.async_start(self.server):
+        if (
+            isinstance(self.server, EmqxGateway)
+            and self.consumer is not None
+            and not await self.consumer.async_start(self.server)
+        ):
             raise MqttUnavailable(translation_domain=DOMAIN, translation_key="mqtt_missing")
         await self.server.start()
         for reg in restored:

@@ -78,8 +78,7 @@ class MqttBridge:
 
     @callback
     def _on_command(self, message: mqtt.ReceiveMessage) -> None:
-        payload = message.payload if isinstance(message.payload, (bytes, str)) else str(message.payload)
-        parsed = self.core.parse(message.topic, payload)
+        parsed = self.core.parse(message.topic, payload_of(message))
         if parsed is None:
             return
         endpoint, command = parsed
@@ -94,6 +93,11 @@ class MqttBridge:
 
     def _spawn(self, coro: Any) -> None:
         self.hub.entry.async_create_background_task(self.hass, coro, f"{DOMAIN} mqtt publish")
+
+
+def payload_of(message: mqtt.ReceiveMessage) -> bytes | str:
+    """A received payload as bytes or text (subscriptions here ask for no decoding)."""
+    return message.payload if isinstance(message.payload, (bytes, str)) else str(message.payload)
 
 
 async def mqtt_ready(hass: HomeAssistant) -> bool:

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from .lwm2m.errors import OperationError
 from .lwm2m.gateway import EmqxGateway
-from .mqtt_bridge import mqtt_ready
+from .mqtt_bridge import mqtt_ready, payload_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,8 +30,7 @@ class MqttConsumer:
 
         @callback
         def on_message(message: mqtt.ReceiveMessage) -> None:
-            payload = message.payload if isinstance(message.payload, (bytes, str)) else str(message.payload)
-            gateway.handle(message.topic, payload)
+            gateway.handle(message.topic, payload_of(message))
 
         for topic, qos in gateway.up_filters().items():
             self._unsubscribe.append(await mqtt.async_subscribe(self.hass, topic, on_message, qos, encoding=None))

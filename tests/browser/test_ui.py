@@ -21,6 +21,7 @@ import pytest
 import pytest_socket
 
 from custom_components.lwm2m.lwm2m.path import Path
+from tests.live.broker import free_udp_port
 from tests.live.hass import ROOT, HassProcess, live_skip_reason, prepare
 from tests.sim import SimClient
 
@@ -95,7 +96,7 @@ async def test_add_the_integration_and_use_the_device(
     base = home_assistant.url
     onboard(base)
     shots = _shots(tmp_path)
-    lwm2m_port = _free_udp_port()
+    lwm2m_port = free_udp_port()
     device = SimClient("demo-1", lwm2m_port, lifetime=120)
     await device.start(register=False)
     async with async_playwright() as playwright:
@@ -162,11 +163,3 @@ async def _add_integration(page: Any) -> None:
                 return
         await page.wait_for_timeout(250)
     raise AssertionError("the Add integration button never became usable")
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -26,10 +26,7 @@ homeassistant:
   country: DE
   language: en
 {extra}
-http:
-  server_host: {host}
-  server_port: {port}
-logger:
+{http}logger:
   default: warning
   logs:
     custom_components.lwm2m: {log_level}
@@ -49,7 +46,12 @@ def live_skip_reason() -> str | None:
 
 
 def config_entry(
-    domain: str, title: str, data: dict[str, Any], options: dict[str, Any] | None = None, **kw: Any
+    domain: str,
+    title: str,
+    data: dict[str, Any],
+    options: dict[str, Any] | None = None,
+    *,
+    unique_id: str | None = None,
 ) -> dict[str, Any]:
     """A config entry as Home Assistant stores it (minor version 1: it migrates the rest)."""
     return {
@@ -61,7 +63,7 @@ def config_entry(
         "data": data,
         "options": options or {},
         "source": "user",
-        "unique_id": kw.get("unique_id"),
+        "unique_id": unique_id,
         "disabled_by": None,
         "pref_disable_new_entities": False,
         "pref_disable_polling": False,
@@ -76,12 +78,12 @@ def prepare(
     entries: list[dict[str, Any]] = (),
     extra: str = "",
     log_level: str = "info",
-    host: str = "127.0.0.1",
+    host: str | None = "127.0.0.1",
 ) -> None:
     """A config folder: configuration.yaml, the integration linked in, stored config entries."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "configuration.yaml").write_text(
-        CONFIGURATION.format(name=name, port=port, extra=extra, log_level=log_level, host=host)
+        CONFIGURATION.format(name=name, http=_http(host, port), extra=extra, log_level=log_level)
     )
     components = folder / "custom_components"
     components.mkdir(exist_ok=True)
@@ -93,6 +95,13 @@ def prepare(
         storage.mkdir(exist_ok=True)
         document = {"version": 1, "minor_version": 1, "key": "core.config_entries", "data": {"entries": list(entries)}}
         (storage / "core.config_entries").write_text(json.dumps(document))
+
+
+def _http(host: str | None, port: int) -> str:
+    """The http section: none for Home Assistant's defaults (all addresses, port 8123), since
+    Home Assistant 2026 asks in the UI to confirm http settings that YAML changes."""
+    lines = ([f"  server_host: {host}"] if host else []) + ([f"  server_port: {port}"] if port != 8123 else [])
+    return "http:\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 class HassProcess:

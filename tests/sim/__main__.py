@@ -63,7 +63,7 @@ async def register(client: SimClient) -> None:
                 print(f"{client.endpoint}: registered with {client.server} ({response.code})", flush=True)
                 return
             print(f"{client.endpoint}: the server refused the registration: {response.code}", flush=True)
-        except (TimeoutError, OSError, Exception) as err:  # aiocoap raises its own errors on ICMP
+        except Exception as err:  # timeouts, and aiocoap's own errors on ICMP port unreachable
             if not waited:
                 print(f"{client.endpoint}: waiting for an LwM2M server at {client.server} ({err!r})", flush=True)
                 waited = True

@@ -325,8 +325,7 @@ class Endpoint:
         if not path.is_object:
             raise CodecError(f"Create needs an object path, not {path}")
         if instance_id is None:
-            used = set(self.registration.objects.instance_ids(path.ids[0]))
-            instance_id = next(i for i in range(65535) if i not in used)
+            instance_id = self.registration.objects.free_instance_id(path.ids[0])
         node = self.node_for(path.child(instance_id), dict(values))
         fmt = self.preferred_format() if content_format is None else content_format
         payload = encode(

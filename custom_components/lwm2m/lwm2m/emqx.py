@@ -122,11 +122,11 @@ class EmqxSettings:
 
 
 @functools.cache
-def _topic_pattern(mountpoint: str, command: str) -> re.Pattern[str]:
+def _topic_pattern(mountpoint: str, topic: str) -> re.Pattern[str]:
     """MQTT topic filter semantics: '+' one level, a final '#' any levels (or none)."""
     mount = re.escape(mountpoint).replace(re.escape("${endpoint_name}"), "(?P<ep>[^/+#]+)")
     tail = ""
-    for index, part in enumerate(command.split("/")):
+    for index, part in enumerate(topic.split("/")):
         sep = "/" if index else ""
         if part == "#":
             tail += f"(?:{sep}.*)?" if index else ".*"

@@ -12,6 +12,7 @@ from .emqx import (
     Command,
     EmqxError,
     EmqxSettings,
+    Translator,
     discover_content,
     error_message,
     notify_message,
@@ -60,7 +61,7 @@ class EmqxBridge:
             for key in [k for k in self._observe_ids if k[0] == endpoint]:
                 del self._observe_ids[key]
 
-    def _up(self, endpoint: str, translator: Any, payload: dict[str, Any]) -> Message:
+    def _up(self, endpoint: str, translator: Translator, payload: dict[str, Any]) -> Message:
         return self.settings.topic(endpoint, translator), payload, translator.qos
 
     # -- down: commands -------------------------------------------------------------------------

@@ -59,13 +59,6 @@ class GatewayQueue:
         return self.pending.get(endpoint, 0)
 
 
-class MalformedCount:
-    """Messages from the gateway that could not be used (bad JSON, missing fields)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
 class EmqxGateway:
     """The devices an EMQX LwM2M gateway publishes, operated through its command topic."""
 
@@ -84,7 +77,7 @@ class EmqxGateway:
         self.events = EventBus()
         self.stats = ServerStats()
         self.queue = GatewayQueue()
-        self.malformed = MalformedCount()
+        self.malformed = 0  # messages from the gateway that could not be used (bad JSON, missing fields)
         self.unmatched_responses = 0  # answers to commands of other consumers (or timed out)
         self.observations: dict[tuple[str, Path], RemoteObservation] = {}
         self.running = False
@@ -161,7 +154,7 @@ class EmqxGateway:
                 case _:
                     raise ValueError("msgType missing")
         except (ValueError, TypeError, KeyError, OverflowError, RecursionError, CodecError) as err:
-            self.malformed.count += 1
+            self.malformed += 1
             _LOGGER.debug("Unusable message on %s: %s", topic, str(err)[:200])
 
     def _on_register(self, endpoint: str, data: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .client import Response, build_node, check_attributes, meaning, typed_value
 from .codecs.link_format import parse_discover
-from .emqx import code_message, typed_item
+from .emqx import typed_item
 from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
 from .events import Event, EventType
 from .nodes import Node, flatten
@@ -73,9 +73,10 @@ class GatewayEndpoint:
         if not code.startswith("2."):
             reg.stats.errors += 1
             self._emit_response(msg_type, path, code, {})
-            detail = f": {content}" if isinstance(content, str) and content else ""
-            text = str(answer.get("codeMsg") or meaning(code) or code_message(code))
-            raise OperationError(f"{self.name} answered {msg_type} {path} with {code} ({text}){detail}", code)
+            if isinstance(content, str) and content:
+                raise OperationError(content, code)  # the gateway's own explanation
+            text = meaning(code) if meaning(code) != "error" else str(answer.get("codeMsg") or "error")
+            raise OperationError(f"{self.name} answered {msg_type} {path} with {code} ({text})", code)
         return code, content
 
     def _finish(self, operation: str, path: Path, code: str, values: Mapping[Path, Value], **extra: Any) -> Response:
@@ -179,8 +180,7 @@ class GatewayEndpoint:
         if not path.is_object:
             raise CodecError(f"Create needs an object path, not {path}")
         if instance_id is None:
-            used = set(self.registration.objects.instance_ids(path.ids[0]))
-            instance_id = next(i for i in range(65535) if i not in used)
+            instance_id = self.registration.objects.free_instance_id(path.ids[0])
         location = path.child(instance_id)
         typed = flatten(self.node_for(location, dict(values)), location)
         code, _ = await self._command(

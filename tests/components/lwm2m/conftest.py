@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from custom_components.lwm2m.const import (
     CONF_XML_DIR,
     DOMAIN,
 )
+from tests.live.broker import free_udp_port
 from tests.sim import SimClient
 
 
@@ -33,12 +33,6 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 def udp(socket_enabled: None) -> None:
     """Real UDP on loopback (the harness blocks sockets otherwise)."""
     pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "::ffff:127.0.0.1"], allow_unix_socket=True)
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def entry_data(port: int, **overrides: Any) -> dict[str, Any]:

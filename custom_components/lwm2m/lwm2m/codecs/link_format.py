@@ -138,6 +138,11 @@ class RegisteredObjects:
     def instance_ids(self, object_id: int) -> list[int]:
         return [p.ids[1] for p in self.instances if p.ids[0] == object_id]
 
+    def free_instance_id(self, object_id: int) -> int:
+        """The lowest instance id of object_id the device has not announced (for a Create)."""
+        used = set(self.instance_ids(object_id))
+        return next(i for i in range(65535) if i not in used)
+
 
 def parse_registration(payload: bytes | str) -> RegisteredObjects:
     links = parse(payload)
