@@ -43,3 +43,10 @@ def test_flood_benchmark_shows_the_bound() -> None:
     assert "this server (bounded to 100)" in out
     kept = int(out.splitlines()[1].split()[5].replace(",", ""))
     assert kept <= 100
+
+
+def test_emqx_benchmark_prints_every_path() -> None:
+    out = _run("tests.bench.bench_emqx", "--seconds", "0.01")
+    lines = out.splitlines()
+    assert len(lines) == 5 and "bridge up" in lines[1] and "register" in lines[4]
+    assert all(float(line.split()[-1].replace(",", "")) > 0 for line in lines[1:])
