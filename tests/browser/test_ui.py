@@ -109,6 +109,9 @@ async def test_add_the_integration_and_use_the_device(
             await page.get_by_role("textbox", name="Password").fill(PASSWORD)
             await page.get_by_role("button", name="Log in").click()
             await page.wait_for_url(lambda url: "auth/authorize" not in url)
+            # The frontend trades the login's code for tokens after that redirect; leaving the
+            # page before it stored them ("Keep me logged in") shows the login form again.
+            await page.wait_for_function("() => window.localStorage.getItem('hassTokens') !== null")
 
             await page.goto(base + "/config/integrations/dashboard")
             await _add_integration(page)
