@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,6 +95,7 @@ class SimClient:
         announce_formats: bool = False,
         local_port: int = 0,
         misbehave: str | None = None,
+        refuse_formats: Iterable[int] = (),
     ) -> None:
         self.endpoint = endpoint
         self.server = f"coap://{server_host}:{server_port}"
@@ -118,6 +119,8 @@ class SimClient:
         # "garbage", "error", "silent", or "resources-only" (refuses reads above a resource,
         # as lwm2m-node-lib does)
         self.misbehave: str | None = misbehave
+        # Accept formats answered with 4.06 Not Acceptable, as a device that cannot produce them
+        self.refuse_formats: set[int] = {int(f) for f in refuse_formats}
         self.root = _Root(self)
 
     # -- life cycle --------------------------------------------------------------------
@@ -271,8 +274,9 @@ class _Root(ObservableResource, PathCapable):
 
     def _content(self, path: Path, accept: int | None) -> Message:
         client = self.client
-        fmt = accept if accept is not None else _FORMATS[client.version][0]
-        if fmt not in _FORMATS[client.version]:
+        own = [f for f in _FORMATS[client.version] if f not in client.refuse_formats]
+        fmt = accept if accept is not None else (own[0] if own else _FORMATS[client.version][0])
+        if fmt not in own:
             return Message(code=Code.NOT_ACCEPTABLE)
         values = self._values_below(path)
         if not values:
@@ -331,6 +335,8 @@ class _Root(ObservableResource, PathCapable):
             paths = decode_paths(int(request.opt.content_format), request.payload)
             values = {p: v for p, v in client.values.items() if any(p.startswith(q) for q in paths)}
             fmt = accept if accept is not None else int(request.opt.content_format)
+            if fmt in client.refuse_formats:
+                return Message(code=Code.NOT_ACCEPTABLE)
             return Message(code=Code.CONTENT, content_format=fmt, payload=encode_values(fmt, values))
         if code == Code.iPATCH:
             values = decode_values(int(request.opt.content_format), request.payload, client.model)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,20 @@ _MEANING = {
     "5.00": "internal server error",
     "5.01": "not implemented",
 }
+_FORMAT_NAMES: dict[int, str] = {
+    ContentFormat.TEXT: "plain text",
+    ContentFormat.OPAQUE: "opaque",
+    ContentFormat.SENML_JSON: "SenML JSON",
+    ContentFormat.SENML_CBOR: "SenML CBOR",
+    ContentFormat.TLV: "TLV",
+    ContentFormat.LWM2M_JSON: "LwM2M JSON",
+    ContentFormat.LWM2M_CBOR: "LwM2M CBOR",
+}
+# What to ask for next when a device answers a Read or Observe with 4.06 Not Acceptable,
+# by LwM2M version; plain text only for a single resource (or resource instance).
+_FALLBACK_1_0 = (ContentFormat.TLV, ContentFormat.TEXT, ContentFormat.SENML_JSON, ContentFormat.LWM2M_JSON)
+_FALLBACK_1_1 = (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON, ContentFormat.TLV, ContentFormat.TEXT)
+_COMPOSITE_FALLBACK = (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,8 @@ class Response:
     payload: bytes = b""
     location: Path | None = None  # Create: the new instance
     attributes: Mapping[Path, Mapping[str, AttrValue]] = field(default_factory=dict)  # Discover
+    # Formats the device refused (4.06) before content_format worked, in the order asked.
+    fallback_from: tuple[int, ...] = ()
 
     def value(self, path: Path | str) -> Value:
         return self.values[Path.parse(path) if isinstance(path, str) else path]
@@ -72,6 +88,10 @@ def code_text(code: Code) -> str:
 
 def meaning(code: str) -> str:
     return _MEANING.get(code, "error")
+
+
+def format_name(fmt: int | None) -> str:
+    return "no content format" if fmt is None else _FORMAT_NAMES.get(fmt, f"content format {fmt}")
 
 
 class Endpoint:
@@ -100,6 +120,64 @@ class Endpoint:
                 return fmt
         return ContentFormat.SENML_CBOR if reg.version_tuple >= (1, 1) else ContentFormat.TLV
 
+    def accept_candidates(self, path: Path, *, composite: bool = False) -> list[int]:
+        """The Accept formats a Read or Observe of path tries, in order, until one is not
+        answered with 4.06: the preferred format, then what the device's version allows,
+        less the formats this registration already refused."""
+        reg = self.registration
+        if composite:
+            first = _senml(self.preferred_format())
+            chain: tuple[int, ...] = _COMPOSITE_FALLBACK
+            if reg.version_tuple >= (1, 2):
+                chain += (ContentFormat.LWM2M_CBOR,)
+        else:
+            first = self.preferred_format()
+            chain = _FALLBACK_1_1 if reg.version_tuple >= (1, 1) else _FALLBACK_1_0
+            if path.depth < 3:
+                chain = tuple(f for f in chain if f != ContentFormat.TEXT)
+        ordered = list(dict.fromkeys((first, *chain)))
+        # Everything refused before (e.g. only text worked, and this is an instance): ask the
+        # first once more, so the 4.06 that comes back is today's answer.
+        return [f for f in ordered if f not in reg.refused_formats] or ordered[:1]
+
+    async def _negotiate(
+        self, candidates: list[int], attempt: Callable[[int, bool], Awaitable[tuple[Message, Any]]]
+    ) -> tuple[Message, Any, tuple[int, ...]]:
+        """Run attempt(accept, tolerate_4_06) with each candidate until one is not refused with
+        4.06; remember on the registration what the device refused once another format worked."""
+        refused: list[int] = []
+        for index, fmt in enumerate(candidates):
+            last = index == len(candidates) - 1
+            try:
+                response, request = await attempt(fmt, not last)
+            except OperationError as err:
+                if refused and err.code == "4.06":
+                    tried = ", ".join(format_name(f) for f in (*refused, fmt))
+                    raise OperationError(f"{err} (tried {tried})", err.code) from None
+                raise
+            if response.code != Code.NOT_ACCEPTABLE:
+                break
+            refused.append(fmt)
+        if refused:
+            used = response.opt.content_format
+            self._remember_refused(refused, fmt if used is None else int(used))
+        return response, request, tuple(refused)
+
+    def _remember_refused(self, refused: list[int], used: int) -> None:
+        reg = self.registration
+        new = [f for f in refused if f not in reg.refused_formats]
+        if not new:
+            return
+        first_time = not reg.refused_formats
+        reg.refused_formats.update(new)
+        _LOGGER.log(
+            logging.INFO if first_time else logging.DEBUG,
+            "device %s cannot produce %s; using %s",
+            self.name,
+            ", ".join(format_name(f) for f in new),
+            format_name(used),
+        )
+
     def _write_format(self, path: Path, node: Node) -> int:
         reg = self.registration
         if reg.version_tuple < (1, 1) and isinstance(node, (Resource, ResourceInstance)):
@@ -121,7 +199,10 @@ class Endpoint:
         observe: int | None = None,
         timeout: float | None = None,
         operation: str,
+        tolerate_not_acceptable: bool = False,
     ) -> tuple[Message, Any]:
+        """Send one request; raise on an error answer, except a 4.06 when told to tolerate it
+        (content negotiation then asks again with another Accept)."""
         server = self._server
         reg = self.registration
         timeout = timeout if timeout is not None else server.config.request_timeout
@@ -157,6 +238,8 @@ class Endpoint:
             self._failed(reg)
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {err}") from None
         self._heard(reg)
+        if tolerate_not_acceptable and response.code == Code.NOT_ACCEPTABLE:
+            return response, request
         if not response.code.is_successful():
             text = code_text(response.code)
             reg.stats.errors += 1
@@ -178,7 +261,20 @@ class Endpoint:
         if reg.queue_mode:
             self._server.queue.sleep(self.name)
 
-    def _emit_response(self, operation: str, path: Path, code: str, values: Mapping[Path, Value]) -> None:
+    def _emit_response(
+        self,
+        operation: str,
+        path: Path,
+        code: str,
+        values: Mapping[Path, Value],
+        content_format: int | None = None,
+        fallback_from: tuple[int, ...] = (),
+    ) -> None:
+        details: dict[str, Any] = {"operation": operation}
+        if content_format is not None:
+            details["content_format"] = content_format
+        if fallback_from:
+            details["fallback_from"] = list(fallback_from)
         self._server.events.emit(
             Event(
                 type=EventType.RESPONSE,
@@ -186,7 +282,7 @@ class Endpoint:
                 path=path,
                 values=values,
                 code=code,
-                details={"operation": operation},
+                details=details,
             )
         )
 
@@ -215,9 +311,9 @@ class Endpoint:
     ) -> Response:
         code = code_text(response.code)
         values = values or {}
-        self._emit_response(operation, path, code, values)
-        fmt = response.opt.content_format
-        return Response(code, values, int(fmt) if fmt is not None else None, response.payload, **extra)
+        fmt = None if response.opt.content_format is None else int(response.opt.content_format)
+        self._emit_response(operation, path, code, values, fmt, extra.get("fallback_from", ()))
+        return Response(code, values, fmt, response.payload, **extra)
 
     # -- typed values from what a user gave -----------------------------------------------
 
@@ -234,14 +330,15 @@ class Endpoint:
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         path = _path(path)
-        response, _ = await self._request(
-            Code.GET,
-            path,
-            accept=self.preferred_format() if content_format is None else content_format,
-            timeout=timeout,
-            operation="read",
-        )
-        return self._finish("read", path, response, self._decode(response, path))
+        candidates = self.accept_candidates(path) if content_format is None else [content_format]
+
+        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
+            return self._request(
+                Code.GET, path, accept=fmt, timeout=timeout, operation="read", tolerate_not_acceptable=tolerate
+            )
+
+        response, _, refused = await self._negotiate(candidates, attempt)
+        return self._finish("read", path, response, self._decode(response, path), fallback_from=refused)
 
     async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
         path = _path(path)
@@ -353,17 +450,23 @@ class Endpoint:
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         plist = [_path(p) for p in paths]
-        fmt = _senml(self.preferred_format()) if content_format is None else content_format
-        response, _ = await self._request(
-            Code.FETCH,
-            Path(),
-            payload=encode_paths(fmt, plist),
-            content_format=fmt,
-            accept=fmt,
-            timeout=timeout,
-            operation="read-composite",
-        )
-        return self._finish("read-composite", Path(), response, self._decode_multi(response))
+        candidates = self.accept_candidates(Path(), composite=True) if content_format is None else [content_format]
+
+        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
+            body = _composite_body(fmt)
+            return self._request(
+                Code.FETCH,
+                Path(),
+                payload=encode_paths(body, plist),
+                content_format=body,
+                accept=fmt,
+                timeout=timeout,
+                operation="read-composite",
+                tolerate_not_acceptable=tolerate,
+            )
+
+        response, _, refused = await self._negotiate(candidates, attempt)
+        return self._finish("read-composite", Path(), response, self._decode_multi(response), fallback_from=refused)
 
     async def write_composite(
         self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
@@ -389,32 +492,48 @@ class Endpoint:
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         path = _path(path)
-        fmt = self.preferred_format() if content_format is None else content_format
-        response, request = await self._request(
-            Code.GET, path, accept=fmt, observe=0, timeout=timeout, operation="observe"
-        )
+        candidates = self.accept_candidates(path) if content_format is None else [content_format]
+
+        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
+            return self._request(
+                Code.GET,
+                path,
+                accept=fmt,
+                observe=0,
+                timeout=timeout,
+                operation="observe",
+                tolerate_not_acceptable=tolerate,
+            )
+
+        response, request, refused = await self._negotiate(candidates, attempt)
         values = self._decode(response, path)
         self._track(request, response, (path,), composite=False)
-        return self._finish("observe", path, response, values)
+        return self._finish("observe", path, response, values, fallback_from=refused)
 
     async def observe_composite(
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         plist = tuple(_path(p) for p in paths)
-        fmt = _senml(self.preferred_format()) if content_format is None else content_format
-        response, request = await self._request(
-            Code.FETCH,
-            Path(),
-            payload=encode_paths(fmt, plist),
-            content_format=fmt,
-            accept=fmt,
-            observe=0,
-            timeout=timeout,
-            operation="observe-composite",
-        )
+        candidates = self.accept_candidates(Path(), composite=True) if content_format is None else [content_format]
+
+        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
+            body = _composite_body(fmt)
+            return self._request(
+                Code.FETCH,
+                Path(),
+                payload=encode_paths(body, plist),
+                content_format=body,
+                accept=fmt,
+                observe=0,
+                timeout=timeout,
+                operation="observe-composite",
+                tolerate_not_acceptable=tolerate,
+            )
+
+        response, request, refused = await self._negotiate(candidates, attempt)
         values = self._decode_multi(response)
         self._track(request, response, plist, composite=True)
-        return self._finish("observe-composite", Path(), response, values)
+        return self._finish("observe-composite", Path(), response, values, fallback_from=refused)
 
     def _track(self, request: Any, response: Message, paths: tuple[Path, ...], *, composite: bool) -> None:
         server = self._server
@@ -462,12 +581,13 @@ class Endpoint:
         reg = self.registration
         if observation.composite:
             fmt = observation.content_format or _senml(self.preferred_format())
+            body = _composite_body(fmt)
             message = Message(
                 code=Code.FETCH,
                 uri_path=reg.uri_path(Path()),
                 observe=1,
-                payload=encode_paths(fmt, paths),
-                content_format=fmt,
+                payload=encode_paths(body, paths),
+                content_format=body,
                 accept=fmt,
             )
         else:
@@ -571,4 +691,9 @@ def _senml(fmt: int) -> int:
     return fmt if fmt in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_JSON
 
 
-__all__ = ["ATTRIBUTES", "Endpoint", "Response", "build_node", "check_attributes", "typed_value"]
+def _composite_body(accept: int) -> int:
+    """The SenML format of a composite request's path list; LwM2M CBOR answers get a CBOR one."""
+    return accept if accept in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_CBOR
+
+
+__all__ = ["ATTRIBUTES", "Endpoint", "Response", "build_node", "check_attributes", "format_name", "typed_value"]

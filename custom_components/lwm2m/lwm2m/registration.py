@@ -52,6 +52,9 @@ class Registration:
     registered_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     stats: EndpointStats = field(default_factory=EndpointStats)
+    # Content formats the device answered 4.06 Not Acceptable for while another one worked:
+    # later reads and observations skip them. A new Register starts afresh.
+    refused_formats: set[int] = field(default_factory=set)
 
     @property
     def expires_at(self) -> float:
@@ -92,6 +95,7 @@ class Registration:
             "identity": self.identity,
             "registered_at": self.registered_at,
             "updated_at": self.updated_at,
+            "refused_formats": sorted(self.refused_formats),
         }
 
     @classmethod
@@ -116,7 +120,15 @@ class Registration:
             identity=data.get("identity"),
             registered_at=float(data.get("registered_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
+            refused_formats=_formats(data.get("refused_formats")),
         )
+
+
+def _formats(value: Any) -> set[int]:
+    """Saved content format numbers; anything else (older data, garbage) is ignored."""
+    if not isinstance(value, (list, tuple)):
+        return set()
+    return {f for f in value if isinstance(f, int) and not isinstance(f, bool) and 0 <= f <= 0xFFFF}
 
 
 def new_registration_id() -> str:
