@@ -7,12 +7,28 @@ below it (custom_components.lwm2m.lwm2m) also runs, and is tested, without Home 
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
+
+from .const import DOMAIN
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
+
+
+def _config_schema() -> Any:
+    """Set up from the UI only: a `lwm2m:` key in configuration.yaml is reported as an error.
+    (None when the protocol core runs alone, without Home Assistant loaded.)"""
+    if "homeassistant" not in sys.modules:
+        return None
+    from homeassistant.helpers import config_validation as cv
+
+    return cv.config_entry_only_config_schema(DOMAIN)
+
+
+CONFIG_SCHEMA = _config_schema()
 
 
 async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
@@ -31,7 +47,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     set up its devices' entities."""
     from homeassistant.exceptions import ConfigEntryNotReady
 
-    from .const import CONF_MODE, CONF_MQTT_BRIDGE, CONF_PORT, CONF_XML_DIR, DEFAULT_PORT, DOMAIN, MODE_EMQX
+    from .const import CONF_MODE, CONF_MQTT_BRIDGE, CONF_PORT, CONF_XML_DIR, DEFAULT_PORT, MODE_EMQX
     from .hub import LwM2MHub, MqttUnavailable
     from .lwm2m.model import ObjectModel
 
@@ -76,8 +92,6 @@ async def _async_reload(hass: HomeAssistant, entry: ConfigEntry) -> None:
 
 async def async_remove_config_entry_device(hass: HomeAssistant, entry: ConfigEntry, device: DeviceEntry) -> bool:
     """Let the user delete a device; it comes back if it registers again."""
-    from .const import DOMAIN
-
     for domain, endpoint in device.identifiers:
         if domain == DOMAIN:
             entry.runtime_data.forget_device(endpoint)

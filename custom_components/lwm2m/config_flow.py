@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 from typing import Any
 
 import voluptuous as vol
@@ -38,6 +37,7 @@ from .const import (
     MQTT_TRANSLATORS,
     MQTT_UPDATE_CONDITIONS,
 )
+from .lwm2m.transport import bind_problem
 
 _SECONDS = selector.NumberSelector(
     selector.NumberSelectorConfig(
@@ -67,6 +67,9 @@ _QOS = selector.SelectSelector(
     selector.SelectSelectorConfig(options=["0", "1", "2"], mode=selector.SelectSelectorMode.DROPDOWN)
 )
 DEFAULT_MOUNTPOINT = "lwm2m/${endpoint_name}/"
+# EMQX writes ${endpoint_name} in topics; the frontend would read {endpoint_name} in a
+# translation as a placeholder, so the literal reaches the texts as one.
+PLACEHOLDERS = {"endpoint_variable": "${endpoint_name}"}
 
 
 def _observe_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
@@ -151,16 +154,6 @@ def _schema(fields: dict[Any, Any]) -> Any:
     return vol.Schema(fields)
 
 
-def _udp_port_free(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def _check_settings(data: dict[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
     if CONF_MIN_LIFETIME in data and int(data[CONF_MIN_LIFETIME]) > int(data[CONF_MAX_LIFETIME]):
@@ -183,6 +176,12 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _options_without(entry: ConfigEntry, data: dict[str, Any]) -> dict[str, Any]:
+    """The entry's options less what Reconfigure just set (options would shadow it); the
+    MQTT bridge and every other option stay as they were."""
+    return {key: value for key, value in entry.options.items() if key not in data}
+
+
 class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
     """One entry per UDP port, or per EMQX gateway mountpoint."""
 
@@ -194,8 +193,15 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             ipaddress.ip_address(host)
         except ValueError:
             return {CONF_HOST: "invalid_host"}
-        if port != current_port and not await self.hass.async_add_executor_job(_udp_port_free, host, port):
-            return {CONF_PORT: "port_in_use"}
+        if port == current_port:
+            return {}
+        match await self.hass.async_add_executor_job(bind_problem, host, port):
+            case "in_use":
+                return {CONF_PORT: "port_in_use"}
+            case "not_local":
+                return {CONF_HOST: "host_not_local"}
+            case "no_ipv6":
+                return {"base": "no_ipv6"}
         return {}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -214,7 +220,9 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
                     title=f"LwM2M server (UDP {data[CONF_PORT]})", data={CONF_MODE: MODE_SERVER, **data}
                 )
         schema = _schema({**_server_schema(user_input or {}), **_settings_schema(user_input or {})})
-        return self.async_show_form(step_id="server", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="server", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
+        )
 
     async def async_step_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Devices registered with an EMQX LwM2M gateway, reached through Home Assistant's MQTT."""
@@ -227,7 +235,9 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 return self.async_create_entry(title=_emqx_title(data), data={CONF_MODE: MODE_EMQX, **data})
         schema = _schema({**_mqtt_schema(user_input or {}), **_observe_schema(user_input or {})})
-        return self.async_show_form(step_id="emqx", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
+        )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         entry = self._get_reconfigure_entry()
@@ -247,10 +257,12 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
                     unique_id=str(data[CONF_PORT]),
                     title=f"LwM2M server (UDP {data[CONF_PORT]})",
                     data={**entry.data, **data},
-                    options={},
+                    options=_options_without(entry, data),
                 )
         schema = _schema({**_server_schema(user_input or current), **_settings_schema(user_input or current)})
-        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="reconfigure", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
+        )
 
     async def async_step_reconfigure_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         entry = self._get_reconfigure_entry()
@@ -265,10 +277,16 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             errors = _check_mqtt(data) or _check_settings(data)
             if not errors:
                 return self.async_update_reload_and_abort(
-                    entry, unique_id=unique_id, title=_emqx_title(data), data={**entry.data, **data}, options={}
+                    entry,
+                    unique_id=unique_id,
+                    title=_emqx_title(data),
+                    data={**entry.data, **data},
+                    options=_options_without(entry, data),
                 )
         schema = _schema({**_mqtt_schema(user_input or current), **_observe_schema(user_input or current)})
-        return self.async_show_form(step_id="reconfigure_emqx", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="reconfigure_emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
+        )
 
     @staticmethod
     @callback
@@ -302,7 +320,9 @@ class LwM2MOptionsFlow(OptionsFlow):
                 selector.BooleanSelector()
             ),
         }
-        return self.async_show_form(step_id="init", data_schema=_schema(fields), errors=errors)
+        return self.async_show_form(
+            step_id="init", data_schema=_schema(fields), errors=errors, description_placeholders=PLACEHOLDERS
+        )
 
     async def async_step_mqtt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The bridge's topics, as in the EMQX gateway's settings."""
@@ -314,7 +334,10 @@ class LwM2MOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data={**self._options, **data})
         current = {**self.config_entry.data, **self.config_entry.options}
         return self.async_show_form(
-            step_id="mqtt", data_schema=_schema(_mqtt_schema(user_input or current)), errors=errors
+            step_id="mqtt",
+            data_schema=_schema(_mqtt_schema(user_input or current)),
+            errors=errors,
+            description_placeholders=PLACEHOLDERS,
         )
 
     async def async_step_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -326,4 +349,6 @@ class LwM2MOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data=data)
         current = {**self.config_entry.data, **self.config_entry.options}
         schema = _schema({**_mqtt_schema(user_input or current), **_observe_schema(user_input or current)})
-        return self.async_show_form(step_id="emqx", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
+        )

@@ -8,6 +8,7 @@ and a timer that outlives the server; the bounded, timer-free window here replac
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 import time
@@ -113,13 +114,8 @@ class CoapTransport:
         self.port = 0
 
     async def start(self) -> None:
-        bind_host = self._host or "::"
-        if bind_host in ("0.0.0.0", "::"):
-            bind_host = "::"  # udp6 on :: serves IPv4 (as ::ffff:a.b.c.d) and IPv6
-        elif ":" not in bind_host:
-            bind_host = "::ffff:" + bind_host
         self.context = await aiocoap.Context.create_server_context(
-            self._site, bind=(bind_host, self._port), transports=["udp6"]
+            self._site, bind=(bind_address(self._host), self._port), transports=["udp6"]
         )
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
 
@@ -152,6 +148,34 @@ class CoapTransport:
         finally:
             del interface.next_token
         return result
+
+
+def bind_address(host: str) -> str:
+    """The IPv6 address aiocoap's udp6 transport binds for host.
+
+    udp6 on :: serves IPv4 (as ::ffff:a.b.c.d) and IPv6 alike, also where IPv6 is switched
+    off by sysctl (Docker's default); an IPv4 address is bound in its IPv4-mapped form.
+    """
+    if host in ("", "0.0.0.0", "::"):
+        return "::"
+    return host if ":" in host else "::ffff:" + host
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the server could not bind port on host, checked the way udp6 binds it: None,
+    "in_use", "not_local" (no such address here) or "no_ipv6" (a kernel started with
+    ipv6.disable=1 has no IPv6 sockets, which udp6 needs even for IPv4 devices)."""
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError:
+        return "no_ipv6"
+    with sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        try:
+            sock.bind((bind_address(host), port))
+        except OSError as err:
+            return "not_local" if err.errno == errno.EADDRNOTAVAIL else "in_use"
+    return None
 
 
 def prepare_context(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
+from pathlib import Path as FsPath
 
 import pytest
 from homeassistant import config_entries
@@ -25,6 +28,29 @@ from custom_components.lwm2m.const import (
 )
 
 from .conftest import entry_data, free_udp_port
+
+STRINGS = json.loads((FsPath(__file__).parents[3] / "custom_components/lwm2m/strings.json").read_text())
+ARGUMENT = re.compile(r"{\s*(\w+)\s*}")
+
+
+def render(text: str, placeholders: dict[str, str]) -> str:
+    """A translation as the frontend formats it (ICU MessageFormat arguments): an argument
+    the flow does not pass is the frontend's "Translation Error"."""
+    for name in ARGUMENT.findall(text):
+        assert name in placeholders, f"{text!r} needs the placeholder {name!r}, which the form does not pass"
+    rest = ARGUMENT.sub("", text)
+    assert "{" not in rest and "}" not in rest, f"{text!r} has a brace that is no argument"
+    return ARGUMENT.sub(lambda m: placeholders[m.group(1)], text)
+
+
+def shown_texts(result: dict, flow: str = "config") -> list[str]:
+    """Every text a form shows, rendered: title, description, each field's help, its errors."""
+    texts = STRINGS[flow]
+    step = texts["step"][result["step_id"]]
+    placeholders = result.get("description_placeholders") or {}
+    shown = [step.get("title", ""), step.get("description", ""), *step.get("data_description", {}).values()]
+    shown += [texts["error"][error] for error in (result.get("errors") or {}).values()]
+    return [render(text, placeholders) for text in shown]
 
 
 async def _start(hass: HomeAssistant, mode: str) -> dict:
@@ -63,13 +89,46 @@ async def test_user_creates_an_entry_and_starts_the_server(hass: HomeAssistant, 
         ({CONF_MIN_LIFETIME: 100, CONF_MAX_LIFETIME: 10}, CONF_MAX_LIFETIME, "lifetime_range"),
         ({CONF_XML_DIR: "/no/such/folder"}, CONF_XML_DIR, "xml_dir_invalid"),
         ({CONF_HOST: "not a host!"}, CONF_HOST, "invalid_host"),
-        ({CONF_HOST: "192.0.2.1"}, CONF_PORT, "port_in_use"),  # not an address of this machine: cannot bind
+        ({CONF_HOST: "192.0.2.1"}, CONF_HOST, "host_not_local"),  # not an address of this machine
     ],
 )
 async def test_user_errors(hass: HomeAssistant, udp: None, overrides: dict, field: str, error: str) -> None:
     result = await _user(hass, entry_data(free_udp_port(), **overrides))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {field: error}
+    assert shown_texts(result)[-1] == STRINGS["config"]["error"][error]
+
+
+async def test_a_kernel_without_ipv6_is_named(hass: HomeAssistant, udp: None, monkeypatch) -> None:
+    """udp6 needs IPv6 sockets even for IPv4 devices; a kernel without them gets a clear error."""
+    from custom_components.lwm2m.lwm2m import transport
+
+    real_socket = socket.socket
+
+    def no_ipv6(family: int = socket.AF_INET, *args: object) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(97, "Address family not supported by protocol")
+        return real_socket(family, *args)
+
+    monkeypatch.setattr(transport.socket, "socket", no_ipv6)
+    result = await _user(hass, entry_data(free_udp_port(), **{CONF_HOST: "0.0.0.0"}))
+    assert result["errors"] == {"base": "no_ipv6"}
+    assert "ipv6.disable=1" in shown_texts(result)[-1]
+
+
+async def test_every_form_renders_its_texts(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Each form's texts format without a missing placeholder, as the frontend shows them."""
+    for mode in ("server", "emqx"):
+        assert shown_texts(await _start(hass, mode))
+    assert shown_texts(await entry.start_reconfigure_flow(hass))
+    options = await hass.config_entries.options.async_init(entry.entry_id)
+    assert shown_texts(options, "options")
+    topics = await hass.config_entries.options.async_configure(
+        options["flow_id"],
+        {CONF_MIN_LIFETIME: 1, CONF_MAX_LIFETIME: 600, CONF_AUTO_OBSERVE: "entities", CONF_MQTT_BRIDGE: True},
+    )
+    texts = shown_texts(topics, "options")
+    assert any("${endpoint_name} is replaced by each device's endpoint name" in text for text in texts)
 
 
 async def test_port_in_use_then_fixed(hass: HomeAssistant, udp: None) -> None:
@@ -191,6 +250,8 @@ async def test_options_switch_the_bridge_on_with_its_topics(hass: HomeAssistant,
         "mqtt_notify_topic": "invalid_topic",
         "mqtt_command_topic": "invalid_topic",
     }
+    texts = shown_texts(bad, "options")
+    assert "The mountpoint must contain ${endpoint_name} once and no MQTT wildcards." in texts
     done = await hass.config_entries.options.async_configure(bad["flow_id"], MQTT_FORM)
     assert done["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -207,6 +268,9 @@ async def test_an_emqx_gateway_entry_waits_for_mqtt(hass: HomeAssistant) -> None
         form["flow_id"], MQTT_FORM | {CONF_MQTT_MOUNTPOINT: "gw/+/", CONF_AUTO_OBSERVE: "entities"}
     )
     assert bad["errors"] == {CONF_MQTT_MOUNTPOINT: "invalid_mountpoint"}
+    texts = shown_texts(bad)
+    assert "The mountpoint must contain ${endpoint_name} once and no MQTT wildcards." in texts
+    assert any("with ${endpoint_name} where each device's endpoint name goes" in text for text in texts)
     done = await hass.config_entries.flow.async_configure(bad["flow_id"], MQTT_FORM | {CONF_AUTO_OBSERVE: "all"})
     assert done["type"] is FlowResultType.CREATE_ENTRY
     assert done["title"] == "EMQX LwM2M gateway (gw/${endpoint_name}/)"
@@ -221,3 +285,81 @@ async def test_an_emqx_gateway_entry_waits_for_mqtt(hass: HomeAssistant) -> None
     same = await hass.config_entries.flow.async_configure(again["flow_id"], MQTT_FORM | {CONF_AUTO_OBSERVE: "all"})
     assert same["type"] is FlowResultType.ABORT and same["reason"] == "already_configured"
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_keeps_the_options(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Moving the server keeps the MQTT bridge and its topics; what the form set wins."""
+    options = {
+        CONF_MIN_LIFETIME: 5,
+        CONF_AUTO_OBSERVE: "none",
+        CONF_MQTT_BRIDGE: True,
+        CONF_MQTT_MOUNTPOINT: "gw/${endpoint_name}/",
+        "mqtt_notify_qos": 2,
+    }
+    hass.config_entries.async_update_entry(entry, options=options)
+    await hass.async_block_till_done()
+    result = await entry.start_reconfigure_flow(hass)
+    new_port = free_udp_port()
+    done = await hass.config_entries.flow.async_configure(
+        result["flow_id"], entry_data(new_port, **{CONF_MIN_LIFETIME: 30, CONF_AUTO_OBSERVE: "all"})
+    )
+    assert done["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.options == {CONF_MQTT_BRIDGE: True, CONF_MQTT_MOUNTPOINT: "gw/${endpoint_name}/", "mqtt_notify_qos": 2}
+    hub = entry.runtime_data
+    assert hub.server.port == new_port and hub.server.config.min_lifetime == 30 and hub.auto_observe == "all"
+
+
+async def test_an_emqx_entry_reconfigures_and_keeps_its_options(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="emqx gw/${endpoint_name}/",
+        data={CONF_MODE: "emqx", CONF_XML_DIR: "", **MQTT_FORM, CONF_AUTO_OBSERVE: "entities"},
+        options={CONF_AUTO_OBSERVE: "none", "extra_option": 1},
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure_emqx" and shown_texts(result)
+    bad = await hass.config_entries.flow.async_configure(
+        result["flow_id"], MQTT_FORM | {CONF_MQTT_MOUNTPOINT: "nothing/", CONF_AUTO_OBSERVE: "all"}
+    )
+    assert bad["errors"] == {CONF_MQTT_MOUNTPOINT: "invalid_mountpoint"} and shown_texts(bad)
+    done = await hass.config_entries.flow.async_configure(
+        bad["flow_id"], MQTT_FORM | {CONF_MQTT_MOUNTPOINT: "gw2/${endpoint_name}/", CONF_AUTO_OBSERVE: "all"}
+    )
+    assert done["type"] is FlowResultType.ABORT and done["reason"] == "reconfigure_successful"
+    assert entry.unique_id == "emqx gw2/${endpoint_name}/"
+    assert entry.title == "EMQX LwM2M gateway (gw2/${endpoint_name}/)"
+    assert entry.data[CONF_AUTO_OBSERVE] == "all" and entry.options == {"extra_option": 1}
+    # Another gateway entry's mountpoint is refused.
+    other = MockConfigEntry(domain=DOMAIN, unique_id="emqx gw3/${endpoint_name}/", data=dict(entry.data))
+    other.add_to_hass(hass)
+    again = await entry.start_reconfigure_flow(hass)
+    taken = await hass.config_entries.flow.async_configure(
+        again["flow_id"], MQTT_FORM | {CONF_MQTT_MOUNTPOINT: "gw3/${endpoint_name}/", CONF_AUTO_OBSERVE: "all"}
+    )
+    assert taken["type"] is FlowResultType.ABORT and taken["reason"] == "already_configured"
+    await hass.async_block_till_done()
+
+
+async def test_the_options_of_an_emqx_entry(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="emqx gw/${endpoint_name}/",
+        data={CONF_MODE: "emqx", CONF_XML_DIR: "", **MQTT_FORM, CONF_AUTO_OBSERVE: "entities"},
+    )
+    entry.add_to_hass(hass)
+    form = await hass.config_entries.options.async_init(entry.entry_id)
+    assert form["step_id"] == "emqx" and shown_texts(form, "options")
+    bad = await hass.config_entries.options.async_configure(
+        form["flow_id"], MQTT_FORM | {"mqtt_update_topic": "up/+", "mqtt_response_topic": "/", CONF_AUTO_OBSERVE: "none"}
+    )
+    assert bad["errors"] == {"mqtt_update_topic": "invalid_topic", "mqtt_response_topic": "invalid_topic"}
+    assert shown_texts(bad, "options")
+    done = await hass.config_entries.options.async_configure(
+        bad["flow_id"], MQTT_FORM | {"mqtt_update_topic": "/up/changed/ ", CONF_AUTO_OBSERVE: "none"}
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options["mqtt_update_topic"] == "up/changed" and entry.options[CONF_AUTO_OBSERVE] == "none"
+    assert entry.options["mqtt_command_qos"] == 1
+    await hass.async_block_till_done()

@@ -48,7 +48,13 @@ def test_manifest_and_hacs() -> None:
     assert manifest["after_dependencies"] == ["mqtt"]
     for key in ("version", "documentation", "issue_tracker", "codeowners", "requirements"):
         assert manifest[key], key
-    assert all(re.fullmatch(r"[a-z0-9_.-]+==[0-9.]+", r) for r in manifest["requirements"])
+    # Pinned, except what Home Assistant core pins too (lxml for scrape: 5.3.0 in 2025.4,
+    # 6.1.2 in 2026.10): an exact pin that differs makes the two reinstall each other.
+    requirements = dict(re.fullmatch(r"([a-z0-9_.-]+)(==|>=)[0-9.]+", r).group(1, 2) for r in manifest["requirements"])
+    assert requirements == {"aiocoap": "==", "cbor2": "==", "lxml": ">="}
+    assert "lxml>=5.3.0" in manifest["requirements"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert all(f'"{r}"' in pyproject for r in manifest["requirements"])
     hacs = json.loads((ROOT / "hacs.json").read_text())
     assert hacs["name"] == "LwM2M" and re.fullmatch(r"\d{4}\.\d+\.\d+", hacs["homeassistant"])
 
