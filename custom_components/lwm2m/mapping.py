@@ -385,7 +385,10 @@ def entities_for(
         for rpath in sorted(resource_paths):
             rid = rpath.ids[2]
             rdef = obj.resources.get(rid) if obj is not None else None
-            leaves = sorted(p for p in present if p.startswith(rpath)) or [rpath]
+            # A multiple resource not read yet: its first instance, which is what devices have
+            # (and what names with an {index} need).
+            unread = [rpath.child(0) if rdef is not None and rdef.multiple else rpath]
+            leaves = sorted(p for p in present if p.startswith(rpath)) or unread
             found = TABLE.get((oid, rid)) or _generic_row(rdef, values.get(leaves[0]), oid in MAPPED_OBJECTS)
             if found is None:
                 continue

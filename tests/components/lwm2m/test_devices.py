@@ -317,3 +317,27 @@ async def test_location_becomes_a_tracker(hass: HomeAssistant, entry: MockConfig
     client.set_value("/6/0/0", 48.8584)
     await wait_for(hass, lambda: hass.states.get(tracker).attributes.get("latitude") == 48.8584)
     assert hass.states.get(tracker).attributes["longitude"] == 2.2945
+
+
+async def test_multiple_resources_not_read_get_their_first_instance(
+    hass: HomeAssistant, entry: MockConfigEntry, device, caplog
+) -> None:
+    """With no values read, /3/0/7 (a multiple resource) is still named with its index."""
+    await device("picky", misbehave="resources-only")
+    volts = await _ready(hass, "picky", "/3/0/7/0")
+    await wait_for(hass, lambda: hass.states.get(volts).state == "3800")  # observed, then notified
+    assert hass.states.get(volts).name == "picky Supply voltage 0"
+    assert entity_id(hass, "picky", "/3/0/7", "sensor") is None
+    assert "{index}" not in caplog.text and "placeholder" not in caplog.text.lower()
+
+
+async def test_the_two_lifetimes_have_distinct_names(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
+    await device("sim-1", lifetime=120)
+    granted = await wait_for(
+        hass, lambda: er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sim-1_status_lifetime")
+    )
+    setting = await _ready(hass, "sim-1", "/1/0/1", "number")
+    assert hass.states.get(granted).name == "sim-1 Registration lifetime (granted)"
+    assert hass.states.get(granted).state == "120"
+    assert hass.states.get(setting).name == "sim-1 Lifetime setting (device)"
+    await wait_for(hass, lambda: hass.states.get(setting).state == "60.0")
