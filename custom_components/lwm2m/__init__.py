@@ -52,7 +52,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     from .lwm2m.model import ObjectModel
 
     settings = {**entry.data, **entry.options}
-    model, _problems = await hass.async_add_executor_job(ObjectModel.with_folder, settings.get(CONF_XML_DIR) or None)
+    folder = settings.get(CONF_XML_DIR) or None
+    model, problems = await hass.async_add_executor_job(ObjectModel.with_folder, folder)
+    _report_object_files(hass, entry, folder, problems)
     hub = LwM2MHub(hass, entry, model)
     try:
         await hub.async_start()
@@ -76,6 +78,38 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         if await bridge.async_start():
             entry.async_on_unload(bridge.async_stop)
     return True
+
+
+def _report_object_files(hass: HomeAssistant, entry: ConfigEntry, folder: str | None, problems: list[str]) -> None:
+    """Object definition files that could not be read are skipped (the core logs each one);
+    a repair issue tells the user which, until a reload finds none."""
+    from homeassistant.helpers import issue_registry as ir
+
+    issue_id = f"object_files_{entry.entry_id}"
+    if not problems:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="object_files",
+        translation_placeholders={
+            "entry": entry.title,
+            "folder": str(folder),
+            "count": str(len(problems)),
+            "problems": "\n".join(f"- {problem}" for problem in problems[:10]),
+        },
+    )
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """The entry is gone: so are its repair issues."""
+    from homeassistant.helpers import issue_registry as ir
+
+    ir.async_delete_issue(hass, DOMAIN, f"object_files_{entry.entry_id}")
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
