@@ -1,9 +1,36 @@
-"""Run the LwM2M server alone, without Home Assistant, and print every event as JSON.
+"""Run the LwM2M server alone, without Home Assistant: events out, commands in, as JSON lines.
 
     python -m custom_components.lwm2m.lwm2m --host :: --port 5683 \\
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
 
-One JSON object per line: {"event": "registered", "endpoint": "...", ...}.
+Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
+
+Every line on stdin is a command, answered by exactly one line (commands run side by side,
+so a slow device holds up no other command):
+
+    {"id": 1, "op": "read", "endpoint": "dev1", "path": "/3/0/0", "timeout": 5}
+    -> {"event": "result", "id": 1, "op": "read", "endpoint": "dev1", "path": "/3/0/0",
+        "code": "2.05", "values": {"/3/0/0": "Acme"}}
+
+op is read, discover, observe, cancel_observe or delete (endpoint, path); write (value;
+replace, default true: false sends a partial update); execute (arguments, optional);
+write_attributes (any of pmin, pmax, gt, lt, st, epmin, epmax; null clears one); create
+(path /O, values {"resource id": value}, optional instance_id); read_composite (paths);
+write_composite (values {"path": value}); stats (no endpoint: the server's counters; with
+one: that endpoint's). id (any JSON value, echoed) and timeout (seconds) go with any op.
+A failure has "error", and "code" when the device answered with a CoAP error code; a
+line that is no command gets {"event": "error", "id": ... (if known), "error": ...}.
+
+A line that does not start with "{" is the short form, handy in a terminal:
+
+    read dev1 /3/0/0                      write dev1 /3311/0/5850 true
+    execute dev1 /3/0/4 [ARGUMENTS]       write_attributes dev1 /3303/0/5700 pmin=5 pmax=60
+    observe dev1 /3303/0/5700             create dev1 /3303/1 {"5700": 20.5}
+    read_composite dev1 /3/0/0 /3/0/9     write_composite dev1 /3311/0/5850=true /3311/0/5851=40
+    stats                                 (blank lines and lines starting with # are skipped)
+
+A write's value is JSON when it parses as JSON, else text. The end of stdin ends no
+serving: only SIGINT (Ctrl-C) or SIGTERM stop the server.
 """
 
 from __future__ import annotations
@@ -11,12 +38,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
+import os
 import signal
 import sys
 from typing import Any
 
+from .console import Console, line_writer, read_lines
 from .errors import PathError
 from .events import Event
 from .model import ObjectModel
@@ -32,7 +60,10 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m custom_components.lwm2m.lwm2m", description=__doc__.splitlines()[0]
+        prog="python -m custom_components.lwm2m.lwm2m",
+        description=__doc__.splitlines()[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="::", help="address to bind (default :: = every IPv4 and IPv6 address)")
     parser.add_argument("--port", type=int, default=5683, help="UDP port (default 5683; 0 picks a free one)")
@@ -57,10 +88,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def run(args: argparse.Namespace) -> None:
+def stdin_fd() -> int | None:
+    """The fd of stdin when it is open. Ask before any file or socket is opened: when fd 0
+    is closed, the event loop or a socket takes that number, and it is no stdin."""
+    if sys.stdin is None:
+        return None
+    try:
+        fd = sys.stdin.fileno()
+        os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+    return fd
+
+
+async def run(args: argparse.Namespace, fd: int | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, reading commands from fd (stdin) when one is given."""
+    write = line_writer()
     model, problems = ObjectModel.with_folder(args.xml_dir)
     for problem in problems:
-        print(json.dumps({"event": "warning", "message": problem}), flush=True)
+        write({"event": "warning", "message": problem})
     auto: tuple[str, ...] | str = (
         AUTO_OBSERVE_ALL if args.auto_observe == [AUTO_OBSERVE_ALL] else tuple(args.auto_observe)
     )
@@ -74,17 +120,23 @@ async def run(args: argparse.Namespace) -> None:
         ),
         model,
     )
-    server.events.subscribe(lambda event: print(json.dumps(event_to_json(event), default=str), flush=True))
+    server.events.subscribe(lambda event: write(event_to_json(event)))
     await server.start()
-    print(json.dumps({"event": "listening", "host": args.host, "port": server.port}), flush=True)
-    stop = asyncio.Event()
+    write({"event": "listening", "host": args.host, "port": server.port})
+    console = Console(server, write)
     loop = asyncio.get_running_loop()
+    if fd is not None:
+        if os.isatty(fd):
+            print("Commands such as: read ENDPOINT /3/0/0, stats; Ctrl-C stops.", file=sys.stderr, flush=True)
+        read_lines(fd, loop, console.submit)
+    stop = asyncio.Event()
     if sys.platform != "win32":  # elsewhere Ctrl-C ends asyncio.run with KeyboardInterrupt
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
+        await console.close()
         await server.stop()
 
 
@@ -92,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args))
+        asyncio.run(run(args, stdin_fd()))
 
 
 if __name__ == "__main__":
