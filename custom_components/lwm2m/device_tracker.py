@@ -11,20 +11,22 @@ from homeassistant.components.device_tracker import (  # type: ignore[attr-defin
 )
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import LwM2MEntity, description_kwargs
 from .mapping import EntitySpec
 from .platform import setup_platform
 
 if TYPE_CHECKING:
-    from .hub import LwM2MHub
+    from .hub import LwM2MConfigEntry, LwM2MHub
 
 PARALLEL_UPDATES = 0
 LONGITUDE, RADIUS = 1, 3
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: Any, async_add_entities: AddEntitiesCallback) -> None:
+async def async_setup_entry(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
     setup_platform(hass, entry, async_add_entities, Platform.DEVICE_TRACKER, LwM2MTracker)
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import DOMAIN
-from .hub import LwM2MHub
+from .hub import LwM2MConfigEntry, LwM2MHub
 from .lwm2m.gateway import EmqxGateway
 from .lwm2m.values import to_json_value
 
@@ -30,8 +29,8 @@ def _endpoint(hub: LwM2MHub, endpoint: str) -> dict[str, Any]:
     }
 
 
-async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, Any]:
-    hub: LwM2MHub = entry.runtime_data
+async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MConfigEntry) -> dict[str, Any]:
+    hub = entry.runtime_data
     server = hub.server
     source: dict[str, Any] = {"running": server.running, "stats": server.stats.to_dict()}
     if isinstance(server, EmqxGateway):
@@ -55,7 +54,9 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigE
     )
 
 
-async def async_get_device_diagnostics(hass: HomeAssistant, entry: ConfigEntry, device: DeviceEntry) -> dict[str, Any]:
-    hub: LwM2MHub = entry.runtime_data
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    hub = entry.runtime_data
     endpoint = next(ident for domain, ident in device.identifiers if domain == DOMAIN)
     return async_redact_data({"endpoint": endpoint, **_endpoint(hub, endpoint)}, TO_REDACT)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.components.event import EventDeviceClass, EventEntity, EventEntityDescription
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, SIGNAL_NEW_ENTITIES
 from .entity import LwM2MEntity, description_kwargs
@@ -19,14 +19,16 @@ from .mapping import EntitySpec
 from .platform import setup_platform
 
 if TYPE_CHECKING:
-    from .hub import LwM2MHub
+    from .hub import LwM2MConfigEntry, LwM2MHub
 
 PARALLEL_UPDATES = 0
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: Any, async_add_entities: AddEntitiesCallback) -> None:
+async def async_setup_entry(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
     setup_platform(hass, entry, async_add_entities, Platform.EVENT, LwM2MPressEvent)
-    hub: LwM2MHub = entry.runtime_data
+    hub = entry.runtime_data
 
     @callback
     def add_send(endpoint: str) -> None:

@@ -75,11 +75,15 @@ class MqttUnavailable(HomeAssistantError):
     """The entry takes its devices over MQTT, and MQTT is not set up (yet)."""
 
 
+type LwM2MConfigEntry = ConfigEntry[LwM2MHub]
+"""A config entry of this integration: its runtime_data is the entry's hub."""
+
+
 class LwM2MHub:
     """One source of LwM2M devices (a server here, or an EMQX gateway over MQTT), its
     endpoints as devices, their resources as entities."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, model: ObjectModel) -> None:
+    def __init__(self, hass: HomeAssistant, entry: LwM2MConfigEntry, model: ObjectModel) -> None:
         self.hass = hass
         self.entry = entry
         settings = {**entry.data, **entry.options}

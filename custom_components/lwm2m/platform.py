@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SIGNAL_NEW_ENTITIES
 from .mapping import EntitySpec
 
 if TYPE_CHECKING:
-    from .hub import LwM2MHub
+    from .hub import LwM2MConfigEntry, LwM2MHub
 
 
 def setup_platform(
     hass: HomeAssistant,
-    entry: Any,
-    async_add_entities: AddEntitiesCallback,
+    entry: LwM2MConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
     platform: Platform,
     factory: Callable[[LwM2MHub, EntitySpec], Entity],
 ) -> None:
     """Add entities of one platform now (restored endpoints) and whenever the hub finds more."""
-    hub: LwM2MHub = entry.runtime_data
+    hub = entry.runtime_data
 
     @callback
     def add(specs: list[EntitySpec]) -> None:

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import LwM2MEntity, description_kwargs
 from .mapping import EntitySpec
 from .platform import setup_platform
 
 if TYPE_CHECKING:
-    from .hub import LwM2MHub
+    from .hub import LwM2MConfigEntry, LwM2MHub
 
 PARALLEL_UPDATES = 1
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: Any, async_add_entities: AddEntitiesCallback) -> None:
+async def async_setup_entry(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
     setup_platform(hass, entry, async_add_entities, Platform.SELECT, LwM2MSelect)
 
 

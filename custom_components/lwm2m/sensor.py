@@ -12,7 +12,7 @@ from homeassistant.const import EntityCategory, Platform, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, SIGNAL_NEW_ENTITIES
 from .entity import LwM2MEntity, description_kwargs
@@ -22,15 +22,17 @@ from .mapping import EntitySpec
 from .platform import setup_platform
 
 if TYPE_CHECKING:
-    from .hub import LwM2MHub
+    from .hub import LwM2MConfigEntry, LwM2MHub
 
 PARALLEL_UPDATES = 0
 MAX_STATE = 255
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: Any, async_add_entities: AddEntitiesCallback) -> None:
+async def async_setup_entry(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
     setup_platform(hass, entry, async_add_entities, Platform.SENSOR, LwM2MSensor)
-    hub: LwM2MHub = entry.runtime_data
+    hub = entry.runtime_data
 
     @callback
     def add_status(endpoint: str) -> None:

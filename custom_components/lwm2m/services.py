@@ -21,7 +21,7 @@ from .lwm2m.path import Path
 from .lwm2m.values import to_json_value
 
 if TYPE_CHECKING:
-    from .hub import LwM2MHub
+    from .hub import LwM2MConfigEntry
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_ENDPOINT = "endpoint"
@@ -101,10 +101,10 @@ class Target:
         if not endpoint:
             raise _invalid("no_target")
         self.endpoint: str = endpoint
-        hubs: list[LwM2MHub] = [e.runtime_data for e in hass.config_entries.async_loaded_entries(DOMAIN)]
-        for hub in hubs:
-            if hub.registration(endpoint) is not None:
-                self.hub = hub
+        entries: list[LwM2MConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+        for entry in entries:
+            if entry.runtime_data.registration(endpoint) is not None:
+                self.hub = entry.runtime_data
                 break
         else:
             raise _invalid("unknown_endpoint", endpoint=endpoint)
@@ -125,10 +125,10 @@ class Target:
             for rid, rdef in obj.resources.items() if obj else ():
                 if text in (_camel(rdef.name), rdef.name):
                     matches.append(inst.child(rid))
-        if len(matches) != 1:
-            raise _invalid(
-                "unknown_key" if not matches else "ambiguous_key", key=text, paths=", ".join(map(str, matches))
-            )
+        if not matches:
+            raise _invalid("unknown_key", key=text)
+        if len(matches) > 1:
+            raise _invalid("ambiguous_key", key=text, paths=", ".join(map(str, matches)))
         return matches[0]
 
 
@@ -194,7 +194,11 @@ async def _run(
             },
         ) from err
     except LwM2MError as err:
-        raise HomeAssistantError(str(err)) from err
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="failed",
+            translation_placeholders={"endpoint": target.endpoint, "error": str(err)},
+        ) from err
     return _result(response, **{k: fn(response) for k, fn in extra.items()})
 
 
@@ -299,7 +303,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         values: dict[Path | str, object] = {t.path(str(k)): v for k, v in call.data[ATTR_VALUES].items()}
         return await _run(t, call, lambda: t.client.write_composite(values, timeout=call.data[ATTR_TIMEOUT]))
 
-    handlers: dict[str, Any] = {
+    handlers: dict[str, Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]] = {
         "read": read,
         "discover": discover,
         "write": write,
