@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
+
+    from .hub import LwM2MConfigEntry
 
 
 def _config_schema() -> Any:
@@ -42,7 +43,7 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
 PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "select", "sensor", "switch", "text"]
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:
     """Start the LwM2M server of this entry (or take an EMQX gateway's devices over MQTT) and
     set up its devices' entities."""
     from homeassistant.exceptions import ConfigEntryNotReady
@@ -80,7 +81,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     return True
 
 
-def _report_object_files(hass: HomeAssistant, entry: ConfigEntry, folder: str | None, problems: list[str]) -> None:
+def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: str | None, problems: list[str]) -> None:
     """Object definition files that could not be read are skipped (the core logs each one);
     a repair issue tells the user which, until a reload finds none."""
     from homeassistant.helpers import issue_registry as ir
@@ -105,14 +106,14 @@ def _report_object_files(hass: HomeAssistant, entry: ConfigEntry, folder: str | 
     )
 
 
-async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+async def async_remove_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
     """The entry is gone: so are its repair issues."""
     from homeassistant.helpers import issue_registry as ir
 
     ir.async_delete_issue(hass, DOMAIN, f"object_files_{entry.entry_id}")
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_unload_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:
     """Stop the server (and free its port)."""
     unloaded: bool = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
@@ -120,11 +121,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     return unloaded
 
 
-async def _async_reload(hass: HomeAssistant, entry: ConfigEntry) -> None:
+async def _async_reload(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
     await hass.config_entries.async_reload(entry.entry_id)
 
 
-async def async_remove_config_entry_device(hass: HomeAssistant, entry: ConfigEntry, device: DeviceEntry) -> bool:
+async def async_remove_config_entry_device(hass: HomeAssistant, entry: LwM2MConfigEntry, device: DeviceEntry) -> bool:
     """Let the user delete a device; it comes back if it registers again."""
     for domain, endpoint in device.identifiers:
         if domain == DOMAIN:

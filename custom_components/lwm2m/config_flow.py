@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
@@ -38,6 +38,9 @@ from .const import (
     MQTT_UPDATE_CONDITIONS,
 )
 from .lwm2m.transport import bind_problem
+
+if TYPE_CHECKING:
+    from .hub import LwM2MConfigEntry
 
 _SECONDS = selector.NumberSelector(
     selector.NumberSelectorConfig(
@@ -176,7 +179,7 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _options_without(entry: ConfigEntry, data: dict[str, Any]) -> dict[str, Any]:
+def _options_without(entry: LwM2MConfigEntry, data: dict[str, Any]) -> dict[str, Any]:
     """The entry's options less what Reconfigure just set (options would shadow it); the
     MQTT bridge and every other option stay as they were."""
     return {key: value for key, value in entry.options.items() if key not in data}
@@ -290,7 +293,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+    def async_get_options_flow(config_entry: LwM2MConfigEntry) -> OptionsFlow:
         return LwM2MOptionsFlow()
 
 
