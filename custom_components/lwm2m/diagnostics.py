@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -9,20 +10,32 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import DOMAIN
-from .hub import LwM2MConfigEntry, LwM2MHub
+from .hub import LwM2MConfigEntry
 from .lwm2m.gateway import EmqxGateway
 from .lwm2m.values import to_json_value
 
-# Addresses, identities and SMS numbers identify people's devices and networks.
-TO_REDACT = {"address", "identity", "sms", "serial_number", "3/0/2", "/3/0/2"}
+# Addresses, identities and SMS numbers identify people's devices and networks; a
+# registration id lets whoever knows it update or end the registration.
+TO_REDACT = {"address", "identity", "sms", "serial_number", "3/0/2", "/3/0/2", "reg_id"}
 
 
-def _endpoint(hub: LwM2MHub, endpoint: str) -> dict[str, Any]:
+def pseudonym(entry: LwM2MConfigEntry, endpoint: str) -> str:
+    """An endpoint name (often urn:imei:...) as a stable stand-in: the same device gets the
+    same one in every download of this entry, so reports can still be correlated."""
+    digest = hashlib.sha256(f"{entry.entry_id}/{endpoint}".encode()).hexdigest()[:10]
+    return f"endpoint-{digest}"
+
+
+def _endpoint(entry: LwM2MConfigEntry, endpoint: str) -> dict[str, Any]:
+    hub = entry.runtime_data
     reg = hub.registration(endpoint)
     values = {str(p): to_json_value(v) for p, v in sorted(hub.values.get(endpoint, {}).items())}
+    registration = (
+        reg.to_dict() | {"endpoint": pseudonym(entry, endpoint), "stats": reg.stats.to_dict()} if reg else None
+    )
     return {
         "available": hub.is_available(endpoint),
-        "registration": reg.to_dict() | {"stats": reg.stats.to_dict()} if reg else None,
+        "registration": registration,
         "values": values,
         "entities": sorted(str(p) for p in hub.specs.get(endpoint, {})),
         "observations": hub.server.endpoint(endpoint).observations() if reg else [],
@@ -38,7 +51,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
             "mode": "emqx",
             "malformed_messages": server.malformed,
             "unmatched_responses": server.unmatched_responses,
-            "pending": dict(server.queue.pending),
+            "pending": {pseudonym(entry, ep): n for ep, n in server.queue.pending.items()},
         }
     else:
         source |= {"mode": "server", "port": server.port, "malformed_datagrams": server.transport.malformed.count}
@@ -47,7 +60,8 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
             "server": source,
             "endpoints": {
-                ep: _endpoint(hub, ep) for ep in sorted({*hub.specs, *(r.endpoint for r in server.registrations)})
+                pseudonym(entry, ep): _endpoint(entry, ep)
+                for ep in sorted({*hub.specs, *(r.endpoint for r in server.registrations)})
             },
         },
         TO_REDACT,
@@ -57,6 +71,5 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
 async def async_get_device_diagnostics(
     hass: HomeAssistant, entry: LwM2MConfigEntry, device: DeviceEntry
 ) -> dict[str, Any]:
-    hub = entry.runtime_data
     endpoint = next(ident for domain, ident in device.identifiers if domain == DOMAIN)
-    return async_redact_data({"endpoint": endpoint, **_endpoint(hub, endpoint)}, TO_REDACT)
+    return async_redact_data({"endpoint": pseudonym(entry, endpoint), **_endpoint(entry, endpoint)}, TO_REDACT)

@@ -28,14 +28,21 @@ async def test_diagnostics(hass: HomeAssistant, entry: MockConfigEntry, device) 
     await wait_for(hass, lambda: any(o["paths"] == ["/3303/0/5700"] for o in ep.observations()))
     data = await async_get_config_entry_diagnostics(hass, entry)
     assert data["server"]["running"] and data["server"]["stats"]["registrations"] == 1
-    ep = data["endpoints"]["sim-1"]
+    assert "sim-1" not in json.dumps(data)  # endpoint names (often urn:imei:...) are pseudonyms
+    (name,) = data["endpoints"]
+    assert re.fullmatch(r"endpoint-[0-9a-f]{10}", name)
+    ep = data["endpoints"][name]
+    assert ep["registration"]["endpoint"] == name
     assert ep["available"] and ep["values"]["/3303/0/5700"] == 21.5
-    assert ep["registration"]["address"] == "**REDACTED**"
+    assert ep["registration"]["address"] == "**REDACTED**" and ep["registration"]["reg_id"] == "**REDACTED**"
     assert ep["values"]["/3/0/2"] == "**REDACTED**"  # the serial number
     assert "/3303/0/5700" in ep["entities"]
     assert any(o["paths"] == ["/3303/0/5700"] for o in ep["observations"])
     per_device = await async_get_device_diagnostics(hass, entry, get_device(hass, "sim-1"))
-    assert per_device["endpoint"] == "sim-1" and per_device["registration"]["lifetime"] == 60
+    assert per_device["endpoint"] == name and per_device["registration"]["lifetime"] == 60  # the same pseudonym
+    assert "sim-1" not in json.dumps(per_device)
+    again = await async_get_config_entry_diagnostics(hass, entry)
+    assert list(again["endpoints"]) == [name]
     json.dumps(data)  # downloadable as JSON
 
 
@@ -55,6 +62,9 @@ def test_manifest_and_hacs() -> None:
     assert "lxml>=5.3.0" in manifest["requirements"]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert all(f'"{r}"' in pyproject for r in manifest["requirements"])
+    licence = (ROOT / "LICENSE").read_text()  # the whole text, which licence detection recognises
+    assert licence.lstrip().startswith("Apache License") and "END OF TERMS AND CONDITIONS" in licence
+    assert "BSD-3-Clause" in (ROOT / "NOTICE").read_text()
     hacs = json.loads((ROOT / "hacs.json").read_text())
     assert hacs["name"] == "LwM2M" and re.fullmatch(r"\d{4}\.\d+\.\d+", hacs["homeassistant"])
 
