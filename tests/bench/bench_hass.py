@@ -5,8 +5,9 @@
 A load generator in a separate process (tests/bench/loadgen.py, one UDP port per device)
 registers DEVICES endpoints, each with a device object, a temperature and a humidity sensor
 (three observed resources each), answers every read and observe, then sends non-confirmable
-notifications whose value is the send time, so that Home Assistant's state tells the latency.
-Prints figures; asserts only that the work happened.
+notifications, each with its own number as the value (1000, 1001, ...: the same whatever
+the time of day); the generator reports when it sent each number, so that the state a
+number produces tells the latency. Prints figures; asserts only that the work happened.
 """
 
 from __future__ import annotations
@@ -51,9 +52,8 @@ async def test_bench(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    latencies: list[float] = []
+    arrived: list[tuple[int, float]] = []  # (number a notification carried, when its state changed)
     timed: set[str] = set()  # the temperature and humidity entities, found once they exist
-    counted = [0]
 
     @callback
     def on_state(event: Event) -> None:
@@ -61,13 +61,12 @@ async def test_bench(
         if new is None or new.entity_id not in timed:
             return
         try:
-            sent = float(new.state)
+            number = float(new.state)
         except ValueError:
             return
-        if sent < 1000:  # the initial 21.5 / 40.0, not a timed notification
+        if number < 1000:  # the initial 21.5 / 40.0, not a numbered notification
             return
-        counted[0] += 1
-        latencies.append(((time.time() % 100000) - sent) % 100000)
+        arrived.append((int(number), time.time()))
 
     hass.bus.async_listen("state_changed", on_state)
     start = time.perf_counter()
@@ -82,6 +81,7 @@ async def test_bench(
         str(rate),
         str(settle),
         stdout=asyncio.subprocess.PIPE,
+        limit=1 << 26,  # the last line lists every send time
     )
     assert proc.stdout is not None
     registry = dr.async_get(hass)
@@ -112,7 +112,11 @@ async def test_bench(
     notified = json.loads(await asyncio.wait_for(proc.stdout.readline(), 300))
     await asyncio.sleep(1.0)
     await proc.wait()
-    latencies.sort()
+    sent_at, first = notified["sent_at"], notified["first_value"]
+    numbers = [number for number, _ in arrived]
+    assert len(set(numbers)) == len(numbers), "a notification changed a state twice"
+    assert all(first <= number < first + len(sent_at) for number in numbers), "a state no notification carried"
+    latencies = sorted(at - sent_at[number - first] for number, at in arrived)
     p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
     print()
@@ -120,8 +124,8 @@ async def test_bench(
     print(f"time until every device and entity:   {setup_seconds:.1f} s")
     print(f"time until all {observed['observations']:,} observations:   {observed_seconds:.1f} s")
     print(f"notifications sent:                    {notified['sent']:,} in {notified['seconds']:.1f} s")
-    print(f"states changed by notifications:       {counted[0]:,} ({counted[0] / notified['seconds']:,.0f} / s)")
+    print(f"states changed by notifications:       {len(arrived):,} ({len(arrived) / notified['seconds']:,.0f} / s)")
     print(f"notification-to-state latency:         p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    assert counted[0] > 0
+    assert arrived
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

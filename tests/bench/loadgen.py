@@ -7,7 +7,8 @@ a core's time with the server it measures. It prints one JSON line per phase.
   hass PORT DEVICES SECONDS RATE SETTLE
                                    devices with objects 3, 3303 and 3304 answering reads and
                                    observes, then, SETTLE seconds later, notifying at RATE
-                                   per second for SECONDS
+                                   per second for SECONDS; notification i carries the value
+                                   1000 + i, and the last line lists when each was sent
   devices PORT DEVICES NOTIFY [--register]
                                    DEVICES sockets answer the first Observe GET each gets,
                                    then send NOTIFY non-confirmable notifications each
@@ -23,6 +24,7 @@ import sys
 import time
 
 CON, NON, ACK = 0, 1, 2
+FIRST_VALUE = 1000  # hass mode: notification i carries the value FIRST_VALUE + i
 PAYLOAD = b"</1/0>,</3/0>,</3303/0>"
 
 
@@ -253,17 +255,23 @@ def hass_devices(port: int, n_devices: int, seconds: float, rate: float, settle:
     targets = [v for k, v in observations.items() if not k[1].endswith("/9")]
     start = time.perf_counter()
     sent, n = 0, 0
+    sent_at: list[float] = []  # wall-clock send time of value FIRST_VALUE + i
     while time.perf_counter() - start < seconds:
         n += 1
         for sock, token, addr in targets:
-            payload = f"{time.time() % 100000:.6f}".encode()
+            # Every notification carries its own number: unique (each one changes a state),
+            # never below FIRST_VALUE (unlike the initial values), whatever the time of day.
+            payload = str(FIRST_VALUE + sent).encode()
             opts = [(6, (n % 2**24).to_bytes(3, "big")), (12, b"")]
+            sent_at.append(time.time())
             sock.sendto(message(NON, 0x45, (1000 + n) & 0xFFFF, token, opts, payload), addr)
             sent += 1
             ahead = sent / rate - (time.perf_counter() - start)
             if ahead > 0.01:
                 time.sleep(ahead)
-    print(json.dumps({"phase": "notified", "sent": sent, "seconds": time.perf_counter() - start}), flush=True)
+    seconds_taken = time.perf_counter() - start
+    report = {"phase": "notified", "sent": sent, "seconds": seconds_taken, "first_value": FIRST_VALUE}
+    print(json.dumps(report | {"sent_at": sent_at}), flush=True)
 
 
 def _path(text: str):

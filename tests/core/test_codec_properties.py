@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 
 import cbor2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ from custom_components.lwm2m.lwm2m.codecs.link_format import (
 )
 from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectDefinition, ObjectModel, Operations, ResourceDefinition
-from custom_components.lwm2m.lwm2m.nodes import MultipleResource, ObjectInstance, Resource, flatten
+from custom_components.lwm2m.lwm2m.nodes import MultipleResource, Object, ObjectInstance, Resource, flatten
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.values import INT64_MAX, INT64_MIN, UINT64_MAX, DataType, ObjLnk
 
@@ -41,9 +42,9 @@ VALUES = {
     DataType.UNSIGNED_INTEGER: st.integers(0, UINT64_MAX),
     DataType.FLOAT: st.floats(allow_nan=False, allow_infinity=False),
     DataType.BOOLEAN: st.booleans(),
-    DataType.STRING: st.text(max_size=40),
-    DataType.CORELNK: st.text(max_size=40),
-    DataType.OPAQUE: st.binary(max_size=40),
+    DataType.STRING: st.text(max_size=300),  # past 255 bytes: TLV's 16-bit length form
+    DataType.CORELNK: st.text(max_size=300),
+    DataType.OPAQUE: st.binary(max_size=300),
     DataType.TIME: st.integers(-(2**31), 2**34).map(lambda s: datetime.fromtimestamp(s, UTC)),
     DataType.OBJLNK: st.builds(ObjLnk, st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)),
 }
@@ -106,6 +107,98 @@ def test_composite_values_round_trip(case: tuple[ObjectModel, ObjectInstance, Pa
 )
 def test_composite_paths_round_trip(paths: list[Path], fmt: ContentFormat) -> None:
     assert decode_paths(fmt, encode_paths(fmt, paths)) == paths
+
+
+# TLV's length field (bits 4-3 of its type byte): the length itself (< 8), or 8, 16 or 24
+# bits after the identifier. The wide forms are capped here for speed (2**24 - 1 is the real limit).
+LENGTH_FORMS = {0: (0, 7), 1: (8, 0xFF), 2: (0x100, 0xFFFF), 3: (0x10000, 0x2FFFF)}
+
+
+def _length_form(length: int) -> int:
+    return next(form for form, (low, high) in LENGTH_FORMS.items() if low <= length <= high or form == 3)
+
+
+@st.composite
+def sized_values(draw: st.DrawFn, form: int) -> tuple[DataType, str | bytes]:
+    """A string or opaque value whose encoded length needs the given TLV length form: a
+    short random piece repeated (hypothesis draws no 100 KB of data quickly)."""
+    low, high = LENGTH_FORMS[form]
+    size = draw(st.integers(low, high))
+    if draw(st.booleans()):
+        piece = draw(st.binary(min_size=1, max_size=16))
+        return DataType.OPAQUE, (piece * (size // len(piece) + 1))[:size]
+    piece = draw(st.text(st.characters(codec="utf-8"), min_size=1, max_size=8))
+    width = len(piece.encode())
+    text = piece * (size // width) + "x" * (size % width)  # exactly size bytes of UTF-8
+    return DataType.STRING, text
+
+
+def _tlv_header(payload: bytes) -> tuple[int, int, int]:
+    """(length form, identifier, length) of the first TLV in payload."""
+    head = payload[0]
+    id_len = 2 if head & 0x20 else 1
+    form = (head >> 3) & 0x03
+    ident = int.from_bytes(payload[1 : 1 + id_len], "big")
+    length = head & 0x07 if form == 0 else int.from_bytes(payload[1 + id_len : 1 + id_len + form], "big")
+    return form, ident, length
+
+
+@pytest.mark.parametrize("form", sorted(LENGTH_FORMS))
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_tlv_length_forms_round_trip(form: int, data: st.DataObject) -> None:
+    dtype, value = data.draw(sized_values(form))
+    rid, other = data.draw(st.lists(st.integers(0, 65534), min_size=2, max_size=2, unique=True))
+    iid = data.draw(st.integers(0, 65534))
+    definition = ObjectDefinition(
+        id=OID,
+        name="sized",
+        multiple=True,
+        resources={
+            rid: ResourceDefinition(id=rid, name="single", operations=Operations.RW, type=dtype),
+            other: ResourceDefinition(id=other, name="many", operations=Operations.RW, type=dtype, multiple=True),
+        },
+    )
+    model = ObjectModel([definition], bundled=False)
+    encoded_length = len(value.encode() if isinstance(value, str) else value)
+
+    # One resource: its own header holds the value's length in the expected form.
+    rpath = Path.of(OID, iid, rid)
+    payload = encode(ContentFormat.TLV, Resource(rid, value), rpath, model)
+    assert _tlv_header(payload) == (form, rid, encoded_length)
+    assert decode(ContentFormat.TLV, payload, rpath, model) == Resource(rid, value)
+
+    # Nested: a multiple resource and an object instance around it, each container's
+    # length (the sum of what it holds) in the form its own size needs.
+    instance = ObjectInstance(iid, {rid: Resource(rid, value), other: MultipleResource(other, {0: value, 7: value})})
+    opath = Path.of(OID)
+    whole = encode(ContentFormat.TLV, Object(OID, {iid: instance}), opath, model)
+    outer_form, outer_id, outer_length = _tlv_header(whole)
+    assert outer_id == iid and outer_length > 3 * encoded_length
+    assert outer_form == _length_form(outer_length) >= form
+    assert decode(ContentFormat.TLV, whole, opath, model) == Object(OID, {iid: instance})
+
+    # Cut short anywhere inside the value: an error, never a wrong value.
+    if encoded_length:
+        cut = data.draw(st.integers(len(payload) - encoded_length, len(payload) - 1))
+        with pytest.raises(CodecError):
+            decode(ContentFormat.TLV, payload[:cut], rpath, model)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([1, 2, 3]).flatmap(sized_values), st.sampled_from(MULTI_FORMATS))
+def test_long_values_round_trip_in_every_format(case: tuple[DataType, str | bytes], fmt: ContentFormat) -> None:
+    dtype, value = case
+    definition = ObjectDefinition(
+        id=OID,
+        name="sized",
+        multiple=True,
+        resources={1: ResourceDefinition(id=1, name="v", operations=Operations.RW, type=dtype)},
+    )
+    model = ObjectModel([definition], bundled=False)
+    path = Path.of(OID, 0)
+    node = ObjectInstance(0, {1: Resource(1, value)})
+    assert flatten(decode(fmt, encode(fmt, node, path, model), path, model), path) == {path.child(1): value}
 
 
 PATHS = [Path.parse(p) for p in ("/3", "/3/0", "/3/0/9", "/3/0/7", "/3/0/7/1", "/3303/0/5700", "/40000/0/1")]

@@ -1,5 +1,6 @@
 """EMQX LwM2M gateway JSON: messages compared field by field with the manual's examples."""
 
+import asyncio
 import contextlib
 import json
 from datetime import UTC, datetime
@@ -22,9 +23,11 @@ from custom_components.lwm2m.lwm2m.emqx import (
     should_publish_update,
     values_content,
 )
+from custom_components.lwm2m.lwm2m.emqx_bridge import EmqxBridge
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.registration import Registration
 from custom_components.lwm2m.lwm2m.values import ObjLnk
+from tests.core.rawcoap import RawDevice
 
 P = Path.parse
 
@@ -167,6 +170,38 @@ def test_notify_message() -> None:
             "content": [{"path": "/3303/0/5700", "value": 22.5}],
         },
     }
+
+
+async def test_the_bridge_numbers_notifications_with_the_devices_observe_numbers(server) -> None:
+    """seqNum is the Observe option of the CoAP notification (the manual's {?ObserveSeqNum}),
+    here from a device that numbers its notifications far from any reqID."""
+    bridge = EmqxBridge(EmqxSettings(), server.endpoint)
+    published: list = []
+    server.events.subscribe(lambda event: published.extend(bridge.messages_for(event)))
+    device = RawDevice(server.port, "raw-emqx")
+    await device.start()
+    try:
+        await device.register()
+        endpoint, command = bridge.parse(
+            "lwm2m/raw-emqx/dn/cmd", b'{"reqID": 77, "msgType": "observe", "data": {"path": "/3303/0/5700"}}'
+        )
+        answering = asyncio.create_task(bridge.execute(endpoint, command))
+        request = await device.next_request()
+        device.answer(request, b"20.5", observe=5000)
+        topic, response, _qos = await answering
+        assert topic == "lwm2m/raw-emqx/up/resp" and response["reqID"] == 77 and response["data"]["code"] == "2.05"
+        for sequence, value in [(5001, b"21.0"), (5009, b"21.5"), (70000, b"22.0")]:
+            device.notify(request, sequence, value)
+        async with asyncio.timeout(5):
+            while len([m for m in published if m[0].endswith("/up/notify")]) < 3:
+                await asyncio.sleep(0.01)
+        notes = [payload for topic, payload, _qos in published if topic == "lwm2m/raw-emqx/up/notify"]
+        assert [(n["reqID"], n["seqNum"]) for n in notes] == [(77, 5001), (77, 5009), (77, 70000)]
+        assert [n["data"]["content"] for n in notes] == [
+            [{"path": "/3303/0/5700", "value": v}] for v in (21.0, 21.5, 22.0)
+        ]
+    finally:
+        await device.stop()
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from custom_components.lwm2m.lwm2m.gateway import EmqxGateway, GatewayConfig
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.values import ObjLnk
+from tests.core.rawcoap import record_observe_numbers
 
 P = Path.parse
 
@@ -136,8 +137,17 @@ async def test_writes_reach_the_device_with_emqx_types(link: Link) -> None:
 async def test_execute_discover_attributes_create_delete(link: Link) -> None:
     ep = link.gateway.endpoint("far-1")
     client = link.client
-    await ep.execute("/3/0/4", "5")
-    assert client.executed[-1][0] == P("/3/0/4")
+    assert (await ep.execute("/3/0/4", "5")).code == "2.04"
+    # EMQX's execute command carries the arguments in "args" (the manual's {?Arguments})
+    assert link.commands[-1][1]["msgType"] == "execute"
+    assert link.commands[-1][1]["data"] == {"path": "/3/0/4", "args": "5"}
+    assert client.executed[-1] == (P("/3/0/4"), "5")
+    await ep.execute("/3/0/5", "0='now',1")
+    assert link.commands[-1][1]["data"] == {"path": "/3/0/5", "args": "0='now',1"}
+    assert client.executed[-1] == (P("/3/0/5"), "0='now',1")
+    await ep.execute("/3/0/12")
+    assert link.commands[-1][1]["data"] == {"path": "/3/0/12"}
+    assert client.executed[-1] == (P("/3/0/12"), "")
     discovered = await ep.discover("/3/0")
     assert P("/3/0/9") in discovered.attributes
     await ep.write_attributes("/3303/0/5700", {"pmin": 5, "st": 0.5})
@@ -153,15 +163,22 @@ async def test_execute_discover_attributes_create_delete(link: Link) -> None:
 
 async def test_observe_notifies_until_cancelled(link: Link, server: Any) -> None:
     ep = link.gateway.endpoint("far-1")
+    sent = record_observe_numbers(link.client)  # the Observe options on the device's wire
     first = await ep.observe("/3303/0/5700")
     assert first.values == {P("/3303/0/5700"): 21.5}
     await until(lambda: server.observations.of("far-1"))
-    link.client.set_value("/3303/0/5700", 23.25)
-    note = (await until(lambda: link.of(EventType.NOTIFICATION)))[-1]
-    assert note.path == P("/3303/0/5700")
-    assert note.values == {P("/3303/0/5700"): 23.25}
-    assert isinstance(note.sequence, int)
-    assert ep.observations()[0]["notifications"] == 1
+    for count, value in enumerate((23.25, 24.5), start=1):
+        link.client.set_value("/3303/0/5700", value)
+        await until(lambda count=count: len(link.of(EventType.NOTIFICATION)) == count)
+    notes = link.of(EventType.NOTIFICATION)
+    assert [n.path for n in notes] == [P("/3303/0/5700")] * 2
+    assert [n.values for n in notes] == [{P("/3303/0/5700"): 23.25}, {P("/3303/0/5700"): 24.5}]
+    # EMQX's seqNum, as the consumer reads it: the device's own Observe numbers
+    (observation,) = server.observations.of("far-1")
+    numbers = [number for token, number in sent if token == observation.token]
+    assert len(sent) == 3 and [n.sequence for n in notes] == numbers[1:]
+    assert ep.observations()[0]["notifications"] == 2
+    assert ep.observations()[0]["last_sequence"] == numbers[-1]
     await ep.cancel_observe("/3303/0/5700")
     assert ep.observations() == []
     await until(lambda: not server.observations.of("far-1"))
@@ -190,13 +207,39 @@ async def test_a_device_unknown_to_the_bridge_answers_4_04(server: Any) -> None:
 
 
 async def test_update_and_deregistration(link: Link, server: Any) -> None:
-    await link.client.update(objects=True)  # the same objects: EMQX's default publishes nothing
-    await asyncio.sleep(0.1)
-    assert link.of(EventType.UPDATED) == []
+    client = link.client
+    server_updates: list[Event] = []
+    server.events.subscribe(lambda e: server_updates.append(e) if e.type is EventType.UPDATED else None)
+    assert (await client.update(objects=True)).code.dotted == "2.04"  # the same objects
+    # The server took the Update; EMQX's default condition publishes none for it.
+    assert [e.details["objects_changed"] for e in server_updates] == [False]
+    client.values[P("/3304/0/5700")] = 40.0
+    assert (await client.update(lifetime=120, objects=True)).code.dotted == "2.04"  # a new object
+    (updated,) = await until(lambda: link.of(EventType.UPDATED))  # only this one was published
+    assert updated.endpoint == "far-1"
+    assert updated.details["objects_changed"] is True and updated.details["moved"] is False
+    assert updated.details["lifetime"] == 120 and updated.details["binding"] == "U"
+    reg = link.gateway.registrations.by_endpoint("far-1")
+    assert updated.details["reg_id"] == reg.reg_id and reg.lifetime == 120
+    assert {str(p) for p in reg.objects.instances} == {"/1/0", "/3/0", "/3303/0", "/3304/0", "/3311/0"}
     link.gateway.handle("lwm2m/far-1/up/update", json.dumps({"msgType": "update", "data": {"objectList": ["/3/0"]}}))
-    updated = link.of(EventType.UPDATED)[-1]
-    assert updated.details["objects_changed"] is True
+    assert len(link.of(EventType.UPDATED)) == 2 and link.of(EventType.UPDATED)[-1].details["objects_changed"]
     assert [str(p) for p in link.gateway.registrations.by_endpoint("far-1").objects.instances] == ["/3/0"]
+
+    # De-registration: the server forgets the device and says so. EMQX publishes nothing
+    # when a device leaves, so the consumer keeps it, and a command finds it gone.
+    gone: list[Event] = []
+    server.events.subscribe(lambda e: gone.append(e) if e.type is EventType.DEREGISTERED else None)
+    assert (await client.deregister()).code.dotted == "2.02"
+    (deregistered,) = gone
+    assert deregistered.endpoint == "far-1" and deregistered.details["reg_id"] == client.location[1]
+    assert "far-1" not in server.registrations
+    with pytest.raises(NotRegistered):
+        server.endpoint("far-1")
+    assert link.of(EventType.DEREGISTERED) == [] and link.gateway.registrations.by_endpoint("far-1") is not None
+    with pytest.raises(OperationError) as refused:
+        await link.gateway.endpoint("far-1").read("/3/0/9")
+    assert refused.value.code == "4.04" and "not registered" in str(refused.value)
 
 
 def test_expiry_needs_a_gateway_that_publishes_every_update() -> None:

@@ -1,6 +1,7 @@
 """The object model: every registry XML file parses; the bundled model is generated from it."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -123,15 +124,28 @@ def test_bundled_model_is_generated_from_the_registry(registry: Path) -> None:
 
 
 def test_generator_runs_as_a_script(tmp_path: Path, registry: Path) -> None:
+    """The script, run as a script, writes the committed model. It writes beside itself
+    (../custom_components/...), so a copy runs in a temporary folder: nothing tracked changes."""
+    bundled = ROOT / "custom_components/lwm2m/lwm2m/model/objects.json"
+    committed = bundled.read_bytes()
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "generate_model.py"
+    script.write_bytes((ROOT / "scripts/generate_model.py").read_bytes())
+    output = tmp_path / "custom_components/lwm2m/lwm2m/model/objects.json"
+    output.parent.mkdir(parents=True)
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/generate_model.py"), str(registry)],
+        [sys.executable, str(script), str(registry)],
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # the integration's code, from the repository
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "objects.json" in result.stdout
+    assert result.stdout.strip() == "wrote custom_components/lwm2m/lwm2m/model/objects.json"
+    assert output.read_bytes() == committed, "run: python scripts/generate_model.py"
+    assert bundled.read_bytes() == committed
 
 
 OVERRIDE = b"""<?xml version="1.0"?>

@@ -175,8 +175,10 @@ async def test_observe_notify_and_cancel(server, make_client) -> None:
     assert event.path == P("/3/0") and event.values[P("/3/0/9")] == 80
     assert (await ep.cancel_observe("/3303/0/5700")).code == "2.05"
     assert [p for p, _o in client.root.observers] == [(P("/3/0"),)]
-    client.set_value("/3303/0/5700", 30.0)
-    await asyncio.sleep(0.2)
+    client.set_value("/3303/0/5700", 30.0)  # no longer observed: no notification
+    client.set_value("/3/0/9", 70)  # still observed: its notification comes after any for 5700
+    event = await asyncio.wait_for(notes.get(), 5)
+    assert event.path == P("/3/0") and event.values[P("/3/0/9")] == 70
     assert notes.empty()
     with pytest.raises(OperationError, match="no observation"):
         await ep.cancel_observe("/3303/0/5700")

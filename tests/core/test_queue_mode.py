@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from custom_components.lwm2m.lwm2m.errors import DeviceTimeout, QueueFull
+from custom_components.lwm2m.lwm2m.events import EventType
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
 from tests.sim import SimClient
@@ -30,12 +31,43 @@ async def test_requests_wait_for_the_device(qserver: LwM2MServer) -> None:
         await asyncio.sleep(0.4)  # the queue window has passed
         assert not qserver.queue.is_awake("sleepy")
         pending = [asyncio.create_task(ep.read("/3303/0/5700")), asyncio.create_task(ep.write("/3311/0/5850", True))]
-        await asyncio.sleep(0.3)
-        assert not any(t.done() for t in pending) and qserver.queue.queued("sleepy") == 2
+        async with asyncio.timeout(2):
+            while qserver.queue.queued("sleepy") != 2:  # both held back, none sent
+                await asyncio.sleep(0.01)
+        assert not any(t.done() for t in pending)
         await client.wake()  # an Update: the device is listening again
         read, write = await asyncio.gather(*pending)
         assert read.value("/3303/0/5700") == 21.5 and write.code == "2.04"
         assert client.values[P("/3311/0/5850")] is True  # the queued write reached the device
+    finally:
+        await client.stop()
+
+
+async def test_a_notification_wakes_the_device(qserver: LwM2MServer) -> None:
+    """A sleeping device that sends a notification is listening: what waits for it goes out."""
+    client = SimClient("sleepy", qserver.port, version="1.1", queue_mode=True)
+    notes: asyncio.Queue = asyncio.Queue()
+    qserver.events.subscribe(lambda e: notes.put_nowait(e) if e.type is EventType.NOTIFICATION else None)
+    await client.start()
+    try:
+        ep = qserver.endpoint("sleepy")
+        await ep.observe("/3303/0/5700")  # while awake, right after registering
+        async with asyncio.timeout(2):
+            while qserver.queue.is_awake("sleepy"):  # the queue window (0.3 s) passes
+                await asyncio.sleep(0.02)
+        requests_before = len(client.requests)
+        waiting = asyncio.create_task(ep.read("/3/0/9"))
+        async with asyncio.timeout(2):
+            while qserver.queue.queued("sleepy") != 1:
+                await asyncio.sleep(0.01)
+        assert len(client.requests) == requests_before and not waiting.done()  # held back: asleep
+        client.set_value("/3303/0/5700", 25.0)  # the device wakes and notifies
+        note = await asyncio.wait_for(notes.get(), 2)
+        assert note.values == {P("/3303/0/5700"): 25.0}
+        async with asyncio.timeout(2):  # far less than the queue expiry (5 s)
+            read = await waiting
+        assert read.value("/3/0/9") == 95
+        assert client.requests[-1][:2] == ("GET", "/3/0/9") and qserver.queue.queued("sleepy") == 0
     finally:
         await client.stop()
 

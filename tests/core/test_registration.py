@@ -115,7 +115,20 @@ async def test_update(server: LwM2MServer, make_client) -> None:
     assert 3304 in reg.objects.objects
     updates = [e for e in events if e.type is EventType.UPDATED]
     assert [e.details["objects_changed"] for e in updates] == [False, True]
-    assert updates[0].details["moved"] is False
+    first, second = (u.details for u in updates)
+    assert all(u.endpoint == "dev-u" for u in updates)
+    assert (first["reg_id"], first["endpoint"], first["address"]) == (
+        client.location[1],
+        "dev-u",
+        f"127.0.0.1:{client.local_port}",
+    )
+    assert (first["lifetime"], first["binding"], first["queue_mode"], first["moved"]) == (300, "UQ", True, False)
+    assert "/3304/0" not in first["instances"]
+    # the second Update sent only the object list: lifetime and binding stay as they were
+    assert (second["lifetime"], second["binding"], second["queue_mode"], second["moved"]) == (300, "UQ", True, False)
+    assert second["reg_id"] == client.location[1] and "/3304/0" in second["instances"]
+    assert second["updated_at"] >= first["updated_at"] > before
+    assert server.stats.updates == 2
     bad = Message(code=Code.POST, uri=f"{client.server}/{'/'.join(client.location)}")
     bad.opt.uri_query = ("ep=other",)
     assert (await client._send(bad)).code == Code.BAD_REQUEST
@@ -143,7 +156,8 @@ async def test_deregister(server: LwM2MServer, make_client) -> None:
     client = await make_client("dev-d")
     assert (await client.deregister()).code == Code.DELETED
     assert "dev-d" not in server.registrations
-    assert events[-1].type is EventType.DEREGISTERED
+    assert events[-1].type is EventType.DEREGISTERED and events[-1].endpoint == "dev-d"
+    assert events[-1].details["reg_id"] == client.location[1] and server.stats.deregistrations == 1
     assert (await client.deregister()).code == Code.NOT_FOUND
     with pytest.raises(NotRegistered):
         server.endpoint("dev-d")
@@ -180,6 +194,25 @@ async def test_lifetime_is_clamped(udp: None) -> None:
         await server.stop()
 
 
+async def test_update_lifetime_is_clamped(udp: None) -> None:
+    server = LwM2MServer(ServerConfig(port=0, min_lifetime=30, max_lifetime=3600))
+    await server.start()
+    updates = []
+    server.events.subscribe(lambda e: updates.append(e) if e.type is EventType.UPDATED else None)
+    client = SimClient("upd-lt", server.port, lifetime=100)
+    try:
+        await client.start()
+        reg = server.registrations.by_endpoint("upd-lt")
+        for requested, kept in [(1, 30), (999999, 3600), (29, 30), (3601, 3600), (30, 30), (3600, 3600), (200, 200)]:
+            assert (await client.update(lifetime=requested)).code == Code.CHANGED
+            assert reg.lifetime == kept, requested
+            assert updates[-1].details["lifetime"] == kept, requested
+        assert len(updates) == 7
+    finally:
+        await client.stop()
+        await server.stop()
+
+
 async def test_expiry(udp: None) -> None:
     server = LwM2MServer(ServerConfig(port=0, min_lifetime=1, grace_period=0.2, expiry_check_interval=0.05))
     await server.start()
@@ -199,7 +232,14 @@ async def test_expiry(udp: None) -> None:
         await long.start()
         async with asyncio.timeout(5):
             await expired.wait()
-        assert [e.endpoint for e in events if e.type is EventType.EXPIRED] == ["short"]
+        (gone,) = [e for e in events if e.type is EventType.EXPIRED]
+        assert gone.endpoint == "short"
+        assert (gone.details["reg_id"], gone.details["endpoint"], gone.details["lifetime"]) == (
+            short.location[1],
+            "short",
+            1,
+        )
+        assert gone.details["binding"] == "U" and gone.details["address"] == f"127.0.0.1:{short.local_port}"
         assert "short" not in server.registrations and "long" in server.registrations
         with pytest.raises(NotRegistered):
             await server.endpoint("short").read("/3/0/9")

@@ -9,7 +9,6 @@ entities, live values, switches and services, all through the broker.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncGenerator
 from pathlib import Path as FsPath
 from typing import Any
@@ -23,19 +22,17 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.lwm2m.const import CONF_MODE, CONF_MQTT_BRIDGE, DOMAIN, MODE_EMQX, MODE_SERVER
 from custom_components.lwm2m.lwm2m.gateway import EmqxGateway
 from custom_components.lwm2m.lwm2m.path import Path
-from tests.live.broker import MOSQUITTO, Broker, Listener
-from tests.live.hass import HassProcess, config_entry, live_skip_reason, prepare
+from tests.core.external import LIVE_HOME_ASSISTANT, MOSQUITTO
+from tests.live.broker import Broker, Listener
+from tests.live.hass import HassProcess, config_entry, prepare
 from tests.sim import SimClient
 
 from .conftest import entry_data, free_udp_port, wait_for
 
 P = Path.parse
-pytestmark = [
-    pytest.mark.skipif(
-        not FsPath(MOSQUITTO).exists() and not os.environ.get("CI"), reason="mosquitto is not installed"
-    ),
-    pytest.mark.skipif(bool(live_skip_reason()), reason=live_skip_reason() or ""),
-]
+# A missing piece fails these tests (LWM2M_SKIP_MISSING=1, or LWM2M_LIVE=0 for the live
+# Home Assistant, skips them instead): tests/core/external.py.
+pytestmark = [MOSQUITTO.mark, LIVE_HOME_ASSISTANT.mark]
 
 
 @pytest.fixture

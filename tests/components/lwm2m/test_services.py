@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from homeassistant.core import HomeAssistant
@@ -113,11 +114,18 @@ async def test_composite_services(hass: HomeAssistant, sim) -> None:
         ("write_attributes", {"endpoint": "sim-1", "path": "/3/0/9", "pmin": 1.5}, "invalid_value"),
     ],
 )
-async def test_validation_errors(hass: HomeAssistant, sim, service: str, data: dict, key: str) -> None:
+async def test_validation_errors(
+    hass: HomeAssistant, entry: MockConfigEntry, sim, service: str, data: dict, key: str
+) -> None:
+    await wait_for(hass, lambda: not entry.runtime_data._setups)  # the reads after registering are done
+    before = list(sim.requests)
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, service, **data)
     assert err.value.translation_key == key
-    assert sim.written == [] or service != "write"
+    await hass.async_block_till_done()
+    # refused before anything was sent: the device saw no request at all
+    assert sim.requests == before
+    assert (sim.written, sim.executed, sim.created) == ([], [], [])
 
 
 async def test_ambiguous_key(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
@@ -140,9 +148,20 @@ async def test_device_refusals_and_timeouts(hass: HomeAssistant, sim) -> None:
         await call(hass, "execute", endpoint="sim-1", path="/3/0/4")
     assert err.value.translation_placeholders["code"] == "5.00"
     sim.misbehave = "silent"
+    started = time.monotonic()
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, "read", endpoint="sim-1", path="/3/0/9", timeout=0.5)
-    assert err.value.translation_key in ("timeout", "no_answer")
+    elapsed = time.monotonic() - started
+    # The service's own deadline and the operation's are the same 0.5 s: whichever fires
+    # first names the error ("timeout", or "no_answer" with the operation's message).
+    placeholders = err.value.translation_placeholders
+    assert placeholders["endpoint"] == "sim-1"
+    if err.value.translation_key == "timeout":
+        assert placeholders["timeout"] == "0.5"
+    else:
+        assert err.value.translation_key == "no_answer" and "within 0.5 s" in placeholders["error"]
+    assert 0.45 <= elapsed < 3  # the call's timeout, not the default 30 s or a retransmission give-up
+    assert sim.requests[-1][:2] == ("GET", "/3/0/9")
 
 
 async def test_sleeping_device(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
@@ -150,13 +169,16 @@ async def test_sleeping_device(hass: HomeAssistant, entry: MockConfigEntry, devi
     client = await device("sleepy", version="1.1", queue_mode=True)
     await _ready(hass, "sleepy", "/3303/0/5700")
     await wait_for(hass, lambda: not entry.runtime_data._setups)
+    queue = entry.runtime_data.server.queue
     await client.sleep()
-    await asyncio.sleep(0.3)
+    await wait_for(hass, lambda: not queue.is_awake("sleepy"))  # its queue window (0.2 s) passed
     queued = await call(hass, "write", endpoint="sleepy", path="/3311/0/5850", value=True, wait=False)
     assert queued == {"status": "queued", "queued": 1}
     waiting = hass.async_create_task(call(hass, "read", endpoint="sleepy", path="/3/0/9", timeout=10))
-    await asyncio.sleep(0.2)
-    assert not waiting.done()
+    async with asyncio.timeout(5):  # (not wait_for: Home Assistant would wait for the read itself)
+        while queue.queued("sleepy") != 2:  # the read waits behind the write
+            await asyncio.sleep(0.01)
+    assert not waiting.done() and client.values[P("/3311/0/5850")] is False
     await client.wake()
     assert (await waiting)["values"] == {"/3/0/9": 95}
     await wait_for(hass, lambda: client.values[P("/3311/0/5850")] is True)
@@ -233,11 +255,16 @@ async def test_automation_triggered_by_a_notification(hass: HomeAssistant, sim) 
         },
     )
     await wait_observed(hass, "sim-1", "/3303/0/5700")
+    notes = async_capture_events(hass, f"{DOMAIN}_notification")
+    runs = async_capture_events(hass, "automation_triggered")
     sim.set_value("/3303/0/5700", 24.0)
-    await asyncio.sleep(0.2)
-    assert sim.values[P("/3311/0/5850")] is False
+    warm = {"/3303/0/5700": 24.0}
+    await wait_for(hass, lambda: any(n.data["values"] == warm for n in notes))  # the automation saw it ...
+    await hass.async_block_till_done()  # ... and finished with it: its condition said no
+    assert runs == [] and sim.values[P("/3311/0/5850")] is False and sim.written == []
     sim.set_value("/3303/0/5700", 26.0)
     await wait_for(hass, lambda: sim.values[P("/3311/0/5850")] is True)
+    assert len(runs) == 1 and [w[1] for w in sim.written] == [P("/3311/0/5850")]
 
 
 async def test_services_are_described(hass: HomeAssistant, entry: MockConfigEntry) -> None:

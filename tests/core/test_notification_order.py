@@ -1,0 +1,102 @@
+"""Notifications that arrive out of order: an older one after a newer one is dropped
+(RFC 7641 section 3.4, Observe numbers wrapping at 2**24), from a device on a bare socket
+that picks its own Observe numbers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from custom_components.lwm2m.lwm2m.events import Event, EventType
+from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.server import LwM2MServer, _older
+from custom_components.lwm2m.lwm2m.transport import FastTuning
+from tests.core.rawcoap import RawDevice
+
+P = Path.parse
+WRAP = 2**24
+
+
+@pytest.fixture(params=["aiocoap filters too", "only the server filters"])
+def aiocoap_filter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """aiocoap drops reordered notifications itself, unless 128 s (OBSERVATION_RESET_TIME)
+    passed since the last one; the second case makes every notification look that late to
+    aiocoap, so that only the server's own check stands between a stale value and an event."""
+    if request.param == "only the server filters":
+        monkeypatch.setattr(FastTuning, "OBSERVATION_RESET_TIME", -1.0, raising=False)
+    return request.param
+
+
+async def _observed(server: LwM2MServer, first: int) -> tuple[RawDevice, object, list[Event]]:
+    device = RawDevice(server.port, "raw-order")
+    await device.start()
+    await device.register()
+    notes: list[Event] = []
+    server.events.subscribe(lambda e: notes.append(e) if e.type is EventType.NOTIFICATION else None)
+    observing = asyncio.create_task(server.endpoint("raw-order").observe("/3303/0/5700"))
+    request = await device.next_request()
+    assert request.opt.observe == 0 and request.opt.uri_path == ("3303", "0", "5700")
+    device.answer(request, b"20.0", observe=first)
+    assert (await observing).value("/3303/0/5700") == 20.0
+    return device, request, notes
+
+
+async def _until_value(notes: list[Event], value: float) -> None:
+    async with asyncio.timeout(5):
+        while not any(e.values.get(P("/3303/0/5700")) == value for e in notes):
+            await asyncio.sleep(0.01)
+
+
+def _delivered(notes: list[Event]) -> list[tuple[int | None, float]]:
+    return [(e.sequence, e.values[P("/3303/0/5700")]) for e in notes]
+
+
+async def test_an_older_notification_after_a_newer_one_is_dropped(server: LwM2MServer, aiocoap_filter: str) -> None:
+    device, request, notes = await _observed(server, first=5)
+    try:
+        for sequence, value in [(7, b"21.0"), (6, b"99.0"), (5, b"98.0"), (9, b"22.0")]:
+            device.notify(request, sequence, value)
+        await _until_value(notes, 22.0)  # the last one sent: everything before it was handled
+        assert _delivered(notes) == [(7, 21.0), (9, 22.0)]
+        (observation,) = server.observations.of("raw-order")
+        assert observation.last_sequence == 9 and observation.notifications == 2
+    finally:
+        await device.stop()
+
+
+async def test_observe_numbers_wrap_at_24_bits(server: LwM2MServer, aiocoap_filter: str) -> None:
+    device, request, notes = await _observed(server, first=WRAP - 2)
+    try:
+        sent = [
+            (WRAP - 1, b"21.0"),  # newer
+            (1, b"22.0"),  # newer: the number wrapped
+            (WRAP - 1, b"99.0"),  # older than 1 now
+            (WRAP - 3, b"98.0"),  # older still
+            (2, b"23.0"),
+            (2**23 + 1, b"24.0"),  # 2**23 - 1 ahead of 2: still newer
+        ]
+        for sequence, value in sent:
+            device.notify(request, sequence, value)
+        await _until_value(notes, 24.0)
+        assert _delivered(notes) == [(WRAP - 1, 21.0), (1, 22.0), (2, 23.0), (2**23 + 1, 24.0)]
+    finally:
+        await device.stop()
+
+
+@pytest.mark.parametrize(
+    ("sequence", "last", "older"),
+    [
+        (5, 6, True),
+        (6, 5, False),
+        (5, 5, False),
+        (0, WRAP - 1, False),  # wrapped: 0 follows 2**24 - 1
+        (WRAP - 1, 0, True),
+        (2**23 + 5, 5, True),  # exactly 2**23 apart: not within the window of newer numbers
+        (2**23 + 4, 5, False),
+        (5, 2**23 + 6, False),  # more than 2**23 behind: it wrapped, so newer
+        (5, 2**23 + 5, True),
+    ],
+)
+def test_which_numbers_are_older(sequence: int, last: int, older: bool) -> None:
+    assert _older(sequence, last) is older
