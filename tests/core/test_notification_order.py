@@ -5,6 +5,7 @@ that picks its own Observe numbers."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,21 @@ def aiocoap_filter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     passed since the last one; the second case makes every notification look that late to
     aiocoap, so that only the server's own check stands between a stale value and an event."""
     if request.param == "only the server filters":
-        monkeypatch.setattr(FastTuning, "OBSERVATION_RESET_TIME", -1.0, raising=False)
+        monkeypatch.setattr(FastTuning, "OBSERVATION_RESET_TIME", -1.0)
     return request.param
+
+
+def _count_arrivals(server: LwM2MServer, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The Observe numbers that reach the server's own notification handler."""
+    arrived: list[int] = []
+    handler = server.on_notification
+
+    def counting(observation: Any, message: Any) -> None:
+        arrived.append(message.opt.observe)
+        handler(observation, message)
+
+    monkeypatch.setattr(server, "on_notification", counting)
+    return arrived
 
 
 async def _observed(server: LwM2MServer, first: int) -> tuple[RawDevice, object, list[Event]]:
@@ -52,20 +66,28 @@ def _delivered(notes: list[Event]) -> list[tuple[int | None, float]]:
     return [(e.sequence, e.values[P("/3303/0/5700")]) for e in notes]
 
 
-async def test_an_older_notification_after_a_newer_one_is_dropped(server: LwM2MServer, aiocoap_filter: str) -> None:
+async def test_an_older_notification_after_a_newer_one_is_dropped(
+    server: LwM2MServer, aiocoap_filter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrived = _count_arrivals(server, monkeypatch)
     device, request, notes = await _observed(server, first=5)
     try:
         for sequence, value in [(7, b"21.0"), (6, b"99.0"), (5, b"98.0"), (9, b"22.0")]:
             device.notify(request, sequence, value)
         await _until_value(notes, 22.0)  # the last one sent: everything before it was handled
         assert _delivered(notes) == [(7, 21.0), (9, 22.0)]
+        # which layer dropped the stale ones: aiocoap, or (with its check out of the way) the server
+        assert arrived == ([7, 9] if aiocoap_filter == "aiocoap filters too" else [7, 6, 5, 9])
         (observation,) = server.observations.of("raw-order")
         assert observation.last_sequence == 9 and observation.notifications == 2
     finally:
         await device.stop()
 
 
-async def test_observe_numbers_wrap_at_24_bits(server: LwM2MServer, aiocoap_filter: str) -> None:
+async def test_observe_numbers_wrap_at_24_bits(
+    server: LwM2MServer, aiocoap_filter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrived = _count_arrivals(server, monkeypatch)
     device, request, notes = await _observed(server, first=WRAP - 2)
     try:
         sent = [
@@ -80,6 +102,7 @@ async def test_observe_numbers_wrap_at_24_bits(server: LwM2MServer, aiocoap_filt
             device.notify(request, sequence, value)
         await _until_value(notes, 24.0)
         assert _delivered(notes) == [(WRAP - 1, 21.0), (1, 22.0), (2, 23.0), (2**23 + 1, 24.0)]
+        assert len(arrived) == (4 if aiocoap_filter == "aiocoap filters too" else 6)
     finally:
         await device.stop()
 
