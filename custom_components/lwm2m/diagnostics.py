@@ -11,7 +11,6 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import DOMAIN
 from .hub import LwM2MConfigEntry
-from .lwm2m.gateway import EmqxGateway
 from .lwm2m.values import to_json_value
 
 # Addresses, identities and SMS numbers identify people's devices and networks; a
@@ -45,16 +44,7 @@ def _endpoint(entry: LwM2MConfigEntry, endpoint: str) -> dict[str, Any]:
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MConfigEntry) -> dict[str, Any]:
     hub = entry.runtime_data
     server = hub.server
-    source: dict[str, Any] = {"running": server.running, "stats": server.stats.to_dict()}
-    if isinstance(server, EmqxGateway):
-        source |= {
-            "mode": "emqx",
-            "malformed_messages": server.malformed,
-            "unmatched_responses": server.unmatched_responses,
-            "pending": {pseudonym(entry, ep): n for ep, n in server.queue.pending.items()},
-        }
-    else:
-        source |= {"mode": "server", "port": server.port, "malformed_datagrams": server.transport.malformed.count}
+    source = {"running": server.running, "stats": server.stats.to_dict(), **server.diagnostics()}
     return async_redact_data(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},

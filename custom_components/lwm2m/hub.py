@@ -171,7 +171,7 @@ class LwM2MHub:
                 self._start_setup(endpoint, restored=False)
                 self._save()
             case EventType.UPDATED:
-                if event.details.get("objects_changed"):
+                if event.registration is not None and event.registration.objects_changed:
                     self._start_setup(endpoint, restored=False)
                 self._set_available(endpoint, True)
                 self._save()
@@ -180,7 +180,9 @@ class LwM2MHub:
                 self._save()
             case EventType.NOTIFICATION | EventType.SEND:
                 self._store_values(endpoint, event.values)
-            case EventType.RESPONSE if event.values and event.details.get("operation") in ("read", "observe"):
+            case EventType.RESPONSE if (
+                event.values and event.response and event.response.operation in ("read", "observe")
+            ):
                 self._store_values(endpoint, event.values)
         if event.type is not EventType.RESPONSE:
             self._fire(event)
@@ -195,8 +197,14 @@ class LwM2MHub:
     def _fire(self, event: Event) -> None:
         """lwm2m_registered, lwm2m_notification, ... on the bus, for automations."""
         data = event.to_json() | {"device_id": self._device_ids.get(event.endpoint)}
-        if event.type in (EventType.REGISTERED, EventType.UPDATED):
-            data.update({k: event.details.get(k) for k in ("lifetime", "binding", "lwm2m_version", "queue_mode")})
+        info = event.registration
+        if info is not None and event.type in (EventType.REGISTERED, EventType.UPDATED):
+            data |= {
+                "lifetime": info.lifetime,
+                "binding": info.binding,
+                "lwm2m_version": info.lwm2m_version,
+                "queue_mode": info.queue_mode,
+            }
         self.hass.bus.async_fire(f"{DOMAIN}_{event.type.value}", data)
 
     def _store_values(self, endpoint: str, values: Any) -> None:

@@ -14,7 +14,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .lwm2m.client import ATTRIBUTES, Endpoint, Response, meaning
+from .lwm2m.api import ATTRIBUTES, Response, meaning
+from .lwm2m.client import Endpoint
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
 from .lwm2m.gateway_endpoint import GatewayEndpoint
 from .lwm2m.path import Path
@@ -149,13 +150,13 @@ async def _run(
     timeout = call.data[ATTR_TIMEOUT]
     reg = target.client.registration
     hub = target.hub
-    if reg.queue_mode and not call.data[ATTR_WAIT] and not hub.server.queue.is_awake(target.endpoint):
+    if reg.queue_mode and not call.data[ATTR_WAIT] and not hub.server.is_awake(target.endpoint):
         task: asyncio.Task[Response] = hub.entry.async_create_background_task(
             hub.hass, operation(), f"{DOMAIN} queued {call.service}"
         )
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # the outcome arrives as an event
         await asyncio.sleep(0)
-        return {"status": "queued", "queued": hub.server.queue.queued(target.endpoint)}
+        return {"status": "queued", "queued": hub.server.queued(target.endpoint)}
     try:
         async with asyncio.timeout(timeout):
             response = await operation()

@@ -24,6 +24,7 @@ from custom_components.lwm2m.lwm2m.emqx import (
     values_content,
 )
 from custom_components.lwm2m.lwm2m.emqx_bridge import EmqxBridge
+from custom_components.lwm2m.lwm2m.events import RegistrationInfo
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.registration import Registration
 from custom_components.lwm2m.lwm2m.values import ObjLnk
@@ -32,8 +33,8 @@ from tests.core.rawcoap import RawDevice
 P = Path.parse
 
 
-def _registration(payload: bytes, **kwargs) -> dict:
-    return Registration(reg_id="x", objects=parse_registration(payload), **kwargs).to_dict()
+def _registration(payload: bytes, **kwargs) -> RegistrationInfo:
+    return Registration(reg_id="x", objects=parse_registration(payload), **kwargs).info()
 
 
 def test_register_and_update_messages_match_the_manual() -> None:
@@ -46,12 +47,20 @@ def test_register_and_update_messages_match_the_manual() -> None:
             "lt": 300,
             "ep": "testlwm2mclient",
             "b": "U",
+            "alternatePath": "/",  # EMQX always sends it (its gateway's README), "/" by default
         },
     }
     update = _registration(b"</7/0>", endpoint="testlwm2mclient", lifetime=300)
     assert registration_message("update", update) == {
         "msgType": "update",
-        "data": {"objectList": ["/7/0"], "lwm2m": "1.0", "lt": 300, "ep": "testlwm2mclient", "b": "U"},
+        "data": {
+            "objectList": ["/7/0"],
+            "lwm2m": "1.0",
+            "lt": 300,
+            "ep": "testlwm2mclient",
+            "b": "U",
+            "alternatePath": "/",
+        },
     }
     rooted = _registration(b'</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>', endpoint="r", lifetime=60)
     assert registration_message("register", rooted)["data"]["alternatePath"] == "/lwm2m"

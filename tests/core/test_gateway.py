@@ -111,7 +111,7 @@ async def test_read_gives_values_typed_by_the_model(link: Link) -> None:
     assert topic == "lwm2m/far-1/dn/cmd"
     assert command["msgType"] == "read" and command["data"] == {"path": "/3/0"}
     assert isinstance(command["reqID"], int)
-    assert [e.details["operation"] for e in link.of(EventType.RESPONSE)] == ["read", "read"]
+    assert [e.details.operation for e in link.of(EventType.RESPONSE)] == ["read", "read"]
 
 
 async def test_writes_reach_the_device_with_emqx_types(link: Link) -> None:
@@ -194,7 +194,7 @@ async def test_refusals_timeouts_and_unknown_devices(link: Link, server: Any) ->
     link.deliver = False
     with pytest.raises(DeviceTimeout):
         await ep.read("/3/0/9", timeout=0.2)
-    assert link.gateway.queue.queued("far-1") == 0
+    assert link.gateway.queued("far-1") == 0
     assert link.gateway.stats.errors == 1
 
 
@@ -212,18 +212,18 @@ async def test_update_and_deregistration(link: Link, server: Any) -> None:
     server.events.subscribe(lambda e: server_updates.append(e) if e.type is EventType.UPDATED else None)
     assert (await client.update(objects=True)).code.dotted == "2.04"  # the same objects
     # The server took the Update; EMQX's default condition publishes none for it.
-    assert [e.details["objects_changed"] for e in server_updates] == [False]
+    assert [e.details.objects_changed for e in server_updates] == [False]
     client.values[P("/3304/0/5700")] = 40.0
     assert (await client.update(lifetime=120, objects=True)).code.dotted == "2.04"  # a new object
     (updated,) = await until(lambda: link.of(EventType.UPDATED))  # only this one was published
     assert updated.endpoint == "far-1"
-    assert updated.details["objects_changed"] is True and updated.details["moved"] is False
-    assert updated.details["lifetime"] == 120 and updated.details["binding"] == "U"
+    assert updated.details.objects_changed is True and updated.details.moved is False
+    assert updated.details.lifetime == 120 and updated.details.binding == "U"
     reg = link.gateway.registrations.by_endpoint("far-1")
-    assert updated.details["reg_id"] == reg.reg_id and reg.lifetime == 120
+    assert updated.details.reg_id == reg.reg_id and reg.lifetime == 120
     assert {str(p) for p in reg.objects.instances} == {"/1/0", "/3/0", "/3303/0", "/3304/0", "/3311/0"}
     link.gateway.handle("lwm2m/far-1/up/update", json.dumps({"msgType": "update", "data": {"objectList": ["/3/0"]}}))
-    assert len(link.of(EventType.UPDATED)) == 2 and link.of(EventType.UPDATED)[-1].details["objects_changed"]
+    assert len(link.of(EventType.UPDATED)) == 2 and link.of(EventType.UPDATED)[-1].details.objects_changed
     assert [str(p) for p in link.gateway.registrations.by_endpoint("far-1").objects.instances] == ["/3/0"]
 
     # De-registration: the server forgets the device and says so. EMQX publishes nothing
@@ -232,7 +232,7 @@ async def test_update_and_deregistration(link: Link, server: Any) -> None:
     server.events.subscribe(lambda e: gone.append(e) if e.type is EventType.DEREGISTERED else None)
     assert (await client.deregister()).code.dotted == "2.02"
     (deregistered,) = gone
-    assert deregistered.endpoint == "far-1" and deregistered.details["reg_id"] == client.location[1]
+    assert deregistered.endpoint == "far-1" and deregistered.details.reg_id == client.location[1]
     assert "far-1" not in server.registrations
     with pytest.raises(NotRegistered):
         server.endpoint("far-1")

@@ -27,7 +27,7 @@ def accepts(client, start: int = 0) -> list[int | None]:
 
 
 def responses(events: list, operation: str) -> list:
-    return [e for e in events if e.type is EventType.RESPONSE and e.details["operation"] == operation]
+    return [e for e in events if e.type is EventType.RESPONSE and e.details.operation == operation]
 
 
 async def test_read_falls_back_remembers_and_says_so(server, make_client, caplog) -> None:
@@ -42,16 +42,16 @@ async def test_read_falls_back_remembers_and_says_so(server, make_client, caplog
     assert first.content_format == SJSON and first.fallback_from == (CBOR,)
     assert accepts(client) == [CBOR, SJSON]
     (event,) = responses(events, "read")  # the refused attempt is no event of its own
-    assert event.code == "2.05" and event.details["content_format"] == SJSON
-    assert event.details["fallback_from"] == [CBOR]
+    assert event.code == "2.05" and event.details.content_format == SJSON
+    assert event.details.fallback_from == (CBOR,)
     reg = server.registrations.by_endpoint("dev")
     assert reg.refused_formats == {CBOR} and reg.stats.errors == 0
 
     second = await ep.read("/3303/0/5700")  # straight to the format that worked
     assert second.value("/3303/0/5700") == 21.5 and second.content_format == SJSON
     assert second.fallback_from == () and accepts(client, 2) == [SJSON]
-    assert "fallback_from" not in responses(events, "read")[1].details
-    assert responses(events, "read")[1].details["content_format"] == SJSON
+    assert responses(events, "read")[1].details.fallback_from == ()
+    assert responses(events, "read")[1].details.content_format == SJSON
 
     notes = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.INFO]
     assert notes == ["device dev cannot produce SenML CBOR; using SenML JSON"]

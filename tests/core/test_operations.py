@@ -99,7 +99,7 @@ async def test_write(server, make_client, version) -> None:
     assert client.written[-1][0] == "update"
     await ep.write("/3/0/7", {0: 1000, 1: 2000, 2: 3000})
     assert [client.values[P(f"/3/0/7/{i}")] for i in range(3)] == [1000, 2000, 3000]
-    written = [e for e in events if e.type is EventType.RESPONSE and e.details["operation"] == "write"]
+    written = [e for e in events if e.type is EventType.RESPONSE and e.details.operation == "write"]
     assert written[0].values == {P("/3311/0/5850"): True} and written[0].code == "2.04"
     if version == "1.0":
         assert client.written[0][1] == P("/3311/0/5850")
@@ -207,7 +207,7 @@ async def test_composite_operations(server, make_client) -> None:
     assert first.values == {P("/3303/0/5700"): 21.5, P("/3/0/9"): 95}
     client.set_value("/3/0/9", 50)
     event = await asyncio.wait_for(notes.get(), 5)
-    assert event.values[P("/3/0/9")] == 50 and event.details["paths"] == ["/3303/0/5700", "/3/0/9"]
+    assert event.values[P("/3/0/9")] == 50 and [str(p) for p in event.details.paths] == ["/3303/0/5700", "/3/0/9"]
     await ep.cancel_observe([P("/3303/0/5700"), P("/3/0/9")])
     assert client.root.observers == []
     with pytest.raises(CodecError):

@@ -27,7 +27,7 @@ async def test_register(server: LwM2MServer, make_client, version: str) -> None:
     assert reg.objects.instance_ids(3303) == [0] and set(reg.objects.objects) == {1, 3, 3303, 3311}
     (event,) = events
     assert event.type is EventType.REGISTERED and event.endpoint == "dev-a"
-    assert event.details["lifetime"] == 120 and event.details["instances"][0] == "/1/0"
+    assert event.details.lifetime == 120 and str(event.details.instances[0]) == "/1/0"
 
 
 async def test_registration_ids_are_unique(server: LwM2MServer, make_client) -> None:
@@ -114,20 +114,20 @@ async def test_update(server: LwM2MServer, make_client) -> None:
     await client.update(objects=True)
     assert 3304 in reg.objects.objects
     updates = [e for e in events if e.type is EventType.UPDATED]
-    assert [e.details["objects_changed"] for e in updates] == [False, True]
+    assert [e.details.objects_changed for e in updates] == [False, True]
     first, second = (u.details for u in updates)
     assert all(u.endpoint == "dev-u" for u in updates)
-    assert (first["reg_id"], first["endpoint"], first["address"]) == (
+    assert (first.reg_id, first.endpoint, first.address) == (
         client.location[1],
         "dev-u",
         f"127.0.0.1:{client.local_port}",
     )
-    assert (first["lifetime"], first["binding"], first["queue_mode"], first["moved"]) == (300, "UQ", True, False)
-    assert "/3304/0" not in first["instances"]
+    assert (first.lifetime, first.binding, first.queue_mode, first.moved) == (300, "UQ", True, False)
+    assert Path.parse("/3304/0") not in first.instances
     # the second Update sent only the object list: lifetime and binding stay as they were
-    assert (second["lifetime"], second["binding"], second["queue_mode"], second["moved"]) == (300, "UQ", True, False)
-    assert second["reg_id"] == client.location[1] and "/3304/0" in second["instances"]
-    assert second["updated_at"] >= first["updated_at"] > before
+    assert (second.lifetime, second.binding, second.queue_mode, second.moved) == (300, "UQ", True, False)
+    assert second.reg_id == client.location[1] and Path.parse("/3304/0") in second.instances
+    assert second.updated_at >= first.updated_at > before
     assert server.stats.updates == 2
     bad = Message(code=Code.POST, uri=f"{client.server}/{'/'.join(client.location)}")
     bad.opt.uri_query = ("ep=other",)
@@ -144,7 +144,7 @@ async def test_nat_rebinding_moves_the_device(server: LwM2MServer, make_client) 
     assert client.local_port != old_port
     reg = server.registrations.by_endpoint("dev-nat")
     assert reg.address == f"127.0.0.1:{client.local_port}"
-    assert events[-1].details["moved"] is True
+    assert events[-1].details.moved is True
     result = await server.endpoint("dev-nat").read("/3/0/9")
     assert result.value("/3/0/9") == 95
     assert client.requests[-1] == ("GET", "/3/0/9", 112)
@@ -157,7 +157,7 @@ async def test_deregister(server: LwM2MServer, make_client) -> None:
     assert (await client.deregister()).code == Code.DELETED
     assert "dev-d" not in server.registrations
     assert events[-1].type is EventType.DEREGISTERED and events[-1].endpoint == "dev-d"
-    assert events[-1].details["reg_id"] == client.location[1] and server.stats.deregistrations == 1
+    assert events[-1].details.reg_id == client.location[1] and server.stats.deregistrations == 1
     assert (await client.deregister()).code == Code.NOT_FOUND
     with pytest.raises(NotRegistered):
         server.endpoint("dev-d")
@@ -206,7 +206,7 @@ async def test_update_lifetime_is_clamped(udp: None) -> None:
         for requested, kept in [(1, 30), (999999, 3600), (29, 30), (3601, 3600), (30, 30), (3600, 3600), (200, 200)]:
             assert (await client.update(lifetime=requested)).code == Code.CHANGED
             assert reg.lifetime == kept, requested
-            assert updates[-1].details["lifetime"] == kept, requested
+            assert updates[-1].details.lifetime == kept, requested
         assert len(updates) == 7
     finally:
         await client.stop()
@@ -234,12 +234,12 @@ async def test_expiry(udp: None) -> None:
             await expired.wait()
         (gone,) = [e for e in events if e.type is EventType.EXPIRED]
         assert gone.endpoint == "short"
-        assert (gone.details["reg_id"], gone.details["endpoint"], gone.details["lifetime"]) == (
+        assert (gone.details.reg_id, gone.details.endpoint, gone.details.lifetime) == (
             short.location[1],
             "short",
             1,
         )
-        assert gone.details["binding"] == "U" and gone.details["address"] == f"127.0.0.1:{short.local_port}"
+        assert gone.details.binding == "U" and gone.details.address == f"127.0.0.1:{short.local_port}"
         assert "short" not in server.registrations and "long" in server.registrations
         with pytest.raises(NotRegistered):
             await server.endpoint("short").read("/3/0/9")

@@ -107,19 +107,19 @@ async def test_node_lib_client(server) -> None:
         assert server.stats.updates == updates_before + 1
         while (event := await asyncio.wait_for(events.get(), 5)).type is not EventType.UPDATED:
             pass
-        assert event.endpoint == "node-dev" and event.details["reg_id"] == reg.reg_id
-        assert event.details["lifetime"] == reg.lifetime and event.details["objects_changed"] is False
+        assert event.endpoint == "node-dev" and event.details.reg_id == reg.reg_id
+        assert event.details.lifetime == reg.lifetime and event.details.objects_changed is False
         # lwm2m-node-lib sends its Update from another UDP port than its Register: the
         # server follows it (as after a NAT rebinding), and the device still answers there.
-        assert event.details["moved"] is (event.details["address"] != address_before)
-        assert event.details["address"] == reg.address
+        assert event.details.moved is (event.details.address != address_before)
+        assert event.details.address == reg.address
         assert (await ep.read("/3/0/9")).values == {P("/3/0/9"): 87}
         await node.command("unregister")
         unregistered = await node.expect("unregistered")
         assert unregistered["error"] is None, unregistered
         while (event := await asyncio.wait_for(events.get(), 5)).type is not EventType.DEREGISTERED:
             pass
-        assert event.endpoint == "node-dev" and event.details["reg_id"] == reg.reg_id
+        assert event.endpoint == "node-dev" and event.details.reg_id == reg.reg_id
         assert "node-dev" not in server.registrations and server.stats.deregistrations == 1
     finally:
         if proc.returncode is None:

@@ -54,7 +54,8 @@ from .server import AUTO_OBSERVE_ALL, LwM2MServer, ServerConfig
 
 def event_to_json(event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {"event": event.type.value, **event.to_json()}
-    out.update({k: v for k, v in event.details.items() if k not in out})
+    if event.details is not None:
+        out.update({k: v for k, v in event.details.to_json().items() if k not in out})
     return out
 
 

@@ -12,17 +12,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiocoap import Message
 from aiocoap import error as coap_error
 from aiocoap.numbers.codes import Code
 
+from .api import Response, check_attributes, meaning
 from .codecs import ContentFormat, decode, decode_values, encode, encode_paths, encode_values
-from .codecs.link_format import AttrValue, parse_discover
+from .codecs.link_format import parse_discover
 from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
-from .events import Event, EventType
+from .events import Event, EventType, ResponseInfo
 from .nodes import MultipleResource, Node, ObjectInstance, Resource, ResourceInstance, flatten
 from .observe import Observation
 from .path import Path
@@ -35,20 +35,6 @@ if TYPE_CHECKING:
     from .server import LwM2MServer
 
 _LOGGER = logging.getLogger(__name__)
-ATTRIBUTES = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
-_INT_ATTRIBUTES = {"pmin", "pmax", "epmin", "epmax"}
-_MEANING = {
-    "4.00": "bad request",
-    "4.01": "unauthorized",
-    "4.04": "not found",
-    "4.05": "method not allowed",
-    "4.06": "not acceptable",
-    "4.08": "request entity incomplete",
-    "4.13": "request entity too large",
-    "4.15": "unsupported content format",
-    "5.00": "internal server error",
-    "5.01": "not implemented",
-}
 _FORMAT_NAMES: dict[int, str] = {
     ContentFormat.TEXT: "plain text",
     ContentFormat.OPAQUE: "opaque",
@@ -65,29 +51,8 @@ _FALLBACK_1_1 = (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON, ContentForm
 _COMPOSITE_FALLBACK = (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON)
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    """What a device answered."""
-
-    code: str
-    values: Mapping[Path, Value] = field(default_factory=dict)
-    content_format: int | None = None
-    payload: bytes = b""
-    location: Path | None = None  # Create: the new instance
-    attributes: Mapping[Path, Mapping[str, AttrValue]] = field(default_factory=dict)  # Discover
-    # Formats the device refused (4.06) before content_format worked, in the order asked.
-    fallback_from: tuple[int, ...] = ()
-
-    def value(self, path: Path | str) -> Value:
-        return self.values[Path.parse(path) if isinstance(path, str) else path]
-
-
 def code_text(code: Code) -> str:
     return str(code.dotted)
-
-
-def meaning(code: str) -> str:
-    return _MEANING.get(code, "error")
 
 
 def format_name(fmt: int | None) -> str:
@@ -270,11 +235,7 @@ class Endpoint:
         content_format: int | None = None,
         fallback_from: tuple[int, ...] = (),
     ) -> None:
-        details: dict[str, Any] = {"operation": operation}
-        if content_format is not None:
-            details["content_format"] = content_format
-        if fallback_from:
-            details["fallback_from"] = list(fallback_from)
+        details = ResponseInfo(operation=operation, content_format=content_format, fallback_from=fallback_from)
         self._server.events.emit(
             Event(
                 type=EventType.RESPONSE,
@@ -661,27 +622,6 @@ def build_node(model: ObjectModel, path: Path, value: object) -> Node:
     raise CodecError(f"a Write on {path} needs a resource path, or an instance path with a mapping of resources")
 
 
-def check_attributes(attributes: Mapping[str, float | int | None]) -> dict[str, int | float | None]:
-    """Notification attributes checked: known names, whole seconds for periods; None clears one."""
-    out: dict[str, int | float | None] = {}
-    for name, value in attributes.items():
-        if name not in ATTRIBUTES:
-            raise CodecError(f"unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
-        if value is None:
-            out[name] = None
-        elif name in _INT_ATTRIBUTES:
-            if isinstance(value, bool) or not float(value).is_integer() or value < 0:
-                raise CodecError(f"{name} must be a whole number of seconds, got {value!r}")
-            out[name] = int(value)
-        else:
-            if isinstance(value, bool):
-                raise CodecError(f"{name} must be a number")
-            out[name] = float(value)
-    if not out:
-        raise CodecError("no attributes to write")
-    return out
-
-
 def _path(path: Path | str) -> Path:
     return path if isinstance(path, Path) else Path.parse(path)
 
@@ -696,4 +636,4 @@ def _composite_body(accept: int) -> int:
     return accept if accept in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_CBOR
 
 
-__all__ = ["ATTRIBUTES", "Endpoint", "Response", "build_node", "check_attributes", "format_name", "typed_value"]
+__all__ = ["Endpoint", "build_node", "format_name", "typed_value"]

@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TextIO
 
-from .client import ATTRIBUTES, Endpoint, Response, check_attributes
+from .api import ATTRIBUTES, Response, check_attributes
+from .client import Endpoint
 from .errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, PathError, QueueFull
 from .path import MAX_ID, ROOT, Path
 from .server import LwM2MServer

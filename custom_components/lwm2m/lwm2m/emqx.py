@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api import code_name
 from .codecs.link_format import Link, format_links
 from .errors import CodecError, LwM2MError
+from .events import RegistrationInfo
 from .path import Path
 from .values import DataType, Value, coerce, to_json_value
 
@@ -28,30 +30,6 @@ VALUE_TYPES = {
     "Boolean": DataType.BOOLEAN,
     "Opaque": DataType.OPAQUE,
     "Objlnk": DataType.OBJLNK,
-}
-CODE_MESSAGES = {
-    "2.01": "created",
-    "2.02": "deleted",
-    "2.03": "valid",
-    "2.04": "changed",
-    "2.05": "content",
-    "2.31": "continue",
-    "4.00": "bad_request",
-    "4.01": "unauthorized",
-    "4.02": "bad_option",
-    "4.03": "forbidden",
-    "4.04": "not_found",
-    "4.05": "method_not_allowed",
-    "4.06": "not_acceptable",
-    "4.08": "request_entity_incomplete",
-    "4.12": "precondition_failed",
-    "4.13": "request_entity_too_large",
-    "4.15": "unsupported_content_format",
-    "5.00": "internal_server_error",
-    "5.01": "not_implemented",
-    "5.02": "bad_gateway",
-    "5.03": "service_unavailable",
-    "5.04": "gateway_timeout",
 }
 MAX_COMMAND = 256 * 1024
 
@@ -162,22 +140,17 @@ def typed_item(path: str, value: Value, dtype: DataType) -> dict[str, Any]:
     return {"path": path, "type": EMQX_TYPES.get(dtype, "String"), "value": to_json_value(value)}
 
 
-def code_message(code: str) -> str:
-    return CODE_MESSAGES.get(code, "error")
-
-
-def registration_message(msg_type: str, registration: Mapping[str, Any]) -> dict[str, Any]:
-    """A register or update message from Registration.to_dict()."""
-    data: dict[str, Any] = {
-        "ep": registration["endpoint"],
-        "lwm2m": registration["lwm2m_version"],
-        "lt": registration["lifetime"],
-        "b": registration["binding"],
-        "objectList": list(registration["instances"]) or [f"/{oid}" for oid in registration.get("objects", {})],
+def registration_message(msg_type: str, registration: RegistrationInfo) -> dict[str, Any]:
+    """A register or update message, as EMQX publishes it (alternatePath always, "/" by default)."""
+    data: dict[str, Any] = {"ep": registration.endpoint, "lt": registration.lifetime}
+    if registration.sms:
+        data["sms"] = registration.sms
+    data |= {
+        "lwm2m": registration.lwm2m_version,
+        "b": registration.binding,
+        "alternatePath": registration.root_path or "/",
+        "objectList": [str(p) for p in registration.instances] or [f"/{oid}" for oid in registration.objects],
     }
-    root = registration.get("root_path", "/")
-    if root and root != "/":
-        data["alternatePath"] = root
     return {"msgType": msg_type, "data": data}
 
 
@@ -186,7 +159,7 @@ def should_publish_update(settings: EmqxSettings, objects_changed: bool) -> bool
 
 
 def response_message(req_id: Any, msg_type: str, req_path: str, code: str, content: Any = None) -> dict[str, Any]:
-    data: dict[str, Any] = {"reqPath": req_path, "code": code, "codeMsg": code_message(code)}
+    data: dict[str, Any] = {"reqPath": req_path, "code": code, "codeMsg": code_name(code)}
     if content is not None:
         data["content"] = content
     return {"reqID": req_id, "msgType": msg_type, "data": data}
@@ -208,7 +181,7 @@ def notify_message(
         "reqID": req_id,
         "msgType": "notify",
         "seqNum": sequence,
-        "data": {"code": code, "codeMsg": code_message(code), "reqPath": req_path, "content": values_content(values)},
+        "data": {"code": code, "codeMsg": code_name(code), "reqPath": req_path, "content": values_content(values)},
     }
 
 

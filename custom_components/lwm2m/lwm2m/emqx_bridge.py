@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .client import Endpoint, Response
+from .api import Response
+from .client import Endpoint
 from .emqx import (
     Command,
     EmqxError,
@@ -46,13 +47,15 @@ class EmqxBridge:
     def messages_for(self, event: Event) -> Iterator[Message]:
         settings = self.settings
         endpoint = event.endpoint
-        if event.type is EventType.REGISTERED:
-            translator = settings.register
-            yield self._up(endpoint, translator, registration_message("register", event.details))
-        elif event.type is EventType.UPDATED and should_publish_update(
-            settings, bool(event.details.get("objects_changed"))
+        info = event.registration
+        if event.type is EventType.REGISTERED and info is not None:
+            yield self._up(endpoint, settings.register, registration_message("register", info))
+        elif (
+            event.type is EventType.UPDATED
+            and info is not None
+            and should_publish_update(settings, info.objects_changed)
         ):
-            yield self._up(endpoint, settings.update, registration_message("update", event.details))
+            yield self._up(endpoint, settings.update, registration_message("update", info))
         elif event.type is EventType.NOTIFICATION and event.path is not None:
             req_id = self._observe_ids.get((endpoint, str(event.path)), 0)
             message = notify_message(req_id, event.sequence, event.code or "2.05", str(event.path), event.values)

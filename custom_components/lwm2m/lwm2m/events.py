@@ -25,12 +25,88 @@ class EventType(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationInfo:
+    """A registration as it was when the event happened (registered, updated, deregistered,
+    expired); moved and objects_changed say what an Update changed."""
+
+    reg_id: str
+    endpoint: str
+    lifetime: int
+    lwm2m_version: str
+    binding: str
+    queue_mode: bool
+    sms: str | None = None
+    address: str = ""
+    transport: str = "udp"
+    identity: str | None = None
+    root_path: str = "/"
+    objects: Mapping[int, str | None] = field(default_factory=dict)
+    instances: tuple[Path, ...] = ()
+    content_formats: tuple[int, ...] = ()
+    registered_at: float = 0.0
+    updated_at: float = 0.0
+    moved: bool = False
+    objects_changed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reg_id": self.reg_id,
+            "lifetime": self.lifetime,
+            "lwm2m_version": self.lwm2m_version,
+            "binding": self.binding,
+            "queue_mode": self.queue_mode,
+            "sms": self.sms,
+            "address": self.address,
+            "transport": self.transport,
+            "identity": self.identity,
+            "root_path": self.root_path,
+            "objects": {str(k): v for k, v in self.objects.items()},
+            "instances": [str(p) for p in self.instances],
+            "content_formats": list(self.content_formats),
+            "registered_at": self.registered_at,
+            "updated_at": self.updated_at,
+            "moved": self.moved,
+            "objects_changed": self.objects_changed,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationInfo:
+    """What an observation covers (one path, or several for Observe-Composite)."""
+
+    paths: tuple[Path, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"paths": [str(p) for p in self.paths]}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseInfo:
+    """Which operation a response answers, in which content format, after which refusals."""
+
+    operation: str
+    content_format: int | None = None
+    fallback_from: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"operation": self.operation}
+        if self.content_format is not None:
+            out["content_format"] = self.content_format
+        if self.fallback_from:
+            out["fallback_from"] = list(self.fallback_from)
+        return out
+
+
+Details = RegistrationInfo | NotificationInfo | ResponseInfo | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Something that happened to one endpoint.
 
     values maps full paths to typed values (notifications, Send, read responses);
     sequence is the CoAP Observe number of a notification; code is the CoAP code of a
-    response ("2.05"); details carries the rest (the registration's data, the operation).
+    response ("2.05"); details is typed by the kind of event.
     """
 
     type: EventType
@@ -39,10 +115,19 @@ class Event:
     values: Mapping[Path, Value] = field(default_factory=dict)
     sequence: int | None = None
     code: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Details = None
+
+    @property
+    def registration(self) -> RegistrationInfo | None:
+        return self.details if isinstance(self.details, RegistrationInfo) else None
+
+    @property
+    def response(self) -> ResponseInfo | None:
+        return self.details if isinstance(self.details, ResponseInfo) else None
 
     def to_json(self) -> dict[str, Any]:
-        """The event's data in JSON-friendly form (paths as text, opaque as base64)."""
+        """The event's data in JSON-friendly form (paths as text, opaque as base64), without
+        its details (a registration's id and address stay out of what is published)."""
         out: dict[str, Any] = {"endpoint": self.endpoint}
         if self.path is not None:
             out["path"] = str(self.path)

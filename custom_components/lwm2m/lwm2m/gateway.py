@@ -19,18 +19,18 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .api import SourceStats
 from .codecs.link_format import RegisteredObjects
 from .emqx import MAX_COMMAND, EmqxSettings
 from .errors import CodecError
-from .events import Event, EventBus, EventType
+from .events import Event, EventBus, EventType, NotificationInfo
 from .gateway_endpoint import GatewayEndpoint, RemoteObservation
 from .model import ObjectModel
 from .path import Path
 from .registration import Registration, RegistrationStore, new_registration_id
-from .server import ServerStats
 from .values import Value, coerce
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,23 +40,11 @@ Publish = Callable[[str, str, int], Awaitable[None]]
 @dataclass(slots=True, kw_only=True)
 class GatewayConfig:
     request_timeout: float = 30.0  # the gateway may hold a command for a sleeping device
+    # EMQX's qmode_time_window: after each message from a queue-mode device the gateway sends
+    # it commands at once; later ones wait in the gateway until the device talks again.
+    queue_window: float = 22.0
     grace_period: float = 15.0
     expiry_check_interval: float = 5.0
-
-
-@dataclass(slots=True)
-class GatewayQueue:
-    """Commands waiting for an answer, per endpoint. The gateway itself holds commands for a
-    sleeping device; whether one is awake is not visible over MQTT, so a queue-mode device
-    counts as asleep (a service call with wait: false returns at once)."""
-
-    pending: dict[str, int] = field(default_factory=dict)
-
-    def is_awake(self, endpoint: str) -> bool:
-        return False
-
-    def queued(self, endpoint: str) -> int:
-        return self.pending.get(endpoint, 0)
 
 
 class EmqxGateway:
@@ -75,8 +63,8 @@ class EmqxGateway:
         self.publish = publish
         self.registrations = RegistrationStore()
         self.events = EventBus()
-        self.stats = ServerStats()
-        self.queue = GatewayQueue()
+        self.stats = SourceStats()
+        self._pending_by_endpoint: dict[str, int] = {}
         self.malformed = 0  # messages from the gateway that could not be used (bad JSON, missing fields)
         self.unmatched_responses = 0  # answers to commands of other consumers (or timed out)
         self.observations: dict[tuple[str, Path], RemoteObservation] = {}
@@ -120,6 +108,26 @@ class EmqxGateway:
             self.registrations.add(reg)
             restored.append(reg)
         return restored
+
+    def is_awake(self, endpoint: str) -> bool:
+        """A queue-mode device is awake for the gateway's window after it last talked."""
+        reg = self.registrations.by_endpoint(endpoint)
+        if reg is None or not reg.queue_mode:
+            return True
+        return time.time() < (reg.stats.last_seen or reg.updated_at) + self.config.queue_window
+
+    def queued(self, endpoint: str) -> int:
+        """Commands published for endpoint and not answered yet."""
+        return self._pending_by_endpoint.get(endpoint, 0)
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "mode": "emqx",
+            "malformed_messages": self.malformed,
+            "unmatched_responses": self.unmatched_responses,
+            "pending_commands": sum(self._pending_by_endpoint.values()),
+            "observations": len(self.observations),
+        }
 
     def endpoint(self, name: str) -> GatewayEndpoint:
         return GatewayEndpoint(self, name)
@@ -175,7 +183,7 @@ class EmqxGateway:
         if old is not None:
             self._forget(endpoint)
         self.stats.registrations += 1
-        self.events.emit(Event(type=EventType.REGISTERED, endpoint=endpoint, details=reg.to_dict()))
+        self.events.emit(Event(type=EventType.REGISTERED, endpoint=endpoint, details=reg.info()))
 
     def _on_update(self, endpoint: str, data: dict[str, Any]) -> None:
         reg = self.registrations.by_endpoint(endpoint)
@@ -195,7 +203,7 @@ class EmqxGateway:
         self._heard(reg)
         reg.updated_at = reg.stats.last_seen
         self.stats.updates += 1
-        details = reg.to_dict() | {"moved": False, "objects_changed": objects_changed}
+        details = reg.info(objects_changed=objects_changed)
         self.events.emit(Event(type=EventType.UPDATED, endpoint=endpoint, details=details))
 
     def _on_notify(self, endpoint: str, doc: dict[str, Any], data: dict[str, Any]) -> None:
@@ -221,7 +229,7 @@ class EmqxGateway:
                 values=values,
                 sequence=sequence,
                 code=code,
-                details={"paths": [str(path)]},
+                details=NotificationInfo(paths=(path,)),
             )
         )
 
@@ -277,7 +285,7 @@ class EmqxGateway:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         key = (endpoint, req_id)
         self._pending[key] = future
-        self.queue.pending[endpoint] = self.queue.pending.get(endpoint, 0) + 1
+        self._pending_by_endpoint[endpoint] = self._pending_by_endpoint.get(endpoint, 0) + 1
         payload = json.dumps({"reqID": req_id, "msgType": msg_type, "data": dict(data)})
         try:
             self.stats.requests_out += 1
@@ -286,11 +294,11 @@ class EmqxGateway:
                 return await future
         finally:
             self._pending.pop(key, None)
-            left = self.queue.pending.get(endpoint, 1) - 1
+            left = self._pending_by_endpoint.get(endpoint, 1) - 1
             if left > 0:
-                self.queue.pending[endpoint] = left
+                self._pending_by_endpoint[endpoint] = left
             else:
-                self.queue.pending.pop(endpoint, None)
+                self._pending_by_endpoint.pop(endpoint, None)
 
     # -- expiry ---------------------------------------------------------------------------------------
 
@@ -311,7 +319,7 @@ class EmqxGateway:
             self.registrations.remove(reg)
             self._forget(reg.endpoint)
             self.stats.expirations += 1
-            self.events.emit(Event(type=EventType.EXPIRED, endpoint=reg.endpoint, details=reg.to_dict()))
+            self.events.emit(Event(type=EventType.EXPIRED, endpoint=reg.endpoint, details=reg.info()))
         return expired
 
     def _forget(self, endpoint: str) -> None:

@@ -10,11 +10,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .client import Response, build_node, check_attributes, meaning, typed_value
+from .api import Response, check_attributes, meaning
+from .client import build_node, typed_value
 from .codecs.link_format import parse_discover
 from .emqx import typed_item
 from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
-from .events import Event, EventType
+from .events import Event, EventType, ResponseInfo
 from .nodes import Node, flatten
 from .path import Path
 from .registration import Registration
@@ -91,7 +92,7 @@ class GatewayEndpoint:
                 path=path,
                 values=values,
                 code=code,
-                details={"operation": operation},
+                details=ResponseInfo(operation=operation),
             )
         )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .codecs.link_format import RegisteredObjects
+from .events import RegistrationInfo
 from .path import Path
 
 
@@ -76,8 +77,31 @@ class Registration:
         except ValueError:
             return 1, 0
 
+    def info(self, *, moved: bool = False, objects_changed: bool = False) -> RegistrationInfo:
+        """The registration as an event carries it."""
+        return RegistrationInfo(
+            reg_id=self.reg_id,
+            endpoint=self.endpoint,
+            lifetime=self.lifetime,
+            lwm2m_version=self.lwm2m_version,
+            binding=self.binding,
+            queue_mode=self.queue_mode,
+            sms=self.sms,
+            address=self.address,
+            transport=self.transport,
+            identity=self.identity,
+            root_path=self.objects.root_path,
+            objects=dict(self.objects.objects),
+            instances=self.objects.instances,
+            content_formats=tuple(self.objects.content_formats),
+            registered_at=self.registered_at,
+            updated_at=self.updated_at,
+            moved=moved,
+            objects_changed=objects_changed,
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly form (for storage, diagnostics and events); no transport object."""
+        """A JSON-friendly form (for storage and diagnostics); no transport object."""
         return {
             "reg_id": self.reg_id,
             "endpoint": self.endpoint,

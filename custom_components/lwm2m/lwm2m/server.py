@@ -7,16 +7,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
+from .api import SourceStats
 from .client import Endpoint
 from .codecs import ContentFormat, decode, decode_values
 from .errors import CodecError, LwM2MError, NotRegistered
-from .events import Event, EventBus, EventType
+from .events import Event, EventBus, EventType, NotificationInfo
 from .model import ObjectModel
 from .nodes import flatten
 from .observe import Observation, ObservationTable
@@ -51,23 +52,6 @@ class ServerConfig:
     dedup_max: int = 20_000  # incoming requests remembered for duplicate detection (~3 KB each)
 
 
-@dataclass(slots=True)
-class ServerStats:
-    requests_in: int = 0
-    requests_out: int = 0
-    registrations: int = 0
-    updates: int = 0
-    deregistrations: int = 0
-    expirations: int = 0
-    notifications: int = 0
-    sends: int = 0
-    errors: int = 0
-    started_at: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-
 class LwM2MServer:
     """An LwM2M server on one UDP port. Start it, subscribe to its events, operate endpoints."""
 
@@ -78,7 +62,7 @@ class LwM2MServer:
         self.registrations = RegistrationStore()
         self.observations = ObservationTable()
         self.queue = SleepQueue(self.config.queue_window, self.config.max_queued)
-        self.stats = ServerStats()
+        self.stats = SourceStats()
         self.transport = CoapTransport(
             LwM2MSite(self), self.config.host, self.config.port, dedup_max=self.config.dedup_max
         )
@@ -124,6 +108,22 @@ class LwM2MServer:
         return task
 
     # -- endpoints ----------------------------------------------------------------------
+
+    def is_awake(self, endpoint: str) -> bool:
+        reg = self.registrations.by_endpoint(endpoint)
+        return reg is None or not reg.queue_mode or self.queue.is_awake(endpoint)
+
+    def queued(self, endpoint: str) -> int:
+        return self.queue.queued(endpoint)
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {
+            "mode": "server",
+            "port": self.port,
+            "malformed_datagrams": self.transport.malformed.count,
+            "observations": len(self.observations),
+            "queued_requests": sum(self.queue.queued(reg.endpoint) for reg in self.registrations),
+        }
 
     def endpoint(self, name: str) -> Endpoint:
         if name not in self.registrations:
@@ -187,7 +187,7 @@ class LwM2MServer:
         self.stats.registrations += 1
         if reg.queue_mode:
             self.queue.wake(reg.endpoint)
-        self.events.emit(Event(type=EventType.REGISTERED, endpoint=reg.endpoint, details=reg.to_dict()))
+        self.events.emit(Event(type=EventType.REGISTERED, endpoint=reg.endpoint, details=reg.info()))
         if self.config.auto_observe:
             self.spawn(self._auto_observe(reg), f"lwm2m auto-observe {reg.endpoint}")
         return Message(code=Code.CREATED, location_path=("rd", reg.reg_id))
@@ -214,7 +214,7 @@ class LwM2MServer:
         self.stats.updates += 1
         if reg.queue_mode:
             self.queue.wake(reg.endpoint)
-        details = reg.to_dict() | {"moved": moved, "objects_changed": objects_changed}
+        details = reg.info(moved=moved, objects_changed=objects_changed)
         self.events.emit(Event(type=EventType.UPDATED, endpoint=reg.endpoint, details=details))
         return Message(code=Code.CHANGED)
 
@@ -225,7 +225,7 @@ class LwM2MServer:
         self.registrations.remove(reg)
         self._forget(reg)
         self.stats.deregistrations += 1
-        self.events.emit(Event(type=EventType.DEREGISTERED, endpoint=reg.endpoint, details=reg.to_dict()))
+        self.events.emit(Event(type=EventType.DEREGISTERED, endpoint=reg.endpoint, details=reg.info()))
         return Message(code=Code.DELETED)
 
     def handle_send(self, request: Message) -> Message:
@@ -267,7 +267,7 @@ class LwM2MServer:
             self.registrations.remove(reg)
             self._forget(reg)
             self.stats.expirations += 1
-            self.events.emit(Event(type=EventType.EXPIRED, endpoint=reg.endpoint, details=reg.to_dict()))
+            self.events.emit(Event(type=EventType.EXPIRED, endpoint=reg.endpoint, details=reg.info()))
         return expired
 
     # -- observation --------------------------------------------------------------------
@@ -315,7 +315,7 @@ class LwM2MServer:
                 values=values,
                 sequence=sequence,
                 code=str(message.code.dotted),
-                details={"paths": [str(p) for p in observation.paths]},
+                details=NotificationInfo(paths=observation.paths),
             )
         )
 

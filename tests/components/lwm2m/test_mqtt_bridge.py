@@ -74,6 +74,7 @@ async def test_every_message_both_ways(
             "lwm2m": "1.0",
             "lt": 300,
             "b": "U",
+            "alternatePath": "/",
             "objectList": ["/1/0", "/3/0", "/3303/0", "/3311/0"],
         }
         client.values[P("/3304/0/5700")] = 40.0
