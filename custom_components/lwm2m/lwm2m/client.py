@@ -23,15 +23,14 @@ from .codecs import ContentFormat, decode, decode_values, encode, encode_paths, 
 from .codecs.link_format import parse_discover
 from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
 from .events import Event, EventType, ResponseInfo
-from .nodes import MultipleResource, Node, ObjectInstance, Resource, ResourceInstance, flatten
+from .nodes import MultipleResource, Node, ObjectInstance, Resource, ResourceInstance, flatten, node_for
 from .observe import Observation
 from .path import Path
 from .registration import Registration
 from .transport import FastTuning
-from .values import Value, coerce
+from .values import Value
 
 if TYPE_CHECKING:
-    from .model import ObjectModel
     from .server import LwM2MServer
 
 _LOGGER = logging.getLogger(__name__)
@@ -278,12 +277,9 @@ class Endpoint:
 
     # -- typed values from what a user gave -----------------------------------------------
 
-    def _typed(self, path: Path, value: object) -> Value:
-        return typed_value(self._server.model, path, value)
-
     def node_for(self, path: Path, value: object) -> Node:
         """Build the node a Write sends from a user's value (dicts for instances and multi-resources)."""
-        return build_node(self._server.model, path, value)
+        return node_for(self._server.model, path, value)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -432,7 +428,7 @@ class Endpoint:
     async def write_composite(
         self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
-        typed = {(p := _path(k)): self._typed(p, v) for k, v in values.items()}
+        typed = {(p := _path(k)): self._server.model.typed(p, v) for k, v in values.items()}
         for p in typed:
             if p.depth < 3:
                 raise CodecError(f"Write-Composite needs resource paths, not {p}")
@@ -591,37 +587,6 @@ class Endpoint:
         ]
 
 
-def typed_value(model: ObjectModel, path: Path, value: object) -> Value:
-    """A user's value typed as the object model says the resource at path is."""
-    rdef = model.resource(path)
-    if rdef is not None:
-        return coerce(value, rdef.type)
-    if isinstance(value, (bool, int, float, str, bytes)):
-        return value
-    raise CodecError(f"{path}: {value!r} is not a value this resource can take")
-
-
-def build_node(model: ObjectModel, path: Path, value: object) -> Node:
-    """The node a Write sends from a user's value (dicts for instances and multi-resources)."""
-    if path.is_resource_instance:
-        return ResourceInstance(path.ids[3], typed_value(model, path, value))
-    if path.is_resource:
-        rdef = model.resource(path)
-        if isinstance(value, Mapping) or (rdef is not None and rdef.multiple and isinstance(value, (list, tuple))):
-            items = value.items() if isinstance(value, Mapping) else enumerate(value)
-            return MultipleResource(path.ids[2], {int(k): typed_value(model, path.child(int(k)), v) for k, v in items})
-        return Resource(path.ids[2], typed_value(model, path, value))
-    if path.is_instance and isinstance(value, Mapping):
-        resources: dict[int, Resource | MultipleResource] = {}
-        for key, item in value.items():
-            rid = int(key)
-            node = build_node(model, path.child(rid), item)
-            assert isinstance(node, (Resource, MultipleResource))
-            resources[rid] = node
-        return ObjectInstance(path.ids[1], resources)
-    raise CodecError(f"a Write on {path} needs a resource path, or an instance path with a mapping of resources")
-
-
 def _path(path: Path | str) -> Path:
     return path if isinstance(path, Path) else Path.parse(path)
 
@@ -636,4 +601,4 @@ def _composite_body(accept: int) -> int:
     return accept if accept in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_CBOR
 
 
-__all__ = ["Endpoint", "build_node", "format_name", "typed_value"]
+__all__ = ["Endpoint", "format_name"]

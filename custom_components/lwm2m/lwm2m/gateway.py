@@ -31,7 +31,7 @@ from .gateway_endpoint import GatewayEndpoint, RemoteObservation
 from .model import ObjectModel
 from .path import Path
 from .registration import Registration, RegistrationStore, new_registration_id
-from .values import Value, coerce
+from .values import Value
 
 _LOGGER = logging.getLogger(__name__)
 Publish = Callable[[str, str, int], Awaitable[None]]
@@ -265,12 +265,10 @@ class EmqxGateway:
         return values
 
     def _typed(self, path: Path, raw: Any) -> Value:
-        rdef = self.model.resource(path)
-        if rdef is not None:
-            try:
-                return coerce(raw, rdef.type)
-            except CodecError:
-                pass  # the gateway's idea of the type wins over a model that disagrees
+        try:
+            return self.model.typed(path, raw)
+        except CodecError:
+            pass  # the gateway's idea of the type wins over a model that disagrees
         if isinstance(raw, (bool, int, float, str)):
             return raw
         return json.dumps(raw)

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .api import Response, check_attributes, meaning
-from .client import build_node, typed_value
 from .codecs.link_format import parse_discover
 from .emqx import typed_item
 from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
 from .events import Event, EventType, ResponseInfo
-from .nodes import Node, flatten
+from .nodes import Node, flatten, node_for
 from .path import Path
 from .registration import Registration
 from .values import DataType, Value, guess_type
@@ -52,7 +51,7 @@ class GatewayEndpoint:
         return reg
 
     def node_for(self, path: Path, value: object) -> Node:
-        return build_node(self._gateway.model, path, value)
+        return node_for(self._gateway.model, path, value)
 
     # -- the command path -------------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class GatewayEndpoint:
     ) -> Response:
         """EMQX's JSON has no composite write: one write with basePath per object instance,
         in turn (so not atomic across instances)."""
-        typed = {(p := _path(k)): typed_value(self._gateway.model, p, v) for k, v in values.items()}
+        typed = {(p := _path(k)): self._gateway.model.typed(p, v) for k, v in values.items()}
         by_instance: dict[Path, dict[Path, Value]] = {}
         for p, value in typed.items():
             if p.depth < 3:

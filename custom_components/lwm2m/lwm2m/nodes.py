@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import CodecError
 from .path import Path
 from .values import Value
+
+if TYPE_CHECKING:
+    from .model import ObjectModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +133,37 @@ def build_node(path: Path, values: Mapping[Path, Value], multiple: frozenset[Pat
 @dataclass(frozen=True, slots=True)
 class _Single:
     value: Value
+
+
+def node_for(model: ObjectModel, path: Path, value: object) -> Node:
+    """The node a Write sends from a user's value: a value for a resource (or resource
+    instance), a mapping or list for a multiple resource, a mapping of resource ids for an
+    instance; each value typed by the model."""
+    if path.is_resource_instance:
+        return ResourceInstance(path.ids[3], model.typed(path, value))
+    if path.is_resource:
+        rdef = model.resource(path)
+        if isinstance(value, Mapping) or (rdef is not None and rdef.multiple and isinstance(value, (list, tuple))):
+            items = value.items() if isinstance(value, Mapping) else enumerate(value)
+            instances = {_id(k, path): v for k, v in items}
+            return MultipleResource(path.ids[2], {k: model.typed(path.child(k), v) for k, v in instances.items()})
+        return Resource(path.ids[2], model.typed(path, value))
+    if path.is_instance and isinstance(value, Mapping):
+        resources: dict[int, Resource | MultipleResource] = {}
+        for key, item in value.items():
+            node = node_for(model, path.child(_id(key, path)), item)
+            assert isinstance(node, (Resource, MultipleResource))
+            resources[node.id] = node
+        return ObjectInstance(path.ids[1], resources)
+    raise CodecError(f"a Write on {path} needs a resource path, or an instance path with a mapping of resources")
+
+
+def _id(key: object, below: Path) -> int:
+    """A resource (instance) id as a user gave it ("5700", 5700)."""
+    try:
+        number = int(str(key))
+    except ValueError:
+        raise CodecError(f"{key!r} is not an id below {below} (use numbers such as 5700)") from None
+    if not 0 <= number <= 0xFFFF:
+        raise CodecError(f"{number} is not an id between 0 and 65535 below {below}")
+    return number

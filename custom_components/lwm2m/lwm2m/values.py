@@ -108,11 +108,12 @@ def check_value(value: Value, dtype: DataType) -> Value:
 
 
 def coerce(value: object, dtype: DataType) -> Value:
-    """Turn a user's value (from a service call, MQTT JSON, ...) into a typed value.
+    """Turn a raw value (a user's, MQTT JSON, a self-described SenML/JSON/CBOR value) into a
+    value of dtype: the one conversion from raw to typed.
 
     Accepts the obvious spellings: "21.5" for a Float, "true"/"on"/1 for a Boolean,
-    "3:0" for an Objlnk, ISO 8601 text or epoch seconds for a Time, base64 or hex text
-    for Opaque.
+    "3:0" for an Objlnk, ISO 8601 text or epoch seconds for a Time, base64 (padded or not,
+    URL-safe or not) or 0x-hex text for Opaque, UTF-8 bytes for a String.
     """
     try:
         match dtype:
@@ -141,16 +142,24 @@ def coerce(value: object, dtype: DataType) -> Value:
                     return False
                 raise ValueError("expected true or false")
             case DataType.STRING | DataType.CORELNK:
-                if isinstance(value, (bytes, dict, list)):
+                if isinstance(value, bytes):
+                    return value.decode("utf-8")
+                if isinstance(value, (dict, list)):
                     raise ValueError("expected text")
                 return value if isinstance(value, str) else str(value)
             case DataType.OPAQUE:
                 if isinstance(value, bytes):
                     return value
-                text = str(value)
-                if text.startswith("0x"):
-                    return bytes.fromhex(text[2:])
-                return base64.b64decode(text, validate=True)
+                if not isinstance(value, str):
+                    raise ValueError("expected bytes, hex (0x...) or base64 text")
+                if value.startswith("0x"):
+                    return bytes.fromhex(value[2:])
+                # base64 as SenML and JSON carry it: padding optional, URL-safe alphabet too
+                return base64.b64decode(
+                    value + "=" * (-len(value) % 4),
+                    altchars=b"-_" if "-" in value or "_" in value else None,
+                    validate=True,
+                )
             case DataType.TIME:
                 if isinstance(value, datetime):
                     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -6,11 +6,13 @@ import builtins
 import json
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from functools import cache
 from pathlib import Path as FsPath
 
-from ..errors import ModelError
+from ..errors import CodecError, ModelError
 from ..path import Path
+from ..values import DataType, ObjLnk, Value, coerce
 from .definitions import ObjectDefinition, ResourceDefinition
 from .xml import parse_object_file
 
@@ -55,6 +57,20 @@ class ObjectModel:
 
     def object(self, object_id: int | None) -> ObjectDefinition | None:
         return self._objects.get(object_id) if object_id is not None else None
+
+    def typed(self, path: Path, value: builtins.object) -> Value:
+        """value as the resource at path takes it (values.coerce by the model's type). A
+        resource the model does not describe (or an executable one) keeps a typed value as
+        it is; the device decides."""
+        rdef = self.resource(path)
+        if rdef is not None and rdef.type is not DataType.NONE:
+            try:
+                return coerce(value, rdef.type)
+            except CodecError as err:
+                raise CodecError(f"{path}: {err}") from None
+        if isinstance(value, (bool, int, float, str, bytes, datetime, ObjLnk)):
+            return value
+        raise CodecError(f"{path}: {value!r} is not a value this resource can take")
 
     def resource(self, path: Path | tuple[int, int]) -> ResourceDefinition | None:
         """The definition of the resource at (or above) a resource path."""
