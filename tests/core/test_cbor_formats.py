@@ -14,11 +14,10 @@ from custom_components.lwm2m.lwm2m.codecs import (
     encode_paths,
     encode_values,
     lwm2m_cbor,
-    senml_cbor,
 )
 from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectModel
-from custom_components.lwm2m.lwm2m.nodes import MultipleResource, ObjectInstance, Resource, flatten
+from custom_components.lwm2m.lwm2m.nodes import ObjectInstance, build_node
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.values import ObjLnk
 
@@ -35,8 +34,7 @@ def test_senml_cbor_uses_integer_labels(model: ObjectModel) -> None:
 
 def test_senml_cbor_round_trip_of_device(model: ObjectModel) -> None:
     raw = encode_values(ContentFormat.SENML_CBOR, DEVICE_VALUES, P("/3/0"))
-    node = senml_cbor.decode(raw, P("/3/0"), model)
-    assert isinstance(node, ObjectInstance) and flatten(node, P("/3/0")) == DEVICE_VALUES
+    assert decode(ContentFormat.SENML_CBOR, raw, P("/3/0"), model) == DEVICE_VALUES
 
 
 def test_senml_cbor_types_and_paths(model: ObjectModel) -> None:
@@ -80,23 +78,24 @@ def test_senml_cbor_malformed(model: ObjectModel, payload: bytes) -> None:
 
 
 def test_lwm2m_cbor_device(model: ObjectModel) -> None:
-    node = decode(ContentFormat.TLV, encode(ContentFormat.TLV, _device_node(), P("/3/0"), model), P("/3/0"), model)
-    raw = lwm2m_cbor.encode(node, P("/3/0"), model)
+    values = decode(ContentFormat.TLV, encode(ContentFormat.TLV, _device_node(), P("/3/0"), model), P("/3/0"), model)
+    raw = lwm2m_cbor.encode(build_node(P("/3/0"), values), P("/3/0"), model)
     doc = cbor2.loads(raw)
     assert doc[3][0][9] == 100 and doc[3][0][7] == {0: 3800, 1: 5000}
     assert doc[3][0][13] == datetime.fromtimestamp(1367491215, UTC)  # tag 1, epoch seconds
-    back = lwm2m_cbor.decode(raw, P("/3/0"), model)
-    assert flatten(back, P("/3/0")) == DEVICE_VALUES
+    assert decode(ContentFormat.LWM2M_CBOR, raw, P("/3/0"), model) == DEVICE_VALUES
 
 
 def test_lwm2m_cbor_compressed_paths(model: ObjectModel) -> None:
     raw = cbor2.dumps({(3303, 0): {5700: 21, 5701: "Cel"}, 3: {0: {(7, 1): 5000}}})
     values = decode_values(ContentFormat.LWM2M_CBOR, raw, model)
     assert values == {P("/3303/0/5700"): 21.0, P("/3303/0/5701"): "Cel", P("/3/0/7/1"): 5000}
-    assert lwm2m_cbor.decode(cbor2.dumps({(3303, 0, 5700): 21}), P("/3303/0/5700"), model) == Resource(5700, 21.0)
-    assert decode(
-        ContentFormat.LWM2M_CBOR, cbor2.dumps({(3, 0, 7): {0: 1, 1: 2}}), P("/3/0/7"), model
-    ) == MultipleResource(7, {0: 1, 1: 2})
+    single = cbor2.dumps({(3303, 0, 5700): 21})
+    assert decode(ContentFormat.LWM2M_CBOR, single, P("/3303/0/5700"), model) == {P("/3303/0/5700"): 21.0}
+    assert decode(ContentFormat.LWM2M_CBOR, cbor2.dumps({(3, 0, 7): {0: 1, 1: 2}}), P("/3/0/7"), model) == {
+        P("/3/0/7/0"): 1,
+        P("/3/0/7/1"): 2,
+    }
     assert cbor2.loads(encode_values(ContentFormat.LWM2M_CBOR, {P("/1/0/10"): ObjLnk(3, 0)})) == {1: {0: {10: "3:0"}}}
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from custom_components.lwm2m.lwm2m.codecs import (
     ContentFormat,
+    decode,
     decode_paths,
     decode_values,
     encode_paths,
@@ -16,7 +17,7 @@ from custom_components.lwm2m.lwm2m.codecs import (
 )
 from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectModel
-from custom_components.lwm2m.lwm2m.nodes import MultipleResource, ObjectInstance, Resource, flatten
+from custom_components.lwm2m.lwm2m.nodes import MultipleResource, ObjectInstance, Resource, build_node
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.values import ObjLnk
 
@@ -26,10 +27,9 @@ P = Path.parse
 
 
 def test_lwm2m_json_device_example(model: ObjectModel) -> None:
-    node = lwm2m_json.decode(DEVICE_JSON, P("/3/0"), model)
-    assert isinstance(node, ObjectInstance)
-    assert flatten(node, P("/3/0")) == DEVICE_VALUES
-    again = lwm2m_json.encode(node, P("/3/0"), model)
+    values = decode(ContentFormat.LWM2M_JSON, DEVICE_JSON, P("/3/0"), model)
+    assert values == DEVICE_VALUES
+    again = lwm2m_json.encode(build_node(P("/3/0"), values), P("/3/0"), model)
     assert json.loads(again) == json.loads(DEVICE_JSON)
 
 
@@ -85,7 +85,7 @@ def test_senml_json_read(model: ObjectModel) -> None:
         b'[{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},{"n":"9","v":95},{"n":"7/0","v":3800},'
         b'{"n":"13","v":1367491215},{"n":"16","vs":"U"}]'
     )
-    node = senml_json.decode(payload, P("/3/0"), model)
+    node = build_node(P("/3/0"), decode(ContentFormat.SENML_JSON, payload, P("/3/0"), model))
     assert isinstance(node, ObjectInstance)
     assert node.resources[7] == MultipleResource(7, {0: 3800})
     assert node.resources[13] == Resource(13, datetime.fromtimestamp(1367491215, UTC))
@@ -157,8 +157,10 @@ def test_senml_record_count_is_bounded(model: ObjectModel) -> None:
 
 def test_senml_node_mismatch(model: ObjectModel) -> None:
     with pytest.raises(CodecError, match="not a resource below"):
-        senml_json.decode(b'[{"n":"/3/0/9","v":1}]', P("/4/0"), model)
+        decode(ContentFormat.SENML_JSON, b'[{"n":"/3/0/9","v":1}]', P("/4/0"), model)
     with pytest.raises(CodecError, match="no value"):
-        senml_json.decode(b"[]", P("/3/0/9"), model)
+        decode(ContentFormat.SENML_JSON, b"[]", P("/3/0/9"), model)
+    with pytest.raises(CodecError, match="both a single and a multiple"):
+        decode(ContentFormat.SENML_JSON, b'[{"n":"/3/0/7","v":1},{"n":"/3/0/7/0","v":2}]', P("/3/0"), model)
     with pytest.raises(CodecError):
         encode_values(ContentFormat.SENML_JSON, {P("/1/0/1"): float("nan")})

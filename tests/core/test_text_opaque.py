@@ -30,13 +30,13 @@ P = Path.parse
     ],
 )
 def test_text_values(model: ObjectModel, path: str, payload: bytes, value: object) -> None:
-    node = text.decode(payload, P(path), model)
-    assert node == Resource(P(path).ids[2], value)
-    assert text.decode(text.encode(node, P(path), model), P(path), model) == node
+    assert decode(ContentFormat.TEXT, payload, P(path), model) == {P(path): value}
+    node = Resource(P(path).ids[2], value)
+    assert decode(ContentFormat.TEXT, text.encode(node, P(path), model), P(path), model) == {P(path): value}
 
 
 def test_text_resource_instance(model: ObjectModel) -> None:
-    assert text.decode(b"3800", P("/3/0/7/0"), model) == ResourceInstance(0, 3800)
+    assert decode(ContentFormat.TEXT, b"3800", P("/3/0/7/0"), model) == {P("/3/0/7/0"): 3800}
     assert encode(ContentFormat.TEXT, ResourceInstance(0, 3800), P("/3/0/7/0")) == b"3800"
 
 
@@ -71,11 +71,10 @@ def test_text_encode_rejects() -> None:
 
 def test_opaque(model: ObjectModel) -> None:
     blob = bytes(range(256))
-    node = decode(ContentFormat.OPAQUE, blob, P("/5/0/0"), model)
-    assert node == Resource(0, blob)
-    assert opaque.encode(node, P("/5/0/0")) == blob
-    assert opaque.decode(b"\x00", P("/5/0/0/1")) == ResourceInstance(1, b"\x00")
+    assert decode(ContentFormat.OPAQUE, blob, P("/5/0/0"), model) == {P("/5/0/0"): blob}
+    assert opaque.encode(Resource(0, blob), P("/5/0/0")) == blob
+    assert decode(ContentFormat.OPAQUE, b"\x00", P("/5/0/0/1")) == {P("/5/0/0/1"): b"\x00"}
     with pytest.raises(CodecError):
-        opaque.decode(blob, P("/5/0"))
+        decode(ContentFormat.OPAQUE, blob, P("/5/0"))
     with pytest.raises(CodecError):
         opaque.encode(Resource(0, "text"), P("/5/0/0"))

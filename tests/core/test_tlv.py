@@ -13,6 +13,7 @@ from custom_components.lwm2m.lwm2m.nodes import (
     ObjectInstance,
     Resource,
     ResourceInstance,
+    build_node,
     flatten,
 )
 from custom_components.lwm2m.lwm2m.path import Path
@@ -82,7 +83,9 @@ def test_long_values_use_wider_lengths(model: ObjectModel) -> None:
 
 
 def test_dispatch_by_content_format(model: ObjectModel) -> None:
-    node = decode(ContentFormat.TLV, DEVICE_TLV, P("/3/0"), model)
+    values = decode(ContentFormat.TLV, DEVICE_TLV, P("/3/0"), model)
+    assert values == flatten(tlv.decode(DEVICE_TLV, P("/3/0"), model), P("/3/0"))
+    node = build_node(P("/3/0"), values)
     assert encode(ContentFormat.LEGACY_TLV, node, P("/3/0"), model) == DEVICE_TLV
     with pytest.raises(CodecError, match="not supported"):
         decode(99, b"", P("/3/0"), model)

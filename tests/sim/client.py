@@ -35,7 +35,7 @@ from custom_components.lwm2m.lwm2m.codecs.link_format import (
 )
 from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectModel
-from custom_components.lwm2m.lwm2m.nodes import build_node, flatten
+from custom_components.lwm2m.lwm2m.nodes import build_node
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.transport import prepare_context
 from custom_components.lwm2m.lwm2m.values import Value
@@ -362,9 +362,7 @@ class _Root(ObservableResource, PathCapable):
         client = self.client
         fmt = request.opt.content_format
         try:
-            values = flatten(
-                decode(ContentFormat.TEXT if fmt is None else int(fmt), request.payload, path, client.model), path
-            )
+            values = decode(ContentFormat.TEXT if fmt is None else int(fmt), request.payload, path, client.model)
         except CodecError as err:
             return Message(code=Code.BAD_REQUEST, payload=str(err).encode())
         if not self._values_below(path.parent if path.depth == 4 else path) and path.depth >= 3:
@@ -383,8 +381,7 @@ class _Root(ObservableResource, PathCapable):
         fmt = int(request.opt.content_format or ContentFormat.TLV)
         try:
             if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV):
-                node = decode(fmt, request.payload, path, client.model)
-                values = flatten(node, path)
+                values = decode(fmt, request.payload, path, client.model)
             else:
                 values = decode_values(fmt, request.payload, client.model)
         except CodecError as err:

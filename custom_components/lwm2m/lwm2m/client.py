@@ -252,7 +252,7 @@ class Endpoint:
         fmt = response.opt.content_format
         fmt = ContentFormat.TEXT if fmt is None else int(fmt)
         try:
-            return flatten(decode(fmt, response.payload, path, self._server.model), path)
+            return decode(fmt, response.payload, path, self._server.model)
         except CodecError as err:
             self.registration.stats.errors += 1
             raise OperationError(f"{self.name} sent an unreadable answer for {path}: {err}", "2.05") from None

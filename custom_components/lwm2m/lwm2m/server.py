@@ -19,7 +19,6 @@ from .codecs import ContentFormat, decode, decode_values
 from .errors import CodecError, LwM2MError, NotRegistered
 from .events import Event, EventBus, EventType, NotificationInfo
 from .model import ObjectModel
-from .nodes import flatten
 from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
@@ -300,9 +299,7 @@ class LwM2MServer:
             else:
                 path = observation.paths[0]
                 fmt = message.opt.content_format
-                values = flatten(
-                    decode(ContentFormat.TEXT if fmt is None else int(fmt), message.payload, path, self.model), path
-                )
+                values = decode(ContentFormat.TEXT if fmt is None else int(fmt), message.payload, path, self.model)
         except CodecError as err:
             reg.stats.errors += 1
             _LOGGER.debug("Unreadable notification from %s for %s: %s", reg.endpoint, observation.paths, err)

@@ -1,14 +1,15 @@
-"""Every LwM2M content format behind one interface: decode to nodes, encode from nodes."""
+"""Every LwM2M content format behind one interface: decode to leaf values keyed by their full
+path, encode from nodes (the tree a Write sends)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import IntEnum
 from types import ModuleType
 
 from ..errors import CodecError
 from ..model import ObjectModel
-from ..nodes import Node
+from ..nodes import Node, flatten
 from ..path import ROOT, Path
 from ..values import Value
 from . import lwm2m_cbor, lwm2m_json, opaque, senml_cbor, senml_json, text, tlv
@@ -30,7 +31,7 @@ class ContentFormat(IntEnum):
     LEGACY_JSON = 1543
 
 
-_CODECS: dict[int, ModuleType] = {
+_ENCODERS: dict[int, ModuleType] = {
     ContentFormat.TEXT: text,
     ContentFormat.OPAQUE: opaque,
     ContentFormat.TLV: tlv,
@@ -40,6 +41,11 @@ _CODECS: dict[int, ModuleType] = {
     ContentFormat.SENML_JSON: senml_json,
     ContentFormat.SENML_CBOR: senml_cbor,
     ContentFormat.LWM2M_CBOR: lwm2m_cbor,
+}
+# Formats of one value (a resource or resource instance).
+_SINGLE: dict[int, Callable[[bytes, Path, ObjectModel | None], Value]] = {
+    ContentFormat.TEXT: text.decode_value,
+    ContentFormat.OPAQUE: opaque.decode_value,
 }
 # Formats that carry any set of paths (composite operations, Send, notifications).
 _MULTI: dict[int, ModuleType] = {
@@ -51,7 +57,7 @@ _MULTI: dict[int, ModuleType] = {
 }
 # Formats of Read-Composite and Observe-Composite request bodies.
 _SENML: dict[int, ModuleType] = {ContentFormat.SENML_JSON: senml_json, ContentFormat.SENML_CBOR: senml_cbor}
-SUPPORTED = frozenset(_CODECS)
+SUPPORTED = frozenset(_ENCODERS)
 
 
 def _codec(fmt: int, table: Mapping[int, ModuleType]) -> ModuleType:
@@ -61,13 +67,34 @@ def _codec(fmt: int, table: Mapping[int, ModuleType]) -> ModuleType:
         raise CodecError(f"content format {fmt} is not supported here") from None
 
 
-def decode(fmt: int, payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
-    """Decode the payload of a response (or request) about path."""
-    return _codec(fmt, _CODECS).decode(bytes(payload), path, model)  # type: ignore[no-any-return]
+def decode(fmt: int, payload: bytes, path: Path, model: ObjectModel | None = None) -> dict[Path, Value]:
+    """The leaf values of a response (or request) about path, keyed by full path."""
+    single = _SINGLE.get(fmt)
+    if single is not None:
+        if path.depth < 3:
+            raise CodecError(f"content format {fmt} carries one resource, not {path}")
+        return {path: single(bytes(payload), path, model)}
+    if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV):
+        return flatten(tlv.decode(bytes(payload), path, model), path)
+    return _below(path, _codec(fmt, _MULTI).decode_values(bytes(payload), model))
+
+
+def _below(path: Path, values: dict[Path, Value]) -> dict[Path, Value]:
+    """values, checked to answer a request on path: resources below it, none twice."""
+    if path.is_root:
+        raise CodecError("an answer needs an object path at least")
+    if not values and path.depth >= 3:
+        raise CodecError(f"no value for {path}")
+    for leaf in values:
+        if leaf.depth < 3 or not leaf.startswith(path):
+            raise CodecError(f"value path {leaf} is not a resource below {path}")
+        if leaf.depth == 4 and leaf.parent in values:
+            raise CodecError(f"{leaf.parent} is both a single and a multiple resource")
+    return values
 
 
 def encode(fmt: int, node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
-    return _codec(fmt, _CODECS).encode(node, path, model)  # type: ignore[no-any-return]
+    return _codec(fmt, _ENCODERS).encode(node, path, model)  # type: ignore[no-any-return]
 
 
 def decode_values(fmt: int | None, payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:

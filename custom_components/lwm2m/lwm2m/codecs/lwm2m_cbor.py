@@ -14,7 +14,7 @@ import cbor2
 
 from ..errors import CodecError
 from ..model import ObjectModel
-from ..nodes import Node, build_node, flatten
+from ..nodes import Node, flatten
 from ..path import Path
 from ..values import ObjLnk, Value, time_to_seconds
 from .common import MAX_RECORDS, typed
@@ -77,10 +77,6 @@ def encode_values(values: Mapping[Path, Value], base: Path | None = None) -> byt
             node = node.setdefault(i, {})
         node[path.ids[-1]] = _cbor_value(value)
     return cbor2.dumps(root)
-
-
-def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
-    return build_node(path, decode_values(payload, model))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:

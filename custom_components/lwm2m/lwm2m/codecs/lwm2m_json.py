@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import CodecError
 from ..model import ObjectModel
-from ..nodes import Node, build_node, flatten
+from ..nodes import Node, flatten
 from ..path import ROOT, Path
 from ..values import DataType, ObjLnk, Value, time_to_seconds
 from .common import MAX_RECORDS, check_number, typed
@@ -95,10 +95,6 @@ def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
         entries.append(entry)
     bn = str(base) if len(values) == 1 and base in values else str(base).rstrip("/") + "/"
     return dump({"bn": bn, "e": entries})
-
-
-def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
-    return build_node(path, decode_values(payload, model))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:

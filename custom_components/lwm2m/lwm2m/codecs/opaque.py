@@ -8,12 +8,10 @@ from ..nodes import Node, Resource, ResourceInstance
 from ..path import Path
 
 
-def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
-    if path.is_resource:
-        return Resource(path.ids[2], bytes(payload))
-    if path.is_resource_instance:
-        return ResourceInstance(path.ids[3], bytes(payload))
-    raise CodecError(f"opaque content carries one resource, not {path}")
+def decode_value(payload: bytes, path: Path, model: ObjectModel | None = None) -> bytes:
+    if path.depth < 3:
+        raise CodecError(f"opaque content carries one resource, not {path}")
+    return bytes(payload)
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:

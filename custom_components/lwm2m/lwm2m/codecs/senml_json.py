@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import CodecError
 from ..model import ObjectModel
-from ..nodes import Node, build_node, flatten
+from ..nodes import Node, flatten
 from ..path import ROOT, Path
 from ..values import Value
 from . import senml
@@ -56,10 +56,6 @@ def decode_paths(payload: bytes) -> list[Path]:
 
 def encode_paths(paths: Iterable[Path]) -> bytes:
     return dump(senml.from_paths(paths))
-
-
-def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
-    return build_node(path, decode_values(payload, model))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:

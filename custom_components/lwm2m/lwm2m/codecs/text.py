@@ -77,14 +77,6 @@ def encode_value(value: Value) -> bytes:
     raise CodecError(f"cannot encode {type(value).__name__} as text")
 
 
-def decode(payload: bytes, path: Path, model: ObjectModel | None = None) -> Node:
-    if path.is_resource:
-        return Resource(path.ids[2], decode_value(payload, path, model))
-    if path.is_resource_instance:
-        return ResourceInstance(path.ids[3], decode_value(payload, path, model))
-    raise CodecError(f"plain text carries one resource, not {path}")
-
-
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
     if isinstance(node, (Resource, ResourceInstance)):
         return encode_value(node.value)
