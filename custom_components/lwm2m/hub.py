@@ -38,6 +38,7 @@ from .const import (
     STORAGE_VERSION,
 )
 from .lwm2m.client import Endpoint
+from .lwm2m.config import ServerConfig
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, OperationError
 from .lwm2m.events import Event, EventType
 from .lwm2m.gateway import EmqxGateway
@@ -46,7 +47,7 @@ from .lwm2m.model import ObjectModel
 from .lwm2m.nodes import flatten
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
-from .lwm2m.server import LwM2MServer, ServerConfig
+from .lwm2m.server import LwM2MServer
 from .lwm2m.values import Value
 from .mapping import BUTTON, EVENT, TRACKER, EntitySpec, entities_for
 

@@ -22,8 +22,9 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 from aiocoap.resource import Resource, Site
 
+from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.events import EventType
-from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+from custom_components.lwm2m.lwm2m.server import LwM2MServer
 from custom_components.lwm2m.lwm2m.transport import prepare_context
 
 

@@ -31,7 +31,8 @@ def udp(socket_enabled: None) -> None:
 
 @pytest.fixture
 async def server(udp: None):
-    from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+    from custom_components.lwm2m.lwm2m.config import ServerConfig
+    from custom_components.lwm2m.lwm2m.server import LwM2MServer
 
     srv = LwM2MServer(ServerConfig(host="::", port=0, request_timeout=5, expiry_check_interval=0.2))
     await srv.start()

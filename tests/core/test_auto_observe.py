@@ -2,9 +2,10 @@
 
 import asyncio
 
+from custom_components.lwm2m.lwm2m.config import AUTO_OBSERVE_ALL, ServerConfig
 from custom_components.lwm2m.lwm2m.events import EventType
 from custom_components.lwm2m.lwm2m.path import Path
-from custom_components.lwm2m.lwm2m.server import AUTO_OBSERVE_ALL, LwM2MServer, ServerConfig
+from custom_components.lwm2m.lwm2m.server import LwM2MServer
 from tests.sim import SimClient
 
 P = Path.parse

@@ -7,7 +7,8 @@ import struct
 
 from aiocoap.numbers.codes import Code
 
-from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+from custom_components.lwm2m.lwm2m.config import ServerConfig
+from custom_components.lwm2m.lwm2m.server import LwM2MServer
 from tests.sim import SimClient
 
 

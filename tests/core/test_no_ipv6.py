@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = textwrap.dedent(
     """
     import asyncio, socket
-    from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+    from custom_components.lwm2m.lwm2m.config import ServerConfig
+    from custom_components.lwm2m.lwm2m.server import LwM2MServer
     from custom_components.lwm2m.lwm2m.transport import bind_problem
     from tests.sim import SimClient
 

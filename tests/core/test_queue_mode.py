@@ -4,10 +4,11 @@ import asyncio
 
 import pytest
 
+from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.errors import DeviceTimeout, QueueFull
 from custom_components.lwm2m.lwm2m.events import EventType
 from custom_components.lwm2m.lwm2m.path import Path
-from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+from custom_components.lwm2m.lwm2m.server import LwM2MServer
 from tests.sim import SimClient
 
 P = Path.parse

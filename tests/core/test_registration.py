@@ -7,10 +7,11 @@ import pytest
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
+from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.errors import NotRegistered
 from custom_components.lwm2m.lwm2m.events import EventType
 from custom_components.lwm2m.lwm2m.path import Path
-from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
+from custom_components.lwm2m.lwm2m.server import LwM2MServer
 from tests.sim import SimClient
 
 

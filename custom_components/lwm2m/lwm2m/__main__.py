@@ -44,12 +44,13 @@ import signal
 import sys
 from typing import Any
 
+from .config import AUTO_OBSERVE_ALL, ServerConfig
 from .console import Console, line_writer, read_lines
 from .errors import PathError
 from .events import Event
 from .model import ObjectModel
 from .path import Path
-from .server import AUTO_OBSERVE_ALL, LwM2MServer, ServerConfig
+from .server import LwM2MServer
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiocoap import Message
 from aiocoap import error as coap_error
@@ -31,7 +31,31 @@ from .transport import FastTuning
 from .values import Value
 
 if TYPE_CHECKING:
-    from .server import LwM2MServer
+    from .api import SourceStats
+    from .config import ServerConfig
+    from .events import EventBus
+    from .model import ObjectModel
+    from .observe import ObservationTable
+    from .queue import SleepQueue
+    from .registration import RegistrationStore
+    from .transport import CoapTransport
+
+
+class EndpointHost(Protocol):
+    """What operations on a device need of the server that holds its registration."""
+
+    config: ServerConfig
+    model: ObjectModel
+    events: EventBus
+    registrations: RegistrationStore
+    observations: ObservationTable
+    queue: SleepQueue
+    stats: SourceStats
+    transport: CoapTransport
+
+    def on_notification(self, observation: Observation, message: Message) -> None: ...
+
+    def on_observation_error(self, observation: Observation, exception: BaseException) -> None: ...
 
 _LOGGER = logging.getLogger(__name__)
 _FORMAT_NAMES: dict[int, str] = {
@@ -62,7 +86,7 @@ class Endpoint:
     """The operations on one endpoint; it looks the registration up anew for each request,
     so a device that moved (NAT rebinding) or re-registered is reached where it is now."""
 
-    def __init__(self, server: LwM2MServer, name: str) -> None:
+    def __init__(self, server: EndpointHost, name: str) -> None:
         self._server = server
         self.name = name
 

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
 from aiocoap.resource import PathCapable, Resource
 
+from .api import SourceStats
 from .codecs import ContentFormat
 from .codecs.link_format import RegisteredObjects, parse_registration
 from .errors import CodecError
-
-if TYPE_CHECKING:
-    from .server import LwM2MServer
 
 _LOGGER = logging.getLogger(__name__)
 MAX_ENDPOINT_LENGTH = 255
@@ -96,10 +94,24 @@ def _error(err: Refused) -> Message:
     return Message(code=err.code, payload=str(err).encode()[:512], content_format=0)
 
 
+class RegistrationInterface(Protocol):
+    """The server side of /rd and /dp: what a checked request means."""
+
+    stats: SourceStats
+
+    def handle_register(self, request: Message, params: RegisterParams) -> Message: ...
+
+    def handle_update(self, request: Message, reg_id: str, params: RegisterParams) -> Message: ...
+
+    def handle_deregister(self, request: Message, reg_id: str) -> Message: ...
+
+    def handle_send(self, request: Message) -> Message: ...
+
+
 class LwM2MSite(Resource, PathCapable):
     """Every request a device sends to the server lands here."""
 
-    def __init__(self, server: LwM2MServer) -> None:
+    def __init__(self, server: RegistrationInterface) -> None:
         super().__init__()
         self._server = server
 

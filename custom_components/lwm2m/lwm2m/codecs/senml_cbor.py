@@ -12,8 +12,8 @@ from ..model import ObjectModel
 from ..nodes import Node, flatten
 from ..path import ROOT, Path
 from ..values import Value
-from . import senml
 from .common import MAX_RECORDS
+from .senml import from_paths, from_values, to_paths, to_values
 
 # RFC 8428 section 6; "vlo" (LwM2M object link) has no integer label and stays text.
 LABELS = {"bn": -2, "bt": -3, "n": 0, "v": 2, "vs": 3, "vb": 4, "t": 6, "vd": 8}
@@ -63,19 +63,19 @@ def _to_cbor(records: list[dict[str, Any]]) -> bytes:
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
-    return senml.to_values(_from_cbor(load(payload)), model, _decode_vd)
+    return to_values(_from_cbor(load(payload)), model, _decode_vd)
 
 
 def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
-    return _to_cbor(senml.from_values(values, base, bytes))
+    return _to_cbor(from_values(values, base, bytes))
 
 
 def decode_paths(payload: bytes) -> list[Path]:
-    return senml.to_paths(_from_cbor(load(payload)))
+    return to_paths(_from_cbor(load(payload)))
 
 
 def encode_paths(paths: Iterable[Path]) -> bytes:
-    return _to_cbor(senml.from_paths(paths))
+    return _to_cbor(from_paths(paths))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:

@@ -12,7 +12,7 @@ from ..model import ObjectModel
 from ..nodes import Node, flatten
 from ..path import ROOT, Path
 from ..values import Value
-from . import senml
+from .senml import from_paths, from_values, to_paths, to_values
 
 
 def _decode_vd(raw: object, path: Path) -> bytes:
@@ -43,19 +43,19 @@ def dump(doc: object) -> bytes:
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
-    return senml.to_values(load(payload), model, _decode_vd)
+    return to_values(load(payload), model, _decode_vd)
 
 
 def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
-    return dump(senml.from_values(values, base, _encode_vd))
+    return dump(from_values(values, base, _encode_vd))
 
 
 def decode_paths(payload: bytes) -> list[Path]:
-    return senml.to_paths(load(payload))
+    return to_paths(load(payload))
 
 
 def encode_paths(paths: Iterable[Path]) -> bytes:
-    return dump(senml.from_paths(paths))
+    return dump(from_paths(paths))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:

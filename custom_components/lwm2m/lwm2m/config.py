@@ -1,0 +1,27 @@
+"""The settings of an LwM2M server: port, lifetimes, queue mode, timeouts, bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AUTO_OBSERVE_ALL = "all"
+
+
+@dataclass(slots=True, kw_only=True)
+class ServerConfig:
+    host: str = "::"
+    port: int = 5683
+    min_lifetime: int = 10
+    max_lifetime: int = 7 * 86400
+    default_lifetime: int = 86400
+    grace_period: float = 15.0  # seconds past the lifetime before a registration expires
+    max_registrations: int = 10_000
+    auto_observe: tuple[str, ...] | str = ()  # paths, or "all" for every announced instance
+    queue_window: float = 30.0  # EMQX's qmode_time_window
+    queue_expiry: float = 3600.0  # how long a queued request waits for a sleeping device
+    max_queued: int = 100
+    request_timeout: float = 10.0
+    ack_timeout: float = 2.0
+    max_retransmit: int = 2
+    expiry_check_interval: float = 1.0
+    dedup_max: int = 20_000  # incoming requests remembered for duplicate detection (~3 KB each)
