@@ -15,8 +15,8 @@ import warnings
 import aiocoap
 from aiocoap.resource import Site
 
+from custom_components.lwm2m.lwm2m.coap_internals import enlarge_receive_buffer
 from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig
-from custom_components.lwm2m.lwm2m.transport import enlarge_receive_buffer
 from tests.bench.loadgen import NON, message
 
 

@@ -22,10 +22,10 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 from aiocoap.resource import Resource, Site
 
+from custom_components.lwm2m.lwm2m.coap_internals import prepare_context
 from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.events import EventType
 from custom_components.lwm2m.lwm2m.server import LwM2MServer
-from custom_components.lwm2m.lwm2m.transport import prepare_context
 
 
 class RawRegister(Resource):

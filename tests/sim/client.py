@@ -19,6 +19,7 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 from aiocoap.resource import ObservableResource, PathCapable
 
+from custom_components.lwm2m.lwm2m.coap_internals import prepare_context
 from custom_components.lwm2m.lwm2m.codecs import (
     ContentFormat,
     decode,
@@ -37,7 +38,6 @@ from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.nodes import build_node
 from custom_components.lwm2m.lwm2m.path import Path
-from custom_components.lwm2m.lwm2m.transport import prepare_context
 from custom_components.lwm2m.lwm2m.values import Value
 
 P = Path.parse

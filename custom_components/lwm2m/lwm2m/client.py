@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ from aiocoap import error as coap_error
 from aiocoap.numbers.codes import Code
 
 from .api import Response, check_attributes, meaning
+from .coap_internals import on_notifications
 from .codecs import ContentFormat, decode, decode_values, encode, encode_paths, encode_values
 from .codecs.link_format import parse_discover
 from .errors import CodecError, DeviceTimeout, NotRegistered, OperationError
@@ -56,6 +58,7 @@ class EndpointHost(Protocol):
     def on_notification(self, observation: Observation, message: Message) -> None: ...
 
     def on_observation_error(self, observation: Observation, exception: BaseException) -> None: ...
+
 
 _LOGGER = logging.getLogger(__name__)
 _FORMAT_NAMES: dict[int, str] = {
@@ -536,14 +539,11 @@ class Endpoint:
         if old is not None:
             old.cancel_locally()
 
-        def on_notification(message: Message) -> None:
-            server.on_notification(observation, message)
-
-        def on_error(exception: BaseException) -> None:
-            server.on_observation_error(observation, exception)
-
-        request.observation.register_callback(on_notification, _suppress_deprecation=True)
-        request.observation.register_errback(on_error, _suppress_deprecation=True)
+        on_notifications(
+            request,
+            functools.partial(server.on_notification, observation),
+            functools.partial(server.on_observation_error, observation),
+        )
 
     async def cancel_observe(
         self, path: Path | str | Iterable[Path | str], *, timeout: float | None = None

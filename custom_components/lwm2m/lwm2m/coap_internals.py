@@ -1,0 +1,179 @@
+"""Where this project reaches into aiocoap (0.4.17) beyond its documented API, in one place.
+
+tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any of it.
+
+- Duplicate detection: aiocoap keeps every received request about 247 s, each with its own
+  event-loop timer that shutdown() never cancels: unbounded memory under a flood and a timer
+  that outlives the server. A bounded, timer-free window replaces it.
+- Malformed datagrams: aiocoap logs each one at warning level and lets a few bad options
+  escape its receive callback; both are counted instead.
+- ICMP errors for a request that already ended raise InvalidStateError in its callback.
+- Tokens: cancelling an observation needs a GET with the observation's own token, which the
+  public API never lets a caller choose.
+- Observations: notifications are taken with register_callback. aiocoap's `async for` is a
+  lossy one-slot queue (two notifications in one loop iteration keep only the last) and a
+  task per observation; a notification is an event here (button presses, Send counters,
+  seqNum in the MQTT bridge) and each one must reach the listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import aiocoap
+from aiocoap.message import Message
+from aiocoap.numbers.types import CON
+from aiocoap.pipe import Pipe
+from aiocoap.protocol import Request
+
+_LOGGER = logging.getLogger(__name__)
+RECEIVE_BUFFER = 4 * 1024 * 1024  # room for a registration storm; the kernel may cap it
+
+
+class BoundedDeduplication:
+    """Duplicate detection of incoming requests, bounded in count and age, without timers."""
+
+    def __init__(self, manager: Any, lifetime: float, max_entries: int) -> None:
+        self._manager = manager
+        self._lifetime = lifetime
+        self._max = max_entries
+        self._expiry: OrderedDict[Any, float] = OrderedDict()
+        manager._recent_messages = {}
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def __call__(self, message: Message) -> bool:
+        recent = self._manager._recent_messages
+        now = time.monotonic()
+        expiry = self._expiry
+        while expiry:
+            key, until = next(iter(expiry.items()))
+            if until > now and len(expiry) < self._max:
+                break
+            expiry.popitem(last=False)
+            recent.pop(key, None)
+        key = (message.remote, message.mid)
+        if key in recent:
+            stored = recent[key]
+            if message.mtype is CON and stored is not None:
+                self._manager._send_initially(stored)
+            return True
+        recent[key] = None
+        expiry[key] = now + self._lifetime
+        return False
+
+
+class MalformedCounter(logging.Filter):
+    """Counts the datagrams aiocoap could not parse, instead of one warning for each.
+
+    aiocoap logs every unparsable datagram at warning level, and lets a few kinds of bad
+    option (invalid UTF-8 in a Uri-Path) escape as exceptions from its receive callback;
+    under a flood of garbage either would fill the log. Both end up counted here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Ignoring unparsable message from %s":
+            self.count += 1
+            return False
+        return True
+
+    def guard(self, receive: Any) -> Any:
+        def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+            try:
+                receive(data, ancdata, flags, address)
+            except Exception as err:
+                self.count += 1
+                _LOGGER.debug("Ignoring an undecodable datagram from %s: %s", address, err)
+
+        return guarded
+
+
+def prepare_context(
+    context: aiocoap.Context,
+    dedup_lifetime: float = 247.0,
+    dedup_max: int = 20_000,
+    malformed: MalformedCounter | None = None,
+) -> tuple[BoundedDeduplication | None, int]:
+    """Bound duplicate detection, count malformed datagrams, enlarge the receive buffer.
+
+    Returns the deduplication window and the bound UDP port.
+    """
+    dedup, port = None, 0
+    malformed = malformed or MalformedCounter()
+    context.log.addFilter(malformed)
+    for interface in context.request_interfaces:
+        manager = getattr(interface, "token_interface", None)
+        message_interface = getattr(manager, "message_interface", None)
+        transport = getattr(message_interface, "transport", None)
+        if manager is None or message_interface is None or transport is None:
+            continue
+        message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
+        message_interface.datagram_errqueue_received = _quiet_errors(message_interface.datagram_errqueue_received)
+        dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
+        manager._deduplicate_message = dedup
+        sock: socket.socket = transport.get_extra_info("socket")
+        enlarge_receive_buffer(sock)
+        port = sock.getsockname()[1]
+    return dedup, port
+
+
+def _quiet_errors(receive: Any) -> Any:
+    """aiocoap fails requests on ICMP errors (a device's port closed) and can raise
+    InvalidStateError for one that already finished; that must not escape its callback."""
+
+    def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+        try:
+            receive(data, ancdata, flags, address)
+        except asyncio.InvalidStateError:
+            _LOGGER.debug("ICMP error from %s for a request that already ended", address)
+
+    return guarded
+
+
+def enlarge_receive_buffer(sock: socket.socket) -> int:
+    """Room for bursts: SO_RCVBUFFORCE where allowed (root), else up to the kernel's rmem_max."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
+            break
+        except OSError:
+            continue
+    size: int = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    _LOGGER.debug("UDP receive buffer: %d bytes", size)
+    return size
+
+
+def request_with_token(context: aiocoap.Context, message: Message, token: bytes) -> Any:
+    """Send message with a chosen token: the request goes straight into the token layer with
+    a one-off token source."""
+    interface = context.request_interfaces[0]
+    pipe = Pipe(message, context.log)
+    result = Request(pipe, context.loop, context.log)
+    interface.next_token = lambda: token
+    try:
+        interface.request(pipe)
+    finally:
+        del interface.next_token
+    return result
+
+
+def on_notifications(
+    request: Any, on_message: Callable[[Message], None], on_error: Callable[[BaseException], None]
+) -> None:
+    """Call on_message for every notification of an observing request, on_error once when the
+    observation ends."""
+    request.observation.register_callback(on_message, _suppress_deprecation=True)
+    request.observation.register_errback(on_error, _suppress_deprecation=True)

@@ -1,0 +1,71 @@
+"""Loud canary: everything coap_internals.py takes from aiocoap beyond its documented API is
+still where it was. A new aiocoap release that moves any of it fails here first, by name,
+instead of failing somewhere deep in the server."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import json
+from pathlib import Path
+
+import aiocoap
+import pytest
+from aiocoap import messagemanager, protocol, tokenmanager
+from aiocoap.transports import udp6
+
+from custom_components.lwm2m.lwm2m import coap_internals
+
+MANIFEST = Path(__file__).resolve().parents[2] / "custom_components" / "lwm2m" / "manifest.json"
+
+
+def test_the_pinned_aiocoap_is_the_one_installed() -> None:
+    """The internals below were read in this release; a new pin means reading them again."""
+    pinned = next(r for r in json.loads(MANIFEST.read_text())["requirements"] if r.startswith("aiocoap=="))
+    assert importlib.metadata.version("aiocoap") == pinned.partition("==")[2] == "0.4.17"
+
+
+def test_duplicate_detection_internals() -> None:
+    manager = messagemanager.MessageManager.__init__
+    assert "_recent_messages" in inspect.getsource(manager)
+    assert callable(messagemanager.MessageManager._deduplicate_message)
+    assert callable(messagemanager.MessageManager._send_initially)
+    # the window replaces the method the manager calls for every incoming request
+    assert "self._deduplicate_message(" in inspect.getsource(messagemanager.MessageManager)
+
+
+def test_receive_callbacks_of_the_udp6_transport() -> None:
+    for name in ("datagram_msg_received", "datagram_errqueue_received"):
+        assert callable(getattr(udp6.MessageInterfaceUDP6, name)), name
+    assert "Ignoring unparsable message from %s" in inspect.getsource(udp6)  # what MalformedCounter folds
+
+
+def test_tokens_and_requests() -> None:
+    assert callable(tokenmanager.TokenManager.next_token)
+    assert callable(tokenmanager.TokenManager.request)
+    assert list(inspect.signature(protocol.Request.__init__).parameters)[:4] == ["self", "pipe", "loop", "log"]
+    assert callable(aiocoap.Context.request)
+
+
+def test_observation_callbacks() -> None:
+    for name in ("register_callback", "register_errback"):
+        parameters = inspect.signature(getattr(protocol.ClientObservation, name)).parameters
+        assert "_suppress_deprecation" in parameters, name
+    assert "lossy" in inspect.getsource(protocol.ClientObservation._Iterator)  # why callbacks, not async for
+
+
+@pytest.mark.parametrize("name", ["prepare_context", "request_with_token", "on_notifications"])
+def test_the_one_module_offers_them(name: str) -> None:
+    assert callable(getattr(coap_internals, name))
+
+
+async def test_prepare_context_finds_what_it_patches(udp: None) -> None:
+    """The chain request interface -> token manager -> message interface -> socket is there."""
+    context = await aiocoap.Context.create_server_context(None, bind=("::1", 0), transports=["udp6"])
+    try:
+        dedup, port = coap_internals.prepare_context(context, dedup_max=10)
+        assert dedup is not None and port > 0
+        manager = context.request_interfaces[0].token_interface
+        assert manager._deduplicate_message is dedup and manager._recent_messages == {}
+    finally:
+        await context.shutdown()
