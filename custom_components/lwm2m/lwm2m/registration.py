@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +167,10 @@ class RegistrationStore:
         self._by_id: dict[str, Registration] = {}
         self._by_endpoint: dict[str, Registration] = {}
         self._by_address: dict[str, Registration] = {}
+        # Looked up for every notification and request: the dicts' own get, no Python frame.
+        self.by_id: Callable[[str], Registration | None] = self._by_id.get
+        self.by_endpoint: Callable[[str], Registration | None] = self._by_endpoint.get
+        self.by_address: Callable[[str], Registration | None] = self._by_address.get
 
     def add(self, reg: Registration) -> Registration | None:
         """Store reg; return the registration of the same endpoint it replaces, if any."""
@@ -197,15 +201,6 @@ class RegistrationStore:
         reg.remote, reg.address = remote, address
         self._by_address[address] = reg
         return True
-
-    def by_id(self, reg_id: str) -> Registration | None:
-        return self._by_id.get(reg_id)
-
-    def by_endpoint(self, endpoint: str) -> Registration | None:
-        return self._by_endpoint.get(endpoint)
-
-    def by_address(self, address: str) -> Registration | None:
-        return self._by_address.get(address)
 
     def expired(self, now: float, grace: float) -> list[Registration]:
         return [r for r in self._by_id.values() if r.expires_at + grace <= now]

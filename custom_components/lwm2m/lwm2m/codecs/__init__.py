@@ -71,7 +71,7 @@ def decode(fmt: int, payload: bytes, path: Path, model: ObjectModel | None = Non
     """The leaf values of a response (or request) about path, keyed by full path."""
     single = _SINGLE.get(fmt)
     if single is not None:
-        if path.depth < 3:
+        if len(path.ids) < 3:
             raise CodecError(f"content format {fmt} carries one resource, not {path}")
         return {path: single(bytes(payload), path, model)}
     if fmt in (ContentFormat.TLV, ContentFormat.LEGACY_TLV):

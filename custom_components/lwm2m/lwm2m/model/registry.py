@@ -75,7 +75,7 @@ class ObjectModel:
     def resource(self, path: Path | tuple[int, int]) -> ResourceDefinition | None:
         """The definition of the resource at (or above) a resource path."""
         if isinstance(path, Path):
-            if path.depth < 3:
+            if len(path.ids) < 3:
                 return None
             oid, rid = path.ids[0], path.ids[2]
         else:
