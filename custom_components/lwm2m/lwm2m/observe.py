@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .path import Path
@@ -20,7 +20,6 @@ class Observation:
     last_sequence: int | None = None
     notifications: int = 0
     reg_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[Path, ...]:
