@@ -87,7 +87,6 @@ def test_coerce_keeps_a_given_time_zone() -> None:
     [
         (True, D.INTEGER, "a boolean is not an integer"),
         (2.5, D.INTEGER, "not a whole number"),
-        ("010", D.INTEGER, "not a valid Integer"),
         ("-1", D.UNSIGNED_INTEGER, "not a valid Unsigned Integer"),
         (2**64, D.UNSIGNED_INTEGER, "not a valid Unsigned Integer"),
         (2**63, D.INTEGER, "not a valid Integer"),
