@@ -1,57 +1,61 @@
-"""The MQTT bridge: every LwM2M event published, and commands executed, in the JSON of the
-EMQX LwM2M gateway, over Home Assistant's own MQTT integration."""
+"""The MQTT bridge: every LwM2M event of a device source published, and commands executed, in
+the JSON of the EMQX LwM2M gateway, over Home Assistant's own MQTT integration."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import Any, Protocol, runtime_checkable
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
-from .const import (
-    CONF_MQTT_MOUNTPOINT,
-    CONF_MQTT_UPDATE_CONDITION,
-    DOMAIN,
-    MQTT_TOPIC_DEFAULTS,
-    MQTT_TRANSLATORS,
-)
-from .lwm2m.emqx import EmqxSettings, Translator
-from .lwm2m.emqx_bridge import EmqxBridge, Message
-from .lwm2m.events import Event
-
-if TYPE_CHECKING:
-    from .hub import LwM2MHub
+from .const import DOMAIN
+from .lwm2m.api import DeviceOperations
+from .lwm2m.emqx import Command, EmqxBridge, EmqxSettings, Message
+from .lwm2m.emqx.codec import kind
+from .lwm2m.events import Event, EventBus
 
 _LOGGER = logging.getLogger(__name__)
 ISSUE_MQTT_MISSING = "mqtt_missing"
 
 
-def bridge_settings(options: dict[str, Any]) -> EmqxSettings:
-    def translator(name: str) -> Translator:
-        return Translator(
-            str(options.get(f"mqtt_{name}_topic", MQTT_TOPIC_DEFAULTS[name])), int(options.get(f"mqtt_{name}_qos", 0))
-        )
+class BridgedSource(Protocol):
+    """What the bridge needs of a device source: its events, and operations on each device."""
 
-    return EmqxSettings(
-        mountpoint=str(options.get(CONF_MQTT_MOUNTPOINT, "lwm2m/${endpoint_name}/")),
-        update_msg_publish_condition=str(options.get(CONF_MQTT_UPDATE_CONDITION, "contains_object_list")),
-        **{name: translator(name) for name in MQTT_TRANSLATORS},
-    )
+    @property
+    def events(self) -> EventBus: ...
+
+    def endpoint(self, name: str) -> DeviceOperations: ...
+
+
+@runtime_checkable
+class _HasSource(Protocol):
+    """A hub, as __init__.py passes it until it passes hub.server."""
+
+    @property
+    def server(self) -> BridgedSource: ...
+
+
+def bridge_settings(options: dict[str, Any]) -> EmqxSettings:
+    """Kept while hub.py and __init__.py call it: EmqxSettings.from_options."""
+    return EmqxSettings.from_options(options)
 
 
 class MqttBridge:
-    """Publishes the hub's events and answers commands, as EMQX's gateway does; what to
-    publish and how to answer is the core's EmqxBridge, this only moves messages."""
+    """Publishes a device source's events and answers commands, as EMQX's gateway does; what
+    to publish and how to answer is the core's EmqxBridge, this only moves messages."""
 
-    def __init__(self, hass: HomeAssistant, hub: LwM2MHub, settings: EmqxSettings) -> None:
+    def __init__(self, hass: HomeAssistant, source: BridgedSource | _HasSource, settings: EmqxSettings) -> None:
         self.hass = hass
-        self.hub = hub
+        self.source: BridgedSource = source.server if isinstance(source, _HasSource) else source
         self.settings = settings
-        self.core = EmqxBridge(settings, hub.server.endpoint)
+        self.core = EmqxBridge(settings, self.source.endpoint)
         self._unsubscribe: list[Any] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def async_start(self) -> bool:
         """Start bridging; False (and a repair issue) when MQTT is not set up."""
@@ -62,7 +66,7 @@ class MqttBridge:
                 self.hass, self.settings.command_filter(), self._on_command, self.settings.command.qos, encoding=None
             )
         )
-        self._unsubscribe.append(self.hub.server.events.subscribe(self._on_event))
+        self._unsubscribe.append(self.source.events.subscribe(self._on_event))
         return True
 
     @callback
@@ -70,6 +74,8 @@ class MqttBridge:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        for task in self._tasks:
+            task.cancel()
 
     @callback
     def _on_event(self, event: Event) -> None:
@@ -82,17 +88,19 @@ class MqttBridge:
         if parsed is None:
             return
         endpoint, command = parsed
-        if isinstance(command, tuple):  # an error answered at once
+        if isinstance(command, Command):
+            # Each command runs on its own: one for a sleeping device waits without holding others up.
+            self._spawn(self._execute(endpoint, command))
+        else:  # an error, answered at once
             self._spawn(publish(self.hass, command))
-            return
-        # Each command runs on its own: one for a sleeping device waits without holding others up.
-        self._spawn(self._execute(endpoint, command))
 
-    async def _execute(self, endpoint: str, command: Any) -> None:
+    async def _execute(self, endpoint: str, command: Command) -> None:
         await publish(self.hass, await self.core.execute(endpoint, command))
 
-    def _spawn(self, coro: Any) -> None:
-        self.hub.entry.async_create_background_task(self.hass, coro, f"{DOMAIN} mqtt publish")
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self.hass.async_create_background_task(coro, f"{DOMAIN} mqtt publish")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 def payload_of(message: mqtt.ReceiveMessage) -> bytes | str:
@@ -121,7 +129,7 @@ async def publish(hass: HomeAssistant, message: Message) -> None:
     topic, payload, qos = message
     if not mqtt.is_connected(hass):
         # Like EMQX's gateway, messages are not kept while the broker is away.
-        _LOGGER.debug("MQTT is disconnected; dropping a %s message", payload.get("msgType"))
+        _LOGGER.debug("MQTT is disconnected; dropping a %s message", kind(payload))
         return
     try:
         await mqtt.async_publish(hass, topic, json.dumps(payload, default=str), qos)

@@ -9,8 +9,8 @@ from typing import Any
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 
+from .lwm2m.emqx import EmqxGateway
 from .lwm2m.errors import OperationError
-from .lwm2m.gateway import EmqxGateway
 from .mqtt_bridge import mqtt_ready, payload_of
 
 _LOGGER = logging.getLogger(__name__)

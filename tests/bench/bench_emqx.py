@@ -16,10 +16,9 @@ import json
 import time
 from collections.abc import Callable
 
-from custom_components.lwm2m.lwm2m.emqx import EmqxSettings, notify_message
-from custom_components.lwm2m.lwm2m.emqx_bridge import EmqxBridge
+from custom_components.lwm2m.lwm2m.emqx import EmqxBridge, EmqxGateway, EmqxSettings
+from custom_components.lwm2m.lwm2m.emqx.codec import NotifyMessage, RegisterMessage
 from custom_components.lwm2m.lwm2m.events import Event, EventType
-from custom_components.lwm2m.lwm2m.gateway import EmqxGateway
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.path import Path
 
@@ -42,7 +41,7 @@ def main() -> None:
     seconds = parser.parse_args().seconds
 
     settings = EmqxSettings()
-    bridge = EmqxBridge(settings, endpoint_for=None)
+    bridge = EmqxBridge(settings, endpoint_for=lambda name: None)  # only events here, no commands
     values = {P("/3303/0/5700"): 21.5}
     event = Event(type=EventType.NOTIFICATION, endpoint="sensor-1", path=P("/3303/0/5700"), values=values, sequence=7)
 
@@ -56,21 +55,17 @@ def main() -> None:
     gateway = EmqxGateway(settings, ObjectModel(), publish)
     received: list[Event] = []
     gateway.events.subscribe(lambda e: received.append(e) if len(received) < 1 else None)
-    objects = [f"/{oid}/0" for oid in (1, 3, 4, 5, 6, 3303, 3304, 3311, 3315, 3323)]
-    register = json.dumps(
-        {"msgType": "register", "data": {"ep": "sensor-1", "lt": 300, "b": "U", "objectList": objects}}
-    )
+    objects = tuple(P(f"/{oid}/0") for oid in (1, 3, 4, 5, 6, 3303, 3304, 3311, 3315, 3323))
+    register = json.dumps(RegisterMessage(endpoint="sensor-1", lifetime=300, binding="U", objects=objects).encode())
     gateway.handle("lwm2m/sensor-1/up/resp", register)
-    notify = json.dumps(notify_message(5, 7, "2.05", "/3303/0/5700", values))
-    instance = json.dumps(
-        notify_message(
-            5,
-            8,
-            "2.05",
-            "/3303/0",
-            {P("/3303/0/5700"): 21.5, P("/3303/0/5701"): "Cel", P("/3303/0/5601"): 18.0, P("/3303/0/5602"): 25.5},
-        )
-    )
+    notify = json.dumps(NotifyMessage(req_id=5, seq_num=7, path=P("/3303/0/5700"), values=values).encode())
+    instance_values = {
+        P("/3303/0/5700"): 21.5,
+        P("/3303/0/5701"): "Cel",
+        P("/3303/0/5601"): 18.0,
+        P("/3303/0/5602"): 25.5,
+    }
+    instance = json.dumps(NotifyMessage(req_id=5, seq_num=8, path=P("/3303/0"), values=instance_values).encode())
 
     rows = [
         ("bridge up: notify event -> EMQX JSON (1 value)", rate(bridge_up, seconds)),

@@ -10,20 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from custom_components.lwm2m.lwm2m.codecs.link_format import parse_registration
-from custom_components.lwm2m.lwm2m.emqx import (
-    EmqxError,
-    EmqxSettings,
-    Translator,
-    discover_content,
-    error_message,
-    notify_message,
-    parse_command,
-    registration_message,
-    response_message,
-    should_publish_update,
-    values_content,
+from custom_components.lwm2m.lwm2m.emqx import EmqxBridge, EmqxError, EmqxSettings, Translator
+from custom_components.lwm2m.lwm2m.emqx.codec import (
+    NotifyMessage,
+    RegisterMessage,
+    ResponseMessage,
+    decode_command,
+    encode_links,
+    encode_values,
 )
-from custom_components.lwm2m.lwm2m.emqx_bridge import EmqxBridge
 from custom_components.lwm2m.lwm2m.events import RegistrationInfo
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.registration import Registration
@@ -35,6 +30,18 @@ P = Path.parse
 
 def _registration(payload: bytes, **kwargs) -> RegistrationInfo:
     return Registration(reg_id="x", objects=parse_registration(payload), **kwargs).info()
+
+
+def registration_message(msg_type: str, info: RegistrationInfo) -> dict:
+    return RegisterMessage.of(msg_type, info).encode()
+
+
+def response_message(req_id: object, msg_type: str, req_path: str, code: str, content: object = None) -> dict:
+    return ResponseMessage(req_id=req_id, msg_type=msg_type, req_path=req_path, code=code, content=content).encode()
+
+
+def notify_message(req_id: object, sequence: int | None, code: str, req_path: str, values: dict) -> dict:
+    return NotifyMessage(req_id=req_id, seq_num=sequence, code=code, path=P(req_path), values=values).encode()
 
 
 def test_register_and_update_messages_match_the_manual() -> None:
@@ -64,9 +71,9 @@ def test_register_and_update_messages_match_the_manual() -> None:
     }
     rooted = _registration(b'</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>', endpoint="r", lifetime=60)
     assert registration_message("register", rooted)["data"]["alternatePath"] == "/lwm2m"
-    assert should_publish_update(EmqxSettings(), objects_changed=True)
-    assert not should_publish_update(EmqxSettings(), objects_changed=False)
-    assert should_publish_update(EmqxSettings(update_msg_publish_condition="always"), objects_changed=False)
+    assert EmqxSettings().publishes_update(objects_changed=True)
+    assert not EmqxSettings().publishes_update(objects_changed=False)
+    assert EmqxSettings(update_msg_publish_condition="always").publishes_update(objects_changed=False)
 
 
 def test_topics() -> None:
@@ -82,29 +89,29 @@ def test_topics() -> None:
 
 
 def test_read_command_and_response() -> None:
-    command = parse_command(b'{"reqID": 1, "msgType": "read", "data": {"path": "/3/0/1"}}')
+    command = decode_command(b'{"reqID": 1, "msgType": "read", "data": {"path": "/3/0/1"}}')
     assert (command.req_id, command.msg_type, command.path, command.req_path) == (1, "read", P("/3/0/1"), "/3/0/1")
-    response = response_message(1, "read", "/3/0/1", "2.05", values_content({P("/3/0/1"): "Lightweight M2M Client"}))
+    response = response_message(1, "read", "/3/0/1", "2.05", encode_values({P("/3/0/1"): "Lightweight M2M Client"}))
     assert response == json.loads("""{"reqID": 1, "msgType": "read", "data": {"reqPath": "/3/0/1", "code": "2.05",
         "codeMsg": "content", "content": [{"value": "Lightweight M2M Client", "path": "/3/0/1"}]}}""")
 
 
 def test_discover_response() -> None:
-    command = parse_command(b'{"reqID": 2, "msgType": "discover", "data": {"path": "/3/0"}}')
+    command = decode_command(b'{"reqID": 2, "msgType": "discover", "data": {"path": "/3/0"}}')
     assert command.path == P("/3/0")
     attributes = {P("/3/0"): {"pmin": 10}, **{P(f"/3/0/{i}"): {} for i in range(17)}}
-    response = response_message(123, "discover", "/3/0", "2.05", discover_content(attributes))
+    response = response_message(123, "discover", "/3/0", "2.05", encode_links(attributes))
     assert response["data"]["content"] == ["</3/0>;pmin=10", *[f"</3/0/{i}>" for i in range(17)]]
     assert response["data"]["codeMsg"] == "content"
 
 
 def test_write_commands() -> None:
-    single = parse_command(
+    single = decode_command(
         b'{"reqID": 3, "msgType": "write", "data": {"path": "/31024/11/1", "type": "String",'
         b' "value": "write_an_example_value"}}'
     )
     assert single.values == {P("/31024/11/1"): "write_an_example_value"}
-    many = parse_command(
+    many = decode_command(
         json.dumps(
             {
                 "reqID": 3,
@@ -140,29 +147,29 @@ def test_write_commands() -> None:
     ],
 )
 def test_values_are_typed_by_type(type_name: str, value: object, expected: object) -> None:
-    command = parse_command(
+    command = decode_command(
         json.dumps({"reqID": 9, "msgType": "write", "data": {"path": "/1/0/1", "type": type_name, "value": value}})
     )
     assert command.values[P("/1/0/1")] == expected
 
 
 def test_other_commands() -> None:
-    attr = parse_command(
+    attr = decode_command(
         b'{"reqID": 4, "msgType": "write-attr", "data": {"path": "/3/0/9", "pmin": 5, "pmax": "60",'
         b' "gt": 1.5, "st": ""}}'
     )
     assert attr.attributes == {"pmin": 5.0, "pmax": 60.0, "gt": 1.5, "st": None}
-    execute = parse_command(b'{"reqID": 5, "msgType": "execute", "data": {"path": "/3/0/4", "args": "0=\'now\'"}}')
+    execute = decode_command(b'{"reqID": 5, "msgType": "execute", "data": {"path": "/3/0/4", "args": "0=\'now\'"}}')
     assert execute.path == P("/3/0/4") and execute.args == "0='now'"
-    create = parse_command(
+    create = decode_command(
         b'{"reqID": 6, "msgType": "create", "data": {"basePath": "/3303", "content": ['
         b'{"path": "0/5700", "type": "Float", "value": 18.5}]}}'
     )
     assert create.path == P("/3303") and create.values == {P("/3303/0/5700"): 18.5}
-    delete = parse_command(b'{"reqID": 7, "msgType": "delete", "data": {"path": "3303/0"}}')
+    delete = decode_command(b'{"reqID": 7, "msgType": "delete", "data": {"path": "3303/0"}}')
     assert delete.path == P("/3303/0")
-    observe = parse_command(b'{"reqID": 8, "msgType": "observe", "data": {"path": "/3303/0/5700"}}')
-    cancel = parse_command(b'{"reqID": 8, "msgType": "cancel-observe", "data": {"path": "/3303/0/5700"}}')
+    observe = decode_command(b'{"reqID": 8, "msgType": "observe", "data": {"path": "/3303/0/5700"}}')
+    cancel = decode_command(b'{"reqID": 8, "msgType": "cancel-observe", "data": {"path": "/3303/0/5700"}}')
     assert observe.path == cancel.path == P("/3303/0/5700")
 
 
@@ -250,9 +257,9 @@ async def test_the_bridge_numbers_notifications_with_the_devices_observe_numbers
 )
 def test_bad_commands(payload: bytes, req_id: object, text: str) -> None:
     with pytest.raises(EmqxError) as err:
-        parse_command(payload)
+        decode_command(payload)
     assert err.value.req_id == req_id and err.value.code == "4.00" and text in str(err.value)
-    response = error_message(err.value)
+    response = ResponseMessage.error(err.value).encode()
     assert response["reqID"] == req_id and response["data"]["code"] == "4.00"
     assert response["data"]["codeMsg"] == "bad_request" and text in response["data"]["content"]
 
@@ -281,10 +288,10 @@ JSONISH = st.recursive(
 @given(JSONISH)
 def test_random_commands_only_raise_emqx_error(doc: object) -> None:
     with contextlib.suppress(EmqxError):
-        parse_command(json.dumps(doc))
+        decode_command(json.dumps(doc))
 
 
 @given(st.binary(max_size=200))
 def test_random_bytes_only_raise_emqx_error(data: bytes) -> None:
     with contextlib.suppress(EmqxError):
-        parse_command(data)
+        decode_command(data)

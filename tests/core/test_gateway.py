@@ -16,11 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custom_components.lwm2m.lwm2m.emqx import EmqxSettings, Translator
-from custom_components.lwm2m.lwm2m.emqx_bridge import EmqxBridge
+from custom_components.lwm2m.lwm2m.emqx import EmqxBridge, EmqxGateway, EmqxSettings, GatewayConfig, Translator
+from custom_components.lwm2m.lwm2m.emqx.codec import RegisterMessage
 from custom_components.lwm2m.lwm2m.errors import DeviceTimeout, NotRegistered, OperationError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
-from custom_components.lwm2m.lwm2m.gateway import EmqxGateway, GatewayConfig
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.values import ObjLnk
@@ -200,7 +199,9 @@ async def test_refusals_timeouts_and_unknown_devices(link: Link, server: Any) ->
 
 async def test_a_device_unknown_to_the_bridge_answers_4_04(server: Any) -> None:
     link = Link(server)
-    link.gateway._on_register("ghost", {"lt": 60, "objectList": ["/3/0"]})  # known here, not there
+    register = RegisterMessage(lifetime=60, objects=(P("/3/0"),)).encode()
+    link.gateway.handle("lwm2m/ghost/up/resp", json.dumps(register))  # known here, not there
+    assert link.gateway.registrations.by_endpoint("ghost") is not None
     with pytest.raises(OperationError) as refused:
         await link.gateway.endpoint("ghost").read("/3/0")
     assert refused.value.code == "4.04"

@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 
-from custom_components.lwm2m.lwm2m.emqx import EmqxSettings
-from custom_components.lwm2m.lwm2m.emqx_bridge import EmqxBridge
+from custom_components.lwm2m.lwm2m.emqx import EmqxBridge, EmqxGateway, EmqxSettings, GatewayConfig
 from custom_components.lwm2m.lwm2m.errors import CodecError, DeviceTimeout, OperationError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
-from custom_components.lwm2m.lwm2m.gateway import EmqxGateway, GatewayConfig
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.server import LwM2MServer, ServerConfig

@@ -20,7 +20,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m.const import CONF_MODE, CONF_MQTT_BRIDGE, DOMAIN, MODE_EMQX, MODE_SERVER
-from custom_components.lwm2m.lwm2m.gateway import EmqxGateway
+from custom_components.lwm2m.lwm2m.emqx import EmqxGateway
 from custom_components.lwm2m.lwm2m.path import Path
 from tests.core.external import LIVE_HOME_ASSISTANT, MOSQUITTO
 from tests.live.broker import Broker, Listener

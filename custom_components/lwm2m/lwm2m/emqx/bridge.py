@@ -4,43 +4,38 @@ Assistant bridge (mqtt_bridge.py) only moves these messages to and from the brok
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from .api import Response
-from .client import Endpoint
-from .emqx import (
+from ..api import DeviceOperations, Response
+from ..errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError
+from ..events import Event, EventType
+from ..path import Path
+from ..values import Value
+from .codec import (
     Command,
     EmqxError,
-    EmqxSettings,
-    Translator,
-    discover_content,
-    error_message,
-    notify_message,
-    parse_command,
-    registration_message,
-    response_message,
-    should_publish_update,
-    values_content,
+    NotifyMessage,
+    RegisterMessage,
+    ResponseMessage,
+    decode_command,
+    encode_links,
+    encode_values,
 )
-from .errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError
-from .events import Event, EventType
-from .gateway_endpoint import GatewayEndpoint
-from .path import Path
+from .settings import EmqxSettings, Translator
 
-Message = tuple[str, dict[str, Any], int]  # topic, JSON payload, QoS
+Message = tuple[str, dict[str, Any], int]  # topic, JSON object, QoS
 
 
 class EmqxBridge:
     """Turns events into up messages and commands into operations and responses.
 
-    endpoint_for(name) gives the operations of one device (a local server's Endpoint, or
-    any object with the same methods)."""
+    endpoint_for(name) gives the operations of one device (NotRegistered if there is none)."""
 
-    def __init__(self, settings: EmqxSettings, endpoint_for: Any) -> None:
+    def __init__(self, settings: EmqxSettings, endpoint_for: Callable[[str], DeviceOperations]) -> None:
         self.settings = settings
         self._endpoint_for = endpoint_for
-        self._observe_ids: dict[tuple[str, str], Any] = {}  # (endpoint, path) -> reqID of its observe
+        self._observe_ids: dict[tuple[str, Path], Any] = {}  # (endpoint, path) -> reqID of its observe
 
     # -- up: events -----------------------------------------------------------------------------
 
@@ -49,17 +44,18 @@ class EmqxBridge:
         endpoint = event.endpoint
         info = event.registration
         if event.type is EventType.REGISTERED and info is not None:
-            yield self._up(endpoint, settings.register, registration_message("register", info))
-        elif (
-            event.type is EventType.UPDATED
-            and info is not None
-            and should_publish_update(settings, info.objects_changed)
-        ):
-            yield self._up(endpoint, settings.update, registration_message("update", info))
+            yield self._up(endpoint, settings.register, RegisterMessage.of("register", info).encode())
+        elif event.type is EventType.UPDATED and info is not None and settings.publishes_update(info.objects_changed):
+            yield self._up(endpoint, settings.update, RegisterMessage.of("update", info).encode())
         elif event.type is EventType.NOTIFICATION and event.path is not None:
-            req_id = self._observe_ids.get((endpoint, str(event.path)), 0)
-            message = notify_message(req_id, event.sequence, event.code or "2.05", str(event.path), event.values)
-            yield self._up(endpoint, settings.notify, message)
+            message = NotifyMessage(
+                req_id=self._observe_ids.get((endpoint, event.path), 0),
+                seq_num=event.sequence,
+                code=event.code or "2.05",
+                path=event.path,
+                values=dict(sorted(event.values.items())),
+            )
+            yield self._up(endpoint, settings.notify, message.encode())
         elif event.type in (EventType.DEREGISTERED, EventType.EXPIRED):
             for key in [k for k in self._observe_ids if k[0] == endpoint]:
                 del self._observe_ids[key]
@@ -70,37 +66,31 @@ class EmqxBridge:
     # -- down: commands -------------------------------------------------------------------------
 
     def parse(self, topic: str, payload: bytes | str) -> tuple[str, Command | Message] | None:
-        """The endpoint a command topic names with its parsed command, or with the error
-        response to publish at once; None for a topic that is not a command topic."""
+        """The endpoint a command topic names with its command, or with the error response to
+        publish at once; None for a topic that is not a command topic."""
         endpoint = self.settings.endpoint_of(topic)
         if endpoint is None:
             return None
         try:
-            return endpoint, parse_command(payload)
+            return endpoint, decode_command(payload)
         except EmqxError as err:
-            return endpoint, self._up(endpoint, self.settings.response, error_message(err))
+            return endpoint, self._up(endpoint, self.settings.response, ResponseMessage.error(err).encode())
 
     async def execute(self, endpoint: str, command: Command) -> Message:
         """Carry the command out on the device; the response message, never an exception."""
-        req_id, msg_type, req_path = command.req_id, command.msg_type, command.req_path
         try:
             response = await self._operate(endpoint, command)
-        except NotRegistered:
-            out = response_message(req_id, msg_type, req_path, "4.04", f"{endpoint} is not registered")
-        except DeviceTimeout as err:
-            out = response_message(req_id, msg_type, req_path, "5.04", str(err))
-        except OperationError as err:
-            out = response_message(req_id, msg_type, req_path, err.code or "5.00", str(err))
-        except CodecError as err:
-            out = response_message(req_id, msg_type, req_path, "4.00", str(err))
         except LwM2MError as err:
-            out = response_message(req_id, msg_type, req_path, "5.00", str(err))
+            code, content = _error(endpoint, err)
         else:
-            out = response_message(req_id, msg_type, req_path, response.code, _content(command, response))
-        return self._up(endpoint, self.settings.response, out)
+            code, content = response.code, _content(command, response)
+        answer = ResponseMessage(
+            req_id=command.req_id, msg_type=command.msg_type, req_path=command.req_path, code=code, content=content
+        )
+        return self._up(endpoint, self.settings.response, answer.encode())
 
     async def _operate(self, endpoint: str, command: Command) -> Response:
-        ep: Endpoint | GatewayEndpoint = self._endpoint_for(endpoint)
+        ep = self._endpoint_for(endpoint)
         path = command.path
         match command.msg_type:
             case "read":
@@ -108,7 +98,7 @@ class EmqxBridge:
             case "discover":
                 return await ep.discover(path)
             case "write":
-                if len(command.values) == 1 and path in command.values:
+                if command.single_write:
                     return await ep.write(path, command.values[path])
                 instance = {p.ids[2]: v for p, v in command.values.items() if p.depth == 3 and p.parent == path}
                 if path.is_instance and len(instance) == len(command.values):
@@ -120,24 +110,35 @@ class EmqxBridge:
             case "execute":
                 return await ep.execute(path, command.args)
             case "create":
-                instances = {p.ids[1] for p in command.values}
-                if len(instances) != 1 or any(p.depth != 3 for p in command.values):
-                    raise CodecError("create content must be resources of one instance, such as 0/5700")
-                (iid,) = instances
+                (iid,) = {p.ids[1] for p in command.values}  # the codec checked: one instance
                 return await ep.create(path, {p.ids[2]: v for p, v in command.values.items()}, instance_id=iid)
             case "delete":
                 return await ep.delete(path)
             case "observe":
-                self._observe_ids[(endpoint, str(path))] = command.req_id
+                self._observe_ids[(endpoint, path)] = command.req_id
                 return await ep.observe(path)
             case _:  # cancel-observe
-                self._observe_ids.pop((endpoint, str(path)), None)
+                self._observe_ids.pop((endpoint, path), None)
                 return await ep.cancel_observe(path)
+
+
+def _error(endpoint: str, err: LwM2MError) -> tuple[str, str]:
+    """A core error as EMQX answers it: the code, and the explanation as content."""
+    if isinstance(err, NotRegistered):
+        return "4.04", f"{endpoint} is not registered"
+    if isinstance(err, DeviceTimeout):
+        return "5.04", str(err)
+    if isinstance(err, OperationError):
+        return err.code or "5.00", str(err)
+    if isinstance(err, CodecError):
+        return "4.00", str(err)
+    return "5.00", str(err)
 
 
 def _content(command: Command, response: Response) -> Any:
     if command.msg_type == "discover":
-        return discover_content(response.attributes)
+        return encode_links(response.attributes)
     if command.msg_type in ("read", "observe"):
-        return values_content(response.values)
+        values: dict[Path, Value] = dict(sorted(response.values.items()))
+        return encode_values(values)
     return None
