@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.device_registry import DeviceEntry
 
     from .hub import LwM2MConfigEntry
+    from .lwm2m.config import ServerConfig
 
 
 def _config_schema() -> Any:
@@ -44,19 +45,37 @@ PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "se
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:
-    """Start the LwM2M server of this entry (or take an EMQX gateway's devices over MQTT) and
-    set up its devices' entities."""
+    """Start the device source of this entry (our LwM2M server, or an EMQX gateway's devices over
+    MQTT), hand it to the hub, and set up its devices' entities."""
     from homeassistant.exceptions import ConfigEntryNotReady
 
     from .const import CONF_MODE, CONF_MQTT_BRIDGE, CONF_PORT, CONF_XML_DIR, DEFAULT_PORT, MODE_EMQX
-    from .hub import LwM2MHub, MqttUnavailable
+    from .discovery import TABLES
+    from .hub import LwM2MHub
     from .lwm2m.model import ObjectModel
 
     settings = {**entry.data, **entry.options}
     folder = settings.get(CONF_XML_DIR) or None
     model, problems = await hass.async_add_executor_job(ObjectModel.with_folder, folder)
     _report_object_files(hass, entry, folder, problems)
-    hub = LwM2MHub(hass, entry, model)
+    if settings.get(CONF_MODE) == MODE_EMQX:
+        # MQTT's modules load only for an entry that uses them.
+        from .lwm2m.emqx import EmqxGateway, EmqxSettings
+        from .mqtt_consumer import MqttConsumer
+
+        consumer = MqttConsumer(hass)
+        gateway = EmqxGateway(EmqxSettings.from_options(settings), model, consumer.publish)
+        hub = LwM2MHub(hass, entry, gateway, TABLES)
+        await hub.async_load()
+        if not await consumer.async_start(gateway):
+            await hub.async_stop()
+            raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_missing")
+        entry.async_on_unload(consumer.async_stop)
+    else:
+        from .lwm2m.server import LwM2MServer
+
+        hub = LwM2MHub(hass, entry, LwM2MServer(server_config(settings), model), TABLES)
+        await hub.async_load()
     try:
         await hub.async_start()
     except OSError as err:
@@ -66,19 +85,40 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
             translation_key="port_unavailable",
             translation_placeholders={"port": str(settings.get(CONF_PORT, DEFAULT_PORT)), "error": str(err)},
         ) from err
-    except MqttUnavailable as err:
-        await hub.async_stop()
-        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_missing") from err
     entry.runtime_data = hub
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if settings.get(CONF_MQTT_BRIDGE) and settings.get(CONF_MODE) != MODE_EMQX:
-        from .mqtt_bridge import MqttBridge, bridge_settings
+        from .lwm2m.emqx import EmqxSettings
+        from .mqtt_bridge import MqttBridge
 
-        bridge = MqttBridge(hass, hub, bridge_settings(settings))
+        bridge = MqttBridge(hass, hub.source, EmqxSettings.from_options(settings))
         if await bridge.async_start():
             entry.async_on_unload(bridge.async_stop)
     return True
+
+
+def server_config(settings: dict[str, Any]) -> ServerConfig:
+    """The built-in server's settings from the entry's data and options."""
+    from .const import (
+        CONF_HOST,
+        CONF_MAX_LIFETIME,
+        CONF_MIN_LIFETIME,
+        CONF_PORT,
+        DEFAULT_HOST,
+        DEFAULT_MAX_LIFETIME,
+        DEFAULT_MIN_LIFETIME,
+        DEFAULT_PORT,
+    )
+    from .lwm2m.config import ServerConfig
+
+    host = settings.get(CONF_HOST, DEFAULT_HOST)
+    return ServerConfig(
+        host="::" if host in ("", "0.0.0.0", "::") else host,
+        port=int(settings.get(CONF_PORT, DEFAULT_PORT)),
+        min_lifetime=int(settings.get(CONF_MIN_LIFETIME, DEFAULT_MIN_LIFETIME)),
+        max_lifetime=int(settings.get(CONF_MAX_LIFETIME, DEFAULT_MAX_LIFETIME)),
+    )
 
 
 def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: str | None, problems: list[str]) -> None:

@@ -2,41 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
 
-from homeassistant.components.binary_sensor import (
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined,unused-ignore]
+    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import LwM2MEntity, description_kwargs
-from .mapping import EntitySpec
-from .platform import setup_platform
-
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 0
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.BINARY_SENSOR, LwM2MBinarySensor)
+from .entity import LwM2MEntity, platform_setup
+from .mapping import EntityClass, Kind, LwM2MEntityDescription, ValueFn
 
 
 class LwM2MBinarySensor(LwM2MEntity, BinarySensorEntity):
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        self.entity_description = BinarySensorEntityDescription(
-            **description_kwargs(spec),
-            device_class=cast(Any, spec.device_class),  # the platform's enum moved between releases
-        )
+    """A boolean resource shown as on or off."""
 
-    @property
-    def is_on(self) -> bool | None:
-        value = self.resource_value
-        return None if value is None else bool(value)
+    entity_description: LwM2MBinarySensorDescription
+    _state_attr = "_attr_is_on"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LwM2MBinarySensorDescription(BinarySensorEntityDescription, LwM2MEntityDescription):
+    entity_class: EntityClass = LwM2MBinarySensor
+    value_fn: ValueFn = bool
+
+
+DISCOVERY_SCHEMAS = [
+    LwM2MBinarySensorDescription(
+        key="digital_input", objects=(3200,), resource_id=5500, translation_key="digital_input"
+    ),
+    LwM2MBinarySensorDescription(
+        key="presence", objects=(3302,), resource_id=5500, device_class=BinarySensorDeviceClass.OCCUPANCY
+    ),
+    LwM2MBinarySensorDescription(
+        key="on_off_switch", objects=(3342,), resource_id=5500, translation_key="on_off_switch"
+    ),
+    LwM2MBinarySensorDescription(key="push_button", objects=(3347,), resource_id=5500, translation_key="push_button"),
+    LwM2MBinarySensorDescription(
+        key="battery_low", objects=(3411,), resource_id=6, device_class=BinarySensorDeviceClass.BATTERY
+    ),
+    # Boolean resources no row names, read-only
+    LwM2MBinarySensorDescription(key="flag", generic=Kind.FLAG),
+]
+
+PARALLEL_UPDATES = 0
+async_setup_entry = platform_setup(Platform.BINARY_SENSOR)

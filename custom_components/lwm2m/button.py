@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
 
-from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.components.button import (  # type: ignore[attr-defined,unused-ignore]
+    ButtonDeviceClass,
+    ButtonEntity,
+    ButtonEntityDescription,
+)
+from homeassistant.const import EntityCategory, Platform
 
-from .entity import LwM2MEntity, description_kwargs
-from .mapping import EntitySpec
-from .platform import setup_platform
-
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 1
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.BUTTON, LwM2MButton)
+from .entity import LwM2MEntity, platform_setup
+from .mapping import EntityClass, Kind, LwM2MEntityDescription
+from .sensor import IPSO_SENSORS
 
 
 class LwM2MButton(LwM2MEntity, ButtonEntity):
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        self.entity_description = ButtonEntityDescription(
-            **description_kwargs(spec),
-            device_class=cast(Any, spec.device_class),  # the platform's enum moved between releases
-        )
+    """An executable resource: pressing executes it."""
+
+    entity_description: LwM2MButtonDescription
 
     async def async_press(self) -> None:
         await self.hub.async_execute(self.endpoint, self.path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LwM2MButtonDescription(ButtonEntityDescription, LwM2MEntityDescription):
+    entity_class: EntityClass = LwM2MButton
+    entity_category: EntityCategory | None = EntityCategory.CONFIG
+    observe: bool = False
+
+
+DISCOVERY_SCHEMAS = [
+    LwM2MButtonDescription(
+        key="reboot", objects=(3,), resource_id=4, translation_key="reboot", device_class=ButtonDeviceClass.RESTART
+    ),
+    *(
+        LwM2MButtonDescription(
+            key=key, objects=objects, resource_id=rid, translation_key=key, entity_registry_enabled_default=False
+        )
+        for key, objects, rid in (
+            ("factory_reset", (3,), 5),
+            ("reset_error_code", (3,), 12),
+            ("reset_min_max", tuple(IPSO_SENSORS), 5605),
+            ("reset_energy", (3331,), 5822),
+        )
+    ),
+    # Executable resources no row names
+    LwM2MButtonDescription(key="command", generic=Kind.COMMAND, entity_registry_enabled_default=False),
+]
+
+PARALLEL_UPDATES = 1
+async_setup_entry = platform_setup(Platform.BUTTON)

@@ -1,5 +1,6 @@
 """Constants of the LwM2M integration."""
 
+from enum import StrEnum
 from typing import Final
 
 DOMAIN: Final = "lwm2m"
@@ -40,3 +41,12 @@ MQTT_TOPIC_DEFAULTS: Final = {
     "update": "up/update",
 }
 MQTT_UPDATE_CONDITIONS: Final = ["contains_object_list", "always"]
+
+
+class Topic(StrEnum):
+    """What else than a resource's value an entity can subscribe to, per endpoint, in the hub."""
+
+    AVAILABILITY = "availability"  # the device came or went: callback(available)
+    REGISTRATION = "registration"  # registered, updated, de-registered, expired, sent: callback(event)
+    MESSAGE = "message"  # every event of the device, for traffic counters: callback(event)
+    SEND = "send"  # the device pushed values with Send: callback(event)

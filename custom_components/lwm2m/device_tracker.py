@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 from homeassistant.components.device_tracker import (  # type: ignore[attr-defined,unused-ignore]
     SourceType,
@@ -10,55 +10,56 @@ from homeassistant.components.device_tracker import (  # type: ignore[attr-defin
     TrackerEntityDescription,
 )
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 
-from .entity import LwM2MEntity, description_kwargs
-from .mapping import EntitySpec
-from .platform import setup_platform
+from .entity import LwM2MEntity, platform_setup
+from .lwm2m.path import Path
+from .lwm2m.values import Value
+from .mapping import EntityClass, LwM2MEntityDescription, ValueFn, number_state
 
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 0
 LONGITUDE, RADIUS = 1, 3
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.DEVICE_TRACKER, LwM2MTracker)
 
 
 class LwM2MTracker(LwM2MEntity, TrackerEntity):
     """Where the device says it is (its entity is keyed by the latitude resource, 6/I/0)."""
 
-    _attr_source_type = SourceType.GPS
+    entity_description: LwM2MTrackerDescription
 
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        self.entity_description = TrackerEntityDescription(**description_kwargs(spec))
-        instance = spec.path.parent
-        self._longitude = instance.child(LONGITUDE)
-        self._radius = instance.child(RADIUS)
+    _attr_source_type = SourceType.GPS
+    _state_attr = "_attr_latitude"
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        for path in (self._longitude, self._radius):
-            self.async_on_remove(self.hub.subscribe_value(self.endpoint, path, self._on_value))
+        instance = Path(self.path.ids[:2])
+        for rid, listener in ((LONGITUDE, self._on_longitude), (RADIUS, self._on_radius)):
+            self.async_on_remove(self.hub.async_subscribe(self.endpoint, instance.child(rid), listener))
+            if (value := self.hub.value(self.endpoint, instance.child(rid))) is not None:
+                listener(value)
 
-    def _number(self, value: Any) -> float | None:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    @callback
+    def _on_longitude(self, value: Value) -> None:
+        self._attr_longitude = number_state(value)
+        self.async_write_ha_state()
 
-    @property
-    def latitude(self) -> float | None:
-        return self._number(self.resource_value)
+    @callback
+    def _on_radius(self, value: Value) -> None:
+        radius = number_state(value)
+        self._attr_location_accuracy = round(radius) if radius is not None else 0
+        self.async_write_ha_state()
 
-    @property
-    def longitude(self) -> float | None:
-        return self._number(self.hub.value(self.endpoint, self._longitude))
 
-    @property
-    def location_accuracy(self) -> int:
-        radius = self._number(self.hub.value(self.endpoint, self._radius))
-        return round(radius) if radius is not None else 0
+@dataclass(frozen=True, kw_only=True)
+class LwM2MTrackerDescription(TrackerEntityDescription, LwM2MEntityDescription):  # type: ignore[misc,unused-ignore]
+    entity_class: EntityClass = LwM2MTracker
+    value_fn: ValueFn = number_state
+
+
+DISCOVERY_SCHEMAS = [
+    # One tracker an instance; it shows longitude and radius too, so the instance is observed.
+    LwM2MTrackerDescription(
+        key="location", objects=(6,), resource_id=0, translation_key="location", watch=(LONGITUDE, RADIUS)
+    ),
+]
+
+PARALLEL_UPDATES = 0
+async_setup_entry = platform_setup(Platform.DEVICE_TRACKER)

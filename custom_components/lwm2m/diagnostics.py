@@ -28,7 +28,7 @@ def pseudonym(entry: LwM2MConfigEntry, endpoint: str) -> str:
 def _endpoint(entry: LwM2MConfigEntry, endpoint: str) -> dict[str, Any]:
     hub = entry.runtime_data
     reg = hub.registration(endpoint)
-    values = {str(p): to_json_value(v) for p, v in sorted(hub.values.get(endpoint, {}).items())}
+    values = {str(p): to_json_value(v) for p, v in sorted(hub.values(endpoint).items())}
     registration = (
         reg.to_dict() | {"endpoint": pseudonym(entry, endpoint), "stats": reg.stats.to_dict()} if reg else None
     )
@@ -36,22 +36,22 @@ def _endpoint(entry: LwM2MConfigEntry, endpoint: str) -> dict[str, Any]:
         "available": hub.is_available(endpoint),
         "registration": registration,
         "values": values,
-        "entities": sorted(str(p) for p in hub.specs.get(endpoint, {})),
-        "observations": hub.server.endpoint(endpoint).observations() if reg else [],
+        "entities": sorted(str(m.path) for m in hub.matches.get(endpoint, {}).values() if m.path is not None),
+        "observations": hub.source.endpoint(endpoint).observations() if reg else [],
     }
 
 
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MConfigEntry) -> dict[str, Any]:
     hub = entry.runtime_data
-    server = hub.server
-    source = {"running": server.running, "stats": server.stats.to_dict(), **server.diagnostics()}
+    source = hub.source
+    server = {"running": source.running, "stats": source.stats.to_dict(), **source.diagnostics()}
     return async_redact_data(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
-            "server": source,
+            "server": server,
             "endpoints": {
                 pseudonym(entry, ep): _endpoint(entry, ep)
-                for ep in sorted({*hub.specs, *(r.endpoint for r in server.registrations)})
+                for ep in sorted({*hub.matches, *(r.endpoint for r in source.registrations)})
             },
         },
         TO_REDACT,

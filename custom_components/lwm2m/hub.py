@@ -1,19 +1,24 @@
-"""The hub: owns the LwM2M server of one config entry and turns its events into devices,
-entities and state updates. The protocol stays in the core; this is the Home Assistant side."""
+"""The hub: one config entry's device source (the built-in server, or an EMQX gateway), its
+endpoints as devices, their resources as entities, and one keyed store of subscriptions.
+
+The store follows ESPHome's entry data: (endpoint, path) -> the value held and the callbacks of
+the entities that show it, (endpoint, topic) -> the callbacks of those that follow the device
+itself; a value equal to the one held reaches no entity.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Final, Literal, overload
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
@@ -23,135 +28,96 @@ from .const import (
     AUTO_OBSERVE_ENTITIES,
     AUTO_OBSERVE_NONE,
     CONF_AUTO_OBSERVE,
-    CONF_HOST,
-    CONF_MAX_LIFETIME,
-    CONF_MIN_LIFETIME,
-    CONF_MODE,
-    CONF_PORT,
-    DEFAULT_HOST,
-    DEFAULT_MAX_LIFETIME,
-    DEFAULT_MIN_LIFETIME,
-    DEFAULT_PORT,
     DOMAIN,
-    MODE_EMQX,
     SIGNAL_NEW_ENTITIES,
     STORAGE_VERSION,
+    Topic,
 )
-from .lwm2m.client import Endpoint
-from .lwm2m.config import ServerConfig
-from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, OperationError
-from .lwm2m.events import Event, EventType
-from .lwm2m.gateway import EmqxGateway
-from .lwm2m.gateway_endpoint import GatewayEndpoint
-from .lwm2m.model import ObjectModel
+from .lwm2m.api import DeviceOperations, DeviceSource, meaning
+from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
+from .lwm2m.events import Event, EventType, ResponseInfo
 from .lwm2m.nodes import flatten
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
-from .lwm2m.server import LwM2MServer
 from .lwm2m.values import Value
-from .mapping import BUTTON, EVENT, TRACKER, EntitySpec, entities_for
-
-if TYPE_CHECKING:
-    from .mqtt_consumer import MqttConsumer
+from .mapping import Match, Tables
 
 _LOGGER = logging.getLogger(__name__)
 DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version", 18: "hw_version"}
 SAVE_DELAY = 5.0
 ACTION_TIMEOUT = 30.0  # seconds an entity action (switch, number, button) waits for the device
-STORM = 50  # endpoints set up at once that count as a registration storm
-Source = LwM2MServer | EmqxGateway  # where devices come from: our own server, or an EMQX gateway
-
-
-def server_config(data: dict[str, Any]) -> ServerConfig:
-    host = data.get(CONF_HOST, DEFAULT_HOST)
-    return ServerConfig(
-        host="::" if host in ("", "0.0.0.0", "::") else host,
-        port=int(data.get(CONF_PORT, DEFAULT_PORT)),
-        min_lifetime=int(data.get(CONF_MIN_LIFETIME, DEFAULT_MIN_LIFETIME)),
-        max_lifetime=int(data.get(CONF_MAX_LIFETIME, DEFAULT_MAX_LIFETIME)),
-    )
-
-
-class MqttUnavailable(HomeAssistantError):
-    """The entry takes its devices over MQTT, and MQTT is not set up (yet)."""
-
+_STORED_RESPONSES: Final = frozenset({"read", "observe", "write"})  # answers that carry the device's values
+_MISSING: Final = object()
 
 type LwM2MConfigEntry = ConfigEntry[LwM2MHub]
 """A config entry of this integration: its runtime_data is the entry's hub."""
 
 
-class LwM2MHub:
-    """One source of LwM2M devices (a server here, or an EMQX gateway over MQTT), its
-    endpoints as devices, their resources as entities."""
+@dataclass(slots=True)
+class _Slot:
+    """What the store keeps for one (endpoint, path or topic): the value, and who shows it."""
 
-    def __init__(self, hass: HomeAssistant, entry: LwM2MConfigEntry, model: ObjectModel) -> None:
+    value: Any = _MISSING
+    listeners: list[Callable[[Any], None]] = field(default_factory=list)
+
+
+class LwM2MHub:
+    """One source of LwM2M devices, its endpoints as devices, their resources as entities."""
+
+    def __init__(self, hass: HomeAssistant, entry: LwM2MConfigEntry, source: DeviceSource, tables: Tables) -> None:
         self.hass = hass
         self.entry = entry
-        settings = {**entry.data, **entry.options}
-        self.auto_observe: str = settings.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
-        self.server: Source
-        self.consumer: MqttConsumer | None = None
-        if settings.get(CONF_MODE) == MODE_EMQX:
-            # MQTT's modules only load for an entry that uses them.
-            from .mqtt_bridge import bridge_settings  # noqa: PLC0415
-            from .mqtt_consumer import MqttConsumer  # noqa: PLC0415
-
-            self.consumer = MqttConsumer(hass)
-            self.server = EmqxGateway(bridge_settings(settings), model, self.consumer.publish)
-        else:
-            self.server = LwM2MServer(server_config(settings), model)
-        self.model = model
+        self.source = source
+        self.model = source.model
+        self.tables = tables
+        self.auto_observe: str = {**entry.data, **entry.options}.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
-        self.values: dict[str, dict[Path, Value]] = {}
-        self.specs: dict[str, dict[Path, EntitySpec]] = {}
+        self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         self.known_paths: dict[str, list[str]] = {}  # endpoint -> resource paths seen (persisted)
         self.available: set[str] = set()
-        self._value_listeners: dict[tuple[str, Path], list[Callable[[], None]]] = {}
-        self._endpoint_listeners: dict[str, list[Callable[[], None]]] = {}
-        self._availability_listeners: dict[str, list[Callable[[], None]]] = {}
-        self._traffic_listeners: dict[str, list[Callable[[], None]]] = {}
-        self._event_listeners: dict[str, list[Callable[[Event], None]]] = {}
+        self._store: dict[tuple[str, Path | Topic], _Slot] = {}
         self._unsubscribe: CALLBACK_TYPE | None = None
+        self._restored: list[Registration] = []
         self._setups: dict[str, asyncio.Task[None]] = {}
-        self._status_entities: set[str] = set()  # endpoints whose status sensors exist
         self._lost: set[str] = set()  # endpoints logged as unavailable, to log their return once
-        self._set_up_since_collect = 0
         self._device_ids: dict[str, str] = {}
+
+    @property
+    def server(self) -> DeviceSource:
+        """The device source, by the name MqttBridge and the MQTT tests use."""
+        return self.source
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    async def async_start(self) -> None:
+    async def async_load(self) -> None:
+        """Take back what the last run saved, and listen to the source (which is not started)."""
         saved = await self.store.async_load() or {}
         self.known_paths = dict(saved.get("resources", {}))
-        restored = self.server.restore(saved.get("registrations", []))
-        self._unsubscribe = self.server.events.subscribe(self._on_event)
-        if (
-            isinstance(self.server, EmqxGateway)
-            and self.consumer is not None
-            and not await self.consumer.async_start(self.server)
-        ):
-            raise MqttUnavailable(translation_domain=DOMAIN, translation_key="mqtt_missing")
-        await self.server.start()
-        for reg in restored:
+        self._restored = self.source.restore(saved.get("registrations", []))
+        self._unsubscribe = self.source.events.subscribe(self._on_event)
+
+    async def async_start(self) -> None:
+        """Start the source; devices known from the last run get their entities at once."""
+        await self.source.start()
+        for reg in self._restored:
             self.available.add(reg.endpoint)
-            self._create_entities(reg, {Path.parse(p): None for p in self.known_paths.get(reg.endpoint, [])})
-            self._start_setup(reg.endpoint, restored=True)
+            self._add_entities(reg, dict.fromkeys(map(Path.parse, self.known_paths.get(reg.endpoint, []))))
+            self._start_setup(reg.endpoint)
+        self._restored = []
 
     async def async_stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self.consumer is not None:
-            self.consumer.async_stop()
         for task in self._setups.values():
             task.cancel()
         if self._setups:
             await asyncio.gather(*self._setups.values(), return_exceptions=True)
-        await self.server.stop()
+        await self.source.stop()
         await self.store.async_save(self._store_data())
 
     def _store_data(self) -> dict[str, Any]:
         return {
-            "registrations": [reg.to_dict() for reg in self.server.registrations],
+            "registrations": [reg.to_dict() for reg in self.source.registrations],
             "resources": self.known_paths,
         }
 
@@ -159,41 +125,52 @@ class LwM2MHub:
     def _save(self) -> None:
         self.store.async_delay_save(self._store_data, SAVE_DELAY)
 
-    # -- events from the server ------------------------------------------------------------------
+    # -- events from the source ------------------------------------------------------------------
 
     @callback
     def _on_event(self, event: Event) -> None:
-        endpoint = event.endpoint
-        match event.type:
+        endpoint, kind, values = event.endpoint, event.type, event.values
+        if values and (
+            kind is not EventType.RESPONSE
+            or (event.response is not None and event.response.operation in _STORED_RESPONSES)
+        ):
+            store = self._store
+            for path, value in values.items():
+                slot = store.get((endpoint, path))
+                if slot is None:
+                    store[endpoint, path] = _Slot(value)  # no entity shows it (yet)
+                    continue
+                old = slot.value
+                if old == value and type(old) is type(value):
+                    continue  # unchanged: no state to write
+                slot.value = value
+                for listener in slot.listeners:
+                    try:
+                        listener(value)
+                    except Exception:
+                        _LOGGER.exception("Showing %s of %s failed", path, endpoint)
+        match kind:
             case EventType.REGISTERED:
-                reg = self.server.registrations.by_endpoint(endpoint)
+                reg = self.source.registrations.by_endpoint(endpoint)
                 if reg is not None:
                     self._device(reg)  # now, so that the event below names its device
-                self._start_setup(endpoint, restored=False)
+                self._start_setup(endpoint)
                 self._save()
             case EventType.UPDATED:
                 if event.registration is not None and event.registration.objects_changed:
-                    self._start_setup(endpoint, restored=False)
+                    self._start_setup(endpoint)
                 self._set_available(endpoint, True)
                 self._save()
             case EventType.DEREGISTERED | EventType.EXPIRED:
-                self._set_available(endpoint, False, event.type.value)
+                self._set_available(endpoint, False, kind.value)
                 self._save()
-            case EventType.NOTIFICATION | EventType.SEND:
-                self._store_values(endpoint, event.values)
-            case EventType.RESPONSE if (
-                event.values and event.response and event.response.operation in ("read", "observe")
-            ):
-                self._store_values(endpoint, event.values)
-        if event.type is not EventType.RESPONSE:
+        if kind is not EventType.RESPONSE:
             self._fire(event)
-        for event_listener in self._event_listeners.get(endpoint, ()):
-            event_listener(event)
-        if event.type not in (EventType.NOTIFICATION, EventType.RESPONSE):
-            for listener in self._endpoint_listeners.get(endpoint, ()):
-                listener()
-        for listener in self._traffic_listeners.get(endpoint, ()):
-            listener()
+        self._dispatch(endpoint, Topic.MESSAGE, event)
+        if kind is EventType.SEND:
+            self._dispatch(endpoint, Topic.SEND, event)
+        if kind is not EventType.NOTIFICATION and kind is not EventType.RESPONSE:
+            self._dispatch(endpoint, Topic.REGISTRATION, event)
 
     def _fire(self, event: Event) -> None:
         """lwm2m_registered, lwm2m_notification, ... on the bus, for automations."""
@@ -208,13 +185,10 @@ class LwM2MHub:
             }
         self.hass.bus.async_fire(f"{DOMAIN}_{event.type.value}", data)
 
-    def _store_values(self, endpoint: str, values: Any) -> None:
-        current = self.values.setdefault(endpoint, {})
-        listeners = self._value_listeners
-        for path, value in values.items():
-            current[path] = value
-            for listener in listeners.get((endpoint, path), ()):
-                listener()
+    def _dispatch(self, endpoint: str, topic: Topic, payload: object) -> None:
+        if (slot := self._store.get((endpoint, topic))) is not None:
+            for listener in slot.listeners:
+                listener(payload)
 
     @callback
     def _set_available(self, endpoint: str, available: bool, reason: str = "") -> None:
@@ -229,49 +203,31 @@ class LwM2MHub:
             self.available.discard(endpoint)
             self._lost.add(endpoint)
             _LOGGER.info("LwM2M device %s is unavailable (%s)", endpoint, reason)
-        for listener in self._availability_listeners.get(endpoint, ()):
-            listener()
+        self._dispatch(endpoint, Topic.AVAILABILITY, available)
 
     # -- setting up an endpoint ----------------------------------------------------------------
 
     @callback
-    def _start_setup(self, endpoint: str, *, restored: bool) -> None:
+    def _start_setup(self, endpoint: str) -> None:
         old = self._setups.pop(endpoint, None)
         if old is not None:
             old.cancel()
         task = self.entry.async_create_background_task(
-            self.hass, self._setup_endpoint(endpoint, restored), f"{DOMAIN} set up {endpoint}"
+            self.hass, self._setup_endpoint(endpoint), f"{DOMAIN} set up {endpoint}"
         )
         self._setups[endpoint] = task
-        self._set_up_since_collect += 1
-        task.add_done_callback(lambda t: self._setup_finished(endpoint, t))
+        task.add_done_callback(lambda done: self._setups.pop(endpoint) if self._setups.get(endpoint) is done else None)
 
-    @callback
-    def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
-        if self._setups.get(endpoint) is task:
-            del self._setups[endpoint]
-        if not self._setups and self._set_up_since_collect >= STORM:
-            # A registration storm just settled, leaving many new long-lived objects (entities,
-            # states, registrations). The full garbage collection they make due would otherwise
-            # land at a random moment later and stall live notifications for up to a second
-            # with a thousand devices; take it now, while nothing is waiting.
-            self._set_up_since_collect = 0
-            started = time.perf_counter()
-            gc.collect()
-            _LOGGER.debug(
-                "Collected garbage after a registration storm in %.0f ms", (time.perf_counter() - started) * 1000
-            )
-
-    async def _setup_endpoint(self, endpoint: str, restored: bool) -> None:
-        reg = self.server.registrations.by_endpoint(endpoint)
+    async def _setup_endpoint(self, endpoint: str) -> None:
+        reg = self.source.registrations.by_endpoint(endpoint)
         if reg is None:
             return
         self._device(reg)
-        ep = self.server.endpoint(endpoint)
+        device = self.source.endpoint(endpoint)
         values: dict[Path, Value | None] = {}
         for inst in reg.objects.instances:
             try:
-                values.update((await ep.read(inst)).values)
+                values.update((await device.read(inst)).values)
             except OperationError as err:
                 _LOGGER.debug("Reading %s of %s: %s", inst, endpoint, err)
             except LwM2MError as err:
@@ -280,8 +236,7 @@ class LwM2MHub:
         if Path.of(3, 0) in reg.objects.instances:
             self._device(reg, {k: values.get(Path.of(3, 0, k)) for k in DEVICE_INFO})
         self._set_available(endpoint, True)
-        specs = self._create_entities(reg, values)
-        await self._observe(ep, reg, specs)
+        await self._observe(device, reg, self._add_entities(reg, values))
 
     def _device(self, reg: Registration, info: dict[int, Value | None] | None = None) -> dr.DeviceEntry:
         kwargs: dict[str, Any] = {}
@@ -298,37 +253,25 @@ class LwM2MHub:
         return device
 
     @callback
-    def _create_entities(self, reg: Registration, values: dict[Path, Value | None]) -> list[EntitySpec]:
+    def _add_entities(self, reg: Registration, values: dict[Path, Value | None]) -> list[Match]:
+        """Match the device against the tables; entities not there yet go to their platforms."""
         endpoint = reg.endpoint
-        known = {Path.parse(p) for p in self.known_paths.get(endpoint, [])}
-        merged = {p: None for p in known} | {p: v for p, v in values.items()}
-        counts: dict[int, int] = {}
-        for inst in reg.objects.instances:
-            counts[inst.ids[0]] = counts.get(inst.ids[0], 0) + 1
-        specs = entities_for(
-            endpoint, list(reg.objects.instances), merged, self.model, {oid for oid, n in counts.items() if n > 1}
-        )
-        self.values.setdefault(endpoint, {}).update({p: v for p, v in values.items() if v is not None})
-        self.known_paths[endpoint] = sorted(str(p) for p in set(merged) if p.depth >= 3)
-        existing = self.specs.setdefault(endpoint, {})
-        new = [spec for spec in specs if spec.path not in existing]
-        for spec in new:
-            existing[spec.path] = spec
-        by_platform: dict[Platform, list[EntitySpec]] = {}
-        for spec in new:
-            by_platform.setdefault(spec.row.platform, []).append(spec)
-        for platform, items in by_platform.items():
+        merged = dict.fromkeys(map(Path.parse, self.known_paths.get(endpoint, []))) | values
+        found = self.tables.match(endpoint, reg.objects.instances, merged, self.model)
+        self.known_paths[endpoint] = sorted(str(p) for p in merged if p.depth >= 3)
+        existing = self.matches.setdefault(endpoint, {})
+        new: dict[Platform, list[Match]] = {}
+        for match in found:
+            if match.unique_id not in existing:
+                existing[match.unique_id] = match
+                new.setdefault(match.platform, []).append(match)
+        for platform, matches in new.items():
             async_dispatcher_send(
-                self.hass, SIGNAL_NEW_ENTITIES.format(entry_id=self.entry.entry_id, platform=platform), items
+                self.hass, SIGNAL_NEW_ENTITIES.format(entry_id=self.entry.entry_id, platform=platform), matches
             )
-        if endpoint not in self._status_entities:
-            self._status_entities.add(endpoint)
-            async_dispatcher_send(
-                self.hass, SIGNAL_NEW_ENTITIES.format(entry_id=self.entry.entry_id, platform="endpoint"), endpoint
-            )
-        return specs
+        return found
 
-    async def _observe(self, ep: Endpoint | GatewayEndpoint, reg: Registration, specs: list[EntitySpec]) -> None:
+    async def _observe(self, device: DeviceOperations, reg: Registration, found: list[Match]) -> None:
         if self.auto_observe == AUTO_OBSERVE_NONE:
             return
         if self.auto_observe == AUTO_OBSERVE_ALL:
@@ -336,16 +279,17 @@ class LwM2MHub:
         else:
             paths = sorted(
                 {
-                    Path(s.path.ids[:3])
-                    for s in specs
-                    if s.row.observe and s.row.enabled and s.row.platform not in (BUTTON, EVENT, TRACKER)
+                    # An entity that shows several resources of an instance observes the instance.
+                    Path(match.path.ids[:2] if match.description.watch else match.path.ids[:3])
+                    for match in found
+                    if match.path is not None
+                    and match.description.observe
+                    and match.description.entity_registry_enabled_default
                 }
-                | {Path(s.path.ids[:3]) for s in specs if s.row.platform is EVENT}
-                | {Path(s.path.ids[:2]) for s in specs if s.row.platform is TRACKER}  # a position is one instance
             )
         for path in paths:
             try:
-                await ep.observe(path)
+                await device.observe(path)
             except OperationError as err:
                 _LOGGER.debug("Observing %s of %s: %s", path, reg.endpoint, err)
             except LwM2MError:
@@ -353,99 +297,139 @@ class LwM2MHub:
 
     # -- what entities use ---------------------------------------------------------------------
 
-    @callback
-    def subscribe_value(self, endpoint: str, path: Path, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        return _add(self._value_listeners, (endpoint, path), listener)
+    @overload
+    def async_subscribe(self, endpoint: str, key: Path, listener: Callable[[Value], None]) -> CALLBACK_TYPE: ...
+
+    @overload
+    def async_subscribe(
+        self, endpoint: str, key: Literal[Topic.AVAILABILITY], listener: Callable[[bool], None]
+    ) -> CALLBACK_TYPE: ...
+
+    @overload
+    def async_subscribe(
+        self,
+        endpoint: str,
+        key: Literal[Topic.REGISTRATION, Topic.MESSAGE, Topic.SEND],
+        listener: Callable[[Event], None],
+    ) -> CALLBACK_TYPE: ...
 
     @callback
-    def subscribe_endpoint(
-        self, endpoint: str, listener: Callable[[], None], *, every_message: bool = False
-    ) -> CALLBACK_TYPE:
-        """Called when the endpoint's registration changes, or with every_message on each
-        message from it (for status sensors that count traffic)."""
-        return _add(self._traffic_listeners if every_message else self._endpoint_listeners, endpoint, listener)
-
-    @callback
-    def subscribe_availability(self, endpoint: str, listener: Callable[[], None]) -> CALLBACK_TYPE:
-        return _add(self._availability_listeners, endpoint, listener)
-
-    @callback
-    def subscribe_events(self, endpoint: str, listener: Callable[[Event], None]) -> CALLBACK_TYPE:
-        return _add(self._event_listeners, endpoint, listener)
+    def async_subscribe(self, endpoint: str, key: Path | Topic, listener: Callable[[Any], None]) -> CALLBACK_TYPE:
+        """Call listener with each new value of (endpoint, path), or with what a topic brings;
+        the returned function ends it (entities call it when they are removed)."""
+        slot = self._store.setdefault((endpoint, key), _Slot())
+        slot.listeners.append(listener)
+        return partial(slot.listeners.remove, listener)
 
     def value(self, endpoint: str, path: Path) -> Value | None:
-        return self.values.get(endpoint, {}).get(path)
+        """The value held for (endpoint, path), if one came."""
+        slot = self._store.get((endpoint, path))
+        return None if slot is None or slot.value is _MISSING else slot.value
+
+    def values(self, endpoint: str) -> dict[Path, Value]:
+        """Every value held for endpoint (diagnostics)."""
+        return {
+            key: slot.value
+            for (name, key), slot in self._store.items()
+            if name == endpoint and isinstance(key, Path) and slot.value is not _MISSING
+        }
 
     def is_available(self, endpoint: str) -> bool:
         return endpoint in self.available
 
     def registration(self, endpoint: str) -> Registration | None:
-        return self.server.registrations.by_endpoint(endpoint)
+        return self.source.registrations.by_endpoint(endpoint)
+
+    def matches_for(self, platform: Platform) -> list[Match]:
+        return [match for matches in self.matches.values() for match in matches.values() if match.platform is platform]
 
     async def async_write(self, endpoint: str, path: Path, value: Any) -> None:
         """Write value to the device; the state follows once the device accepted it."""
         try:
-            ep = self.server.endpoint(endpoint)
-            node = ep.node_for(path, value)
-            async with asyncio.timeout(ACTION_TIMEOUT):  # a sleeping device must not hang the UI
-                await ep.write(path, node)
-        except TimeoutError as err:
-            raise operation_error(endpoint, path, DeviceTimeout(f"no answer within {ACTION_TIMEOUT:g} s")) from err
-        except CodecError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_value",
-                translation_placeholders={"path": str(path), "error": str(err)},
-            ) from err
+            device = self.source.endpoint(endpoint)
+            node = device.node_for(path, value)
         except LwM2MError as err:
-            raise operation_error(endpoint, path, err) from err
-        self._store_values(endpoint, flatten(node, path))
+            raise translate_error(err, endpoint, path=path) from err
+        response = await async_run(endpoint, device.write(path, node), ACTION_TIMEOUT, path=path)
+        # What the device accepted is its value now: the same way in as a read's answer.
+        self._on_event(
+            Event(
+                type=EventType.RESPONSE,
+                endpoint=endpoint,
+                path=path,
+                values=flatten(node, path),
+                code=response.code,
+                details=ResponseInfo(operation="write"),
+            )
+        )
 
     async def async_execute(self, endpoint: str, path: Path, arguments: str | None = None) -> None:
         try:
-            async with asyncio.timeout(ACTION_TIMEOUT):
-                await self.server.endpoint(endpoint).execute(path, arguments)
-        except TimeoutError as err:
-            raise operation_error(endpoint, path, DeviceTimeout(f"no answer within {ACTION_TIMEOUT:g} s")) from err
+            device = self.source.endpoint(endpoint)
         except LwM2MError as err:
-            raise operation_error(endpoint, path, err) from err
-
-    @callback
-    def mark_status_entities(self, endpoint: str) -> None:
-        """The sensor platform added the status sensors of endpoint itself (restored endpoints)."""
-        self._status_entities.add(endpoint)
+            raise translate_error(err, endpoint, path=path) from err
+        await async_run(endpoint, device.execute(path, arguments), ACTION_TIMEOUT, path=path)
 
     @callback
     def forget_device(self, endpoint: str) -> None:
         """The user deleted the device: its entities come back if it registers again."""
-        self.specs.pop(endpoint, None)
+        self.matches.pop(endpoint, None)
         self.known_paths.pop(endpoint, None)
-        self._status_entities.discard(endpoint)
         self._save()
 
 
-def operation_error(endpoint: str, path: Path, err: LwM2MError) -> HomeAssistantError:
-    code = getattr(err, "code", None)
+def translate_error(
+    err: LwM2MError | TimeoutError, endpoint: str, *, path: Path | str = "", timeout: float = 0.0
+) -> HomeAssistantError:
+    """A core error as the translated error users see, for services and entity actions alike."""
+    if isinstance(err, TimeoutError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="timeout",
+            translation_placeholders={"endpoint": endpoint, "timeout": f"{timeout:g}"},
+        )
+    if isinstance(err, CodecError):
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_value",
+            translation_placeholders={"path": str(path), "error": str(err)},
+        )
+    if isinstance(err, NotRegistered):
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_endpoint",
+            translation_placeholders={"endpoint": endpoint},
+        )
+    if isinstance(err, QueueFull):
+        return HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="queue_full", translation_placeholders={"endpoint": endpoint}
+        )
+    if isinstance(err, DeviceTimeout):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="no_answer",
+            translation_placeholders={"endpoint": endpoint, "error": str(err)},
+        )
+    if isinstance(err, OperationError):
+        code = err.code or "?"
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="refused",
+            translation_placeholders={"endpoint": endpoint, "code": code, "meaning": meaning(code), "error": str(err)},
+        )
     return HomeAssistantError(
         translation_domain=DOMAIN,
-        translation_key="operation_failed",
-        translation_placeholders={
-            "endpoint": endpoint,
-            "path": str(path),
-            "code": code or "timeout",
-            "error": str(err),
-        },
+        translation_key="failed",
+        translation_placeholders={"endpoint": endpoint, "error": str(err)},
     )
 
 
-def _add(table: dict[Any, list[Any]], key: Any, listener: Any) -> CALLBACK_TYPE:
-    table.setdefault(key, []).append(listener)
-
-    def remove() -> None:
-        items = table.get(key)
-        if items and listener in items:
-            items.remove(listener)
-            if not items:
-                del table[key]
-
-    return remove
+async def async_run[T](endpoint: str, operation: Awaitable[T], timeout: float, *, path: Path | str = "") -> T:
+    """One operation on a device within timeout seconds; its errors translated."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await operation
+    except TimeoutError as err:
+        raise translate_error(err, endpoint, timeout=timeout) from None
+    except LwM2MError as err:
+        raise translate_error(err, endpoint, path=path) from err

@@ -1,430 +1,306 @@
-"""Which LwM2M resource becomes which Home Assistant entity: one table, like Matter's schemas.
+"""Which LwM2M resource becomes which Home Assistant entity: the rows' shape and the matcher.
 
-A row maps (object id, resource id) to a platform and the entity's description. Resources
-that no row names still get an entity from generic rules on their type and operations
-(disabled by default when their object has rows of its own), and objects that no model
-describes get entities named from their paths.
+Each platform module keeps one DISCOVERY_SCHEMAS list (Matter's way) of typed, frozen entity
+descriptions extending Home Assistant's own; discovery.py gathers them into Tables. A row names
+the objects and the resource it maps; a generic row stands for the resources no row names, by
+what the object model says they are (disabled by default where their object has rows). The
+matcher turns a device's instances and values into matches, each row specialised for the
+resource it found (unit, limits, options, name) by the row's own `specialize`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Self
 
+from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import EntityCategory, Platform
+from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .lwm2m.model import ObjectModel, ResourceDefinition
 from .lwm2m.path import Path
 from .lwm2m.values import DataType, Value, guess_type
 
-TRACKER = Platform.DEVICE_TRACKER
-SENSOR, BINARY, SWITCH, NUMBER, SELECT, TEXT, BUTTON, EVENT = (
-    Platform.SENSOR,
-    Platform.BINARY_SENSOR,
-    Platform.SWITCH,
-    Platform.NUMBER,
-    Platform.SELECT,
-    Platform.TEXT,
-    Platform.BUTTON,
-    Platform.EVENT,
-)
-DIAGNOSTIC, CONFIG = EntityCategory.DIAGNOSTIC, EntityCategory.CONFIG
-MEASUREMENT, TOTAL_INCREASING = "measurement", "total_increasing"
-
-# SenML units (RFC 8428 and OMA's additions) as Home Assistant writes them, with the device
-# class a sensor in that unit has.
-SENML_UNITS: dict[str, tuple[str, str | None]] = {
-    "Cel": ("°C", "temperature"),
-    "Far": ("°F", "temperature"),
-    "K": ("K", "temperature"),
-    "%RH": ("%", "humidity"),
-    "/100": ("%", None),
-    "%": ("%", None),
-    "V": ("V", "voltage"),
-    "mV": ("mV", "voltage"),
-    "A": ("A", "current"),
-    "mA": ("mA", "current"),
-    "W": ("W", "power"),
-    "kW": ("kW", "power"),
-    "Wh": ("Wh", "energy"),
-    "kWh": ("kWh", "energy"),
-    "J": ("J", None),
-    "lx": ("lx", "illuminance"),
-    "Pa": ("Pa", "pressure"),
-    "hPa": ("hPa", "pressure"),
-    "kPa": ("kPa", "pressure"),
-    "bar": ("bar", "pressure"),
-    "mbar": ("mbar", "pressure"),
-    "dBm": ("dBm", "signal_strength"),
-    "dB": ("dB", "sound_pressure"),
-    "m": ("m", "distance"),
-    "km": ("km", "distance"),
-    "s": ("s", "duration"),
-    "ms": ("ms", "duration"),
-    "min": ("min", "duration"),
-    "h": ("h", "duration"),
-    "Hz": ("Hz", "frequency"),
-    "ppm": ("ppm", None),
-    "m/s": ("m/s", "speed"),
-    "deg": ("°", None),
-    "lat": ("°", None),
-    "lon": ("°", None),
-    "B": ("B", "data_size"),
-    "KB": ("kB", "data_size"),
-    "kB": ("kB", "data_size"),
-}
+MAX_STATE = 255  # characters a state can hold
 
 
-@dataclass(frozen=True, kw_only=True)
-class Row:
-    """How one resource appears in Home Assistant."""
-
-    platform: Platform
-    translation_key: str | None = None
-    device_class: str | None = None
-    unit: str | None = None
-    unit_resource: int | None = None  # a sibling resource whose value names the unit (5701)
-    state_class: str | None = None
-    entity_category: EntityCategory | None = None
-    enabled: bool = True
-    observe: bool = True
-    extra: Mapping[str, Any] = field(default_factory=dict)  # number: min, max, step, mode
+def text_state(value: Value) -> str:
+    """A value as text a state can hold."""
+    return str(value)[:MAX_STATE]
 
 
-def _sensor_object(oid: int, device_class: str | None, unit: str, key: str) -> dict[tuple[int, int], Row]:
-    """The IPSO sensor pattern: 5700 the value, 5701 its unit, 5601/5602 the extremes."""
-    main = Row(
-        platform=SENSOR,
-        translation_key=key,
-        device_class=device_class,
-        unit=unit,
-        unit_resource=5701,
-        state_class=MEASUREMENT,
-    )
-
-    def extreme(which: str) -> Row:
-        return Row(
-            platform=SENSOR,
-            translation_key=f"{key}_{which}",
-            device_class=device_class,
-            unit=unit,
-            unit_resource=5701,
-            state_class=MEASUREMENT,
-            entity_category=DIAGNOSTIC,
-            enabled=False,
-            observe=False,
-        )
-
-    return {
-        (oid, 5700): main,
-        (oid, 5601): extreme("min"),
-        (oid, 5602): extreme("max"),
-        (oid, 5605): Row(platform=BUTTON, translation_key="reset_min_max", entity_category=CONFIG, enabled=False),
-    }
+def number_state(value: Value) -> float | None:
+    """A numeric value as a float; anything else as unknown."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-TABLE: dict[tuple[int, int], Row] = {
-    # Device (3)
-    (3, 0): Row(
-        platform=SENSOR, translation_key="manufacturer", entity_category=DIAGNOSTIC, enabled=False, observe=False
-    ),
-    (3, 1): Row(
-        platform=SENSOR, translation_key="model_number", entity_category=DIAGNOSTIC, enabled=False, observe=False
-    ),
-    (3, 2): Row(
-        platform=SENSOR, translation_key="serial_number", entity_category=DIAGNOSTIC, enabled=False, observe=False
-    ),
-    (3, 3): Row(
-        platform=SENSOR, translation_key="firmware_version", entity_category=DIAGNOSTIC, enabled=False, observe=False
-    ),
-    (3, 4): Row(platform=BUTTON, translation_key="reboot", device_class="restart", entity_category=CONFIG),
-    (3, 5): Row(platform=BUTTON, translation_key="factory_reset", entity_category=CONFIG, enabled=False),
-    (3, 7): Row(
-        platform=SENSOR,
-        translation_key="supply_voltage",
-        device_class="voltage",
-        unit="mV",
-        state_class=MEASUREMENT,
-        entity_category=DIAGNOSTIC,
-    ),
-    (3, 8): Row(
-        platform=SENSOR,
-        translation_key="supply_current",
-        device_class="current",
-        unit="mA",
-        state_class=MEASUREMENT,
-        entity_category=DIAGNOSTIC,
-        enabled=False,
-    ),
-    (3, 9): Row(platform=SENSOR, device_class="battery", unit="%", state_class=MEASUREMENT, entity_category=DIAGNOSTIC),
-    (3, 10): Row(
-        platform=SENSOR,
-        translation_key="memory_free",
-        device_class="data_size",
-        unit="kB",
-        state_class=MEASUREMENT,
-        entity_category=DIAGNOSTIC,
-        enabled=False,
-        observe=False,
-    ),
-    (3, 11): Row(platform=SENSOR, translation_key="error_code", entity_category=DIAGNOSTIC),
-    (3, 12): Row(platform=BUTTON, translation_key="reset_error_code", entity_category=CONFIG, enabled=False),
-    (3, 13): Row(
-        platform=SENSOR,
-        translation_key="device_time",
-        device_class="timestamp",
-        entity_category=DIAGNOSTIC,
-        enabled=False,
-        observe=False,
-    ),
-    (3, 20): Row(platform=SENSOR, translation_key="battery_status", entity_category=DIAGNOSTIC),
-    # Server (1)
-    (1, 1): Row(
-        platform=NUMBER,
-        translation_key="lifetime",
-        unit="s",
-        entity_category=CONFIG,
-        observe=False,
-        extra={"min": 1, "max": 86400 * 30, "step": 1, "mode": "box"},
-    ),
-    # Connectivity Monitoring (4)
-    (4, 2): Row(
-        platform=SENSOR,
-        translation_key="signal_strength",
-        device_class="signal_strength",
-        unit="dBm",
-        state_class=MEASUREMENT,
-        entity_category=DIAGNOSTIC,
-    ),
-    (4, 3): Row(platform=SENSOR, translation_key="link_quality", state_class=MEASUREMENT, entity_category=DIAGNOSTIC),
-    # Location (6): one tracker from latitude, longitude and radius; altitude and speed beside it
-    (6, 0): Row(platform=TRACKER, translation_key="location"),
-    (6, 2): Row(
-        platform=SENSOR,
-        translation_key="altitude",
-        device_class="distance",
-        unit="m",
-        state_class=MEASUREMENT,
-        observe=False,
-    ),
-    (6, 6): Row(platform=SENSOR, device_class="speed", unit="m/s", state_class=MEASUREMENT, observe=False),
-    # Digital input / output, presence, switches
-    (3200, 5500): Row(platform=BINARY, translation_key="digital_input"),
-    (3200, 5501): Row(platform=SENSOR, translation_key="counter", state_class=TOTAL_INCREASING, enabled=False),
-    (3201, 5550): Row(platform=SWITCH, translation_key="digital_output"),
-    (3202, 5600): Row(platform=SENSOR, translation_key="analog_input", state_class=MEASUREMENT),
-    (3203, 5650): Row(platform=NUMBER, translation_key="analog_output", extra={"mode": "box"}),
-    (3302, 5500): Row(platform=BINARY, device_class="occupancy"),
-    (3311, 5850): Row(platform=SWITCH, translation_key="light"),
-    (3311, 5851): Row(platform=NUMBER, translation_key="dimmer", unit="%", extra={"min": 0, "max": 100, "step": 1}),
-    (3312, 5850): Row(platform=SWITCH, device_class="outlet"),
-    (3312, 5851): Row(platform=NUMBER, translation_key="dimmer", unit="%", extra={"min": 0, "max": 100, "step": 1}),
-    (3312, 5805): Row(platform=SENSOR, device_class="energy", unit="Wh", state_class=TOTAL_INCREASING),
-    (3342, 5500): Row(platform=BINARY, translation_key="on_off_switch"),
-    (3342, 5501): Row(platform=SENSOR, translation_key="counter", state_class=TOTAL_INCREASING, enabled=False),
-    (3347, 5500): Row(platform=BINARY, translation_key="push_button"),
-    (3347, 5501): Row(platform=EVENT, translation_key="push_button_event"),
-    (3308, 5900): Row(platform=NUMBER, translation_key="set_point", unit_resource=5701, extra={"mode": "box"}),
-    (3306, 5850): Row(platform=SWITCH, translation_key="actuation"),
-    (3306, 5851): Row(platform=NUMBER, translation_key="dimmer", unit="%", extra={"min": 0, "max": 100, "step": 1}),
-    (3338, 5850): Row(platform=SWITCH, translation_key="buzzer"),
-    (3340, 5850): Row(platform=SWITCH, translation_key="timer"),
-    (3341, 5527): Row(platform=TEXT, translation_key="display_text"),
-    (3343, 5851): Row(platform=NUMBER, translation_key="dimmer", unit="%", extra={"min": 0, "max": 100, "step": 1}),
-    # Battery (3411)
-    (3411, 1): Row(platform=SENSOR, device_class="battery", unit="%", state_class=MEASUREMENT),
-    (3411, 3): Row(platform=SENSOR, device_class="voltage", unit="V", state_class=MEASUREMENT),
-    (3411, 6): Row(platform=BINARY, device_class="battery"),
-    # IPSO sensors: value, unit, extremes
-    **_sensor_object(3300, None, "", "generic_sensor"),
-    **_sensor_object(3301, "illuminance", "lx", "illuminance"),
-    **_sensor_object(3303, "temperature", "°C", "temperature"),
-    **_sensor_object(3304, "humidity", "%", "humidity"),
-    **_sensor_object(3315, "atmospheric_pressure", "hPa", "barometer"),
-    **_sensor_object(3316, "voltage", "V", "voltage"),
-    **_sensor_object(3317, "current", "A", "current"),
-    **_sensor_object(3318, "frequency", "Hz", "frequency"),
-    **_sensor_object(3319, "distance", "m", "depth"),
-    **_sensor_object(3320, None, "%", "percentage"),
-    **_sensor_object(3321, "distance", "m", "altitude"),
-    **_sensor_object(3322, "weight", "kg", "load"),
-    **_sensor_object(3323, "pressure", "Pa", "pressure"),
-    **_sensor_object(3324, "sound_pressure", "dB", "loudness"),
-    **_sensor_object(3325, None, "ppm", "concentration"),
-    **_sensor_object(3326, "ph", "", "acidity"),
-    **_sensor_object(3327, None, "S/m", "conductivity"),
-    **_sensor_object(3328, "power", "W", "power"),
-    **_sensor_object(3329, "power_factor", "", "power_factor"),
-    **_sensor_object(3330, "distance", "m", "distance"),
-    **_sensor_object(3346, None, "", "rate"),
-}
-TABLE[(3331, 5700)] = Row(
-    platform=SENSOR,
-    translation_key="energy",
-    device_class="energy",
-    unit="Wh",
-    unit_resource=5701,
-    state_class=TOTAL_INCREASING,
-)
-TABLE[(3331, 5822)] = Row(platform=BUTTON, translation_key="reset_energy", entity_category=CONFIG, enabled=False)
-MAPPED_OBJECTS = frozenset(oid for oid, _rid in TABLE)
+class Kind(StrEnum):
+    """What a resource no row names is, by its type and operations (or its value, unmodelled)."""
+
+    COMMAND = "command"  # executable
+    SWITCH = "switch"  # writable boolean
+    FLAG = "flag"  # read-only boolean
+    CHOICE = "choice"  # writable number with an enumeration
+    SETTING = "setting"  # writable number
+    MEASUREMENT = "measurement"  # read-only number
+    TIME = "time"
+    TEXT_SETTING = "text_setting"  # writable string or link
+    TEXT = "text"  # read-only string or link
+    OPAQUE = "opaque"  # raw bytes, or a type nothing says
+
+
+_NUMBERS = (DataType.INTEGER, DataType.UNSIGNED_INTEGER, DataType.FLOAT)
+_TEXTS = (DataType.STRING, DataType.CORELNK, DataType.OBJLNK)
+
+
+def classify(definition: ResourceDefinition | None, value: Value | None) -> Kind | None:
+    """The generic row a resource falls to; None for write-only ones (the services reach them)."""
+    if definition is not None and definition.operations.executable:
+        return Kind.COMMAND
+    if definition is not None and not definition.operations.readable:
+        return None
+    writable = definition is not None and definition.operations.writable
+    kind = (definition.type if definition else None) or (guess_type(value) if value is not None else None)
+    if kind is DataType.BOOLEAN:
+        return Kind.SWITCH if writable else Kind.FLAG
+    if kind in _NUMBERS:
+        if writable:
+            return Kind.CHOICE if definition is not None and definition.enumeration else Kind.SETTING
+        return Kind.MEASUREMENT
+    if kind is DataType.TIME:
+        return Kind.TIME
+    if kind in _TEXTS:
+        return Kind.TEXT_SETTING if writable else Kind.TEXT
+    return Kind.OPAQUE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resource:
+    """One resource (or resource instance) of one device, as the matcher found it."""
+
+    path: Path
+    definition: ResourceDefinition | None
+    type: DataType | None  # from the object model, else guessed from the value
+    values: Mapping[Path, Value | None]  # what was read of the device (units beside a value)
+
+    def sibling(self, resource_id: int | None) -> Value | None:
+        """The value of another resource of the same instance (a unit resource such as 5701)."""
+        return None if resource_id is None else self.values.get(Path(self.path.ids[:2]).child(resource_id))
+
+
+type ValueFn = Callable[[Value], Any] | None
+
+# An entity class: built with the entry's hub and a match (the hub stands above this module,
+# which is why its type is not named here).
+type EntityClass = Callable[[Any, Match], Entity]
 
 
 @dataclass(frozen=True, kw_only=True)
-class EntitySpec:
-    """One entity to create: where its value lives and how it is described."""
+class LwM2MEntityDescription(EntityDescription):
+    """A row of a platform's DISCOVERY_SCHEMAS: which resource, which entity class, observed or not.
+
+    A row names objects + resource_id, or a generic kind; rows give a translation_key (or a
+    device class) and never a name: only resources no row names get one, from the model.
+    """
+
+    entity_class: EntityClass
+    objects: tuple[int, ...] = ()
+    resource_id: int | None = None
+    generic: Kind | None = None
+    observe: bool = True  # observed once the device registers (if enabled by default)
+    watch: tuple[int, ...] = ()  # other resources of the instance the entity shows (then the instance is observed)
+    unit_resource: int | None = None  # a resource of the instance whose value names the unit (5701)
+    value_fn: ValueFn = None  # the device's value as the entity shows it, where they differ
+
+    def specialize(self, resource: Resource) -> Self:
+        """This row for one resource of one device (a platform adds units, limits, options)."""
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One entity the matcher found: on which endpoint, which platform, described how."""
 
     endpoint: str
-    path: Path
-    row: Row
-    name: str | None = None  # when no translation key (or device class) names it
-    placeholders: Mapping[str, str] = field(default_factory=dict)
-    unit: str | None = None
-    device_class: str | None = None
-    options: tuple[str, ...] = ()  # select
-    enumeration: Mapping[int, str] = field(default_factory=dict)
+    platform: Platform
+    description: LwM2MEntityDescription
+    path: Path | None = None  # None: the device itself (status sensors, Send events)
 
     @property
     def unique_id(self) -> str:
+        if self.path is None:
+            return f"{self.endpoint}_status_{self.description.key}"
         return f"{self.endpoint}_{'_'.join(map(str, self.path.ids))}"
 
 
-def _generic_row(rdef: ResourceDefinition | None, value: Value | None, extra_of_mapped: bool) -> Row | None:
-    dtype = rdef.type if rdef is not None else None
-    writable = rdef is not None and rdef.operations.writable
-    enabled = not extra_of_mapped
-    category = DIAGNOSTIC if extra_of_mapped else None
-    if rdef is not None and rdef.operations.executable:
-        return Row(platform=BUTTON, entity_category=CONFIG, enabled=False)
-    if rdef is not None and not rdef.operations.readable:
-        return None  # write-only: reachable with the services
-    kind = dtype or (guess_type(value) if value is not None else None)
-    if kind is DataType.BOOLEAN:
-        return Row(
-            platform=SWITCH if writable else BINARY,
-            entity_category=CONFIG if writable and not enabled else category,
-            enabled=enabled,
-        )
-    if kind in (DataType.INTEGER, DataType.UNSIGNED_INTEGER, DataType.FLOAT):
-        if rdef is not None and rdef.enumeration and writable:
-            return Row(platform=SELECT, entity_category=CONFIG if extra_of_mapped else None, enabled=enabled)
-        if writable:
-            return Row(
-                platform=NUMBER,
-                entity_category=CONFIG if extra_of_mapped else None,
-                enabled=enabled,
-                extra={"mode": "box"},
-            )
-        return Row(platform=SENSOR, state_class=MEASUREMENT, entity_category=category, enabled=enabled)
-    if kind is DataType.TIME:
-        return Row(platform=SENSOR, device_class="timestamp", entity_category=DIAGNOSTIC, enabled=enabled)
-    if kind in (DataType.STRING, DataType.CORELNK, DataType.OBJLNK):
-        if writable:
-            return Row(platform=TEXT, entity_category=CONFIG, enabled=enabled)
-        return Row(platform=SENSOR, entity_category=DIAGNOSTIC, enabled=enabled)
-    return Row(platform=SENSOR, entity_category=DIAGNOSTIC, enabled=False)  # opaque: raw bytes
+# SenML units (RFC 8428 and OMA's additions) that Home Assistant writes otherwise; the others
+# it writes as they are.
+_HA_UNITS = {"Cel": "°C", "Far": "°F", "%RH": "%", "/100": "%", "KB": "kB", "deg": "°", "lat": "°", "lon": "°"}
+# The device class of a sensor in a SenML unit.
+_DEVICE_CLASSES: dict[str, SensorDeviceClass] = {
+    unit: device_class
+    for device_class, units in (
+        (SensorDeviceClass.TEMPERATURE, ("Cel", "Far", "K")),
+        (SensorDeviceClass.HUMIDITY, ("%RH",)),
+        (SensorDeviceClass.VOLTAGE, ("V", "mV")),
+        (SensorDeviceClass.CURRENT, ("A", "mA")),
+        (SensorDeviceClass.POWER, ("W", "kW")),
+        (SensorDeviceClass.ENERGY, ("Wh", "kWh")),
+        (SensorDeviceClass.ILLUMINANCE, ("lx",)),
+        (SensorDeviceClass.PRESSURE, ("Pa", "hPa", "kPa", "bar", "mbar")),
+        (SensorDeviceClass.SIGNAL_STRENGTH, ("dBm",)),
+        (SensorDeviceClass.SOUND_PRESSURE, ("dB",)),
+        (SensorDeviceClass.DISTANCE, ("m", "km")),
+        (SensorDeviceClass.DURATION, ("s", "ms", "min", "h")),
+        (SensorDeviceClass.FREQUENCY, ("Hz",)),
+        (SensorDeviceClass.SPEED, ("m/s",)),
+        (SensorDeviceClass.DATA_SIZE, ("B", "KB", "kB")),
+    )
+    for unit in units
+}
 
 
-def _name(
-    leaf: Path, row: Row, object_name: str | None, resource_name: str | None, *, multiple: bool, mapped: bool
-) -> tuple[str | None, dict[str, str]]:
-    """(explicit name, translation placeholders); no name lets the translation or device class name it."""
+def senml_unit(senml: str) -> tuple[str, SensorDeviceClass | None]:
+    """A SenML unit as Home Assistant writes it, with the device class it implies."""
+    return _HA_UNITS.get(senml, senml), _DEVICE_CLASSES.get(senml)
+
+
+def unit_of(
+    unit: str | None, device_class: SensorDeviceClass | None, resource: Resource, unit_resource: int | None
+) -> tuple[str | None, SensorDeviceClass | None]:
+    """A row's unit and device class for one resource: the device's own unit resource wins,
+    then the row's unit, then the model's."""
+    reported = resource.sibling(unit_resource)
+    if isinstance(reported, str) and reported.strip():
+        found, implied = senml_unit(reported.strip())
+        if device_class is None or implied in (device_class, None):
+            return found, device_class or implied
+        return found, None  # the device says another quantity than the row expects
+    model_unit = resource.definition.units if resource.definition else ""
+    if unit is not None or not model_unit:
+        return unit, device_class
+    found, implied = senml_unit(model_unit)
+    return found, device_class or implied
+
+
+type Row = tuple[Platform, LwM2MEntityDescription]
+_ACTIONS = (Platform.BUTTON, Platform.NUMBER, Platform.SELECT, Platform.SWITCH, Platform.TEXT)
+
+
+class Tables:
+    """Every platform's rows, indexed for the matcher: by (object, resource), by kind, and the
+    rows every device gets once (its status, its Send events)."""
+
+    def __init__(
+        self,
+        schemas: Mapping[Platform, Sequence[LwM2MEntityDescription]],
+        device_schemas: Mapping[Platform, Sequence[LwM2MEntityDescription]],
+    ) -> None:
+        self.rows: dict[tuple[int, int], Row] = {}
+        self.generic: dict[Kind, Row] = {}
+        for platform, descriptions in schemas.items():
+            for description in descriptions:
+                keys = [
+                    (oid, description.resource_id) for oid in description.objects if description.resource_id is not None
+                ]
+                for key in keys:
+                    if key in self.rows:
+                        raise ValueError(f"two rows map /{key[0]}/*/{key[1]}")
+                    self.rows[key] = (platform, description)
+                if description.generic is not None:
+                    self.generic[description.generic] = (platform, description)
+        self.device = [(platform, d) for platform, descriptions in device_schemas.items() for d in descriptions]
+        self.mapped_objects = frozenset(oid for oid, _rid in self.rows)
+
+    def match(
+        self, endpoint: str, instances: Sequence[Path], values: Mapping[Path, Value | None], model: ObjectModel
+    ) -> list[Match]:
+        """The entities of one device, from its announced instances and what was read of it."""
+        found = [Match(endpoint, platform, description) for platform, description in self.device]
+        counts: dict[int, int] = {}
+        for inst in instances:
+            counts[inst.ids[0]] = counts.get(inst.ids[0], 0) + 1
+        for inst in instances:
+            oid = inst.ids[0]
+            obj = model.object(oid)
+            present = {p for p in values if p.startswith(inst)}
+            resource_paths = {Path(p.ids[:3]) for p in present}
+            # Executables and rows cannot all be seen in a read: add what the rows name and the
+            # model defines, when the object was announced.
+            for (row_oid, rid), (platform, _row) in self.rows.items():
+                if (
+                    row_oid == oid
+                    and obj is not None
+                    and rid in obj.resources
+                    and (platform is Platform.BUTTON or not present)
+                ):
+                    resource_paths.add(inst.child(rid))
+            for rpath in sorted(resource_paths):
+                rid = rpath.ids[2]
+                definition = obj.resources.get(rid) if obj is not None else None
+                # A multiple resource not read yet: its first instance, which is what devices have
+                # (and what names with an {index} need).
+                unread = [rpath.child(0) if definition is not None and definition.multiple else rpath]
+                leaves = sorted(p for p in present if p.startswith(rpath)) or unread
+                row = self.rows.get((oid, rid))
+                mapped = row is not None
+                if row is None:
+                    kind = classify(definition, values.get(leaves[0]))
+                    row = self.generic.get(kind) if kind is not None else None
+                if row is None:
+                    continue
+                platform, description = row
+                if not mapped and oid in self.mapped_objects:
+                    # Beyond its object's rows: there, but not in the way.
+                    description = replace(
+                        description,
+                        entity_registry_enabled_default=False,
+                        entity_category=description.entity_category
+                        or (EntityCategory.CONFIG if platform in _ACTIONS else EntityCategory.DIAGNOSTIC),
+                    )
+                labels = (obj.name if obj else None, definition.name if definition else None)
+                multiple = counts[oid] > 1
+                for leaf in leaves if platform is not Platform.BUTTON else [rpath]:
+                    resource = Resource(
+                        path=leaf,
+                        definition=definition,
+                        type=(definition.type if definition else None) or _guess(values.get(leaf)),
+                        values=values,
+                    )
+                    named = _named(description, leaf, labels, multiple=multiple, mapped=mapped)
+                    found.append(Match(endpoint, platform, named.specialize(resource), leaf))
+        return found
+
+
+def _guess(value: Value | None) -> DataType | None:
+    return guess_type(value) if value is not None else None
+
+
+def _named(
+    description: LwM2MEntityDescription,
+    leaf: Path,
+    labels: tuple[str | None, str | None],
+    *,
+    multiple: bool,
+    mapped: bool,
+) -> LwM2MEntityDescription:
+    """The row named for one resource: its translation (with the resource instance as {index}),
+    or, where no translation or device class names it, a name from the model (or the path)."""
+    object_name, resource_name = labels
     label = f"{object_name} {resource_name}" if object_name and resource_name else str(leaf)
+    translated = description.translation_key is not None
     if leaf.depth == 4:
-        index = str(leaf.ids[3])
-        return (None, {"index": index}) if row.translation_key else (f"{label} {index}", {})
+        if translated:
+            return replace(description, translation_placeholders={"index": str(leaf.ids[3])})
+        return replace(description, name=f"{label} {leaf.ids[3]}")
     if multiple and object_name:
         instance = f"{object_name} {leaf.ids[1]}"
-        return (instance if mapped and (row.translation_key or row.device_class) else f"{instance} {resource_name}"), {}
-    if row.translation_key or (mapped and row.device_class):
-        return None, {}
-    return label, {}
-
-
-def unit_of(row: Row, resource_unit: str, sibling_unit: Value | None) -> tuple[str | None, str | None]:
-    """The unit and device class of a sensor, from the device's own unit resource if it has one."""
-    if isinstance(sibling_unit, str) and sibling_unit.strip():
-        unit, device_class = senml_unit(sibling_unit.strip())
-        if row.device_class is None or device_class == row.device_class or device_class is None:
-            return unit, row.device_class or device_class
-        return unit, None  # the device says another quantity than the table expects
-    if row.unit is not None:
-        return row.unit or None, row.device_class
-    if not resource_unit:
-        return None, row.device_class
-    unit, device_class = senml_unit(resource_unit)
-    return unit, row.device_class or device_class
-
-
-def senml_unit(senml: str) -> tuple[str, str | None]:
-    """A SenML unit as Home Assistant writes it, with the device class it implies."""
-    return SENML_UNITS.get(senml, (senml, None))
-
-
-def entities_for(
-    endpoint: str,
-    instances: list[Path],
-    values: Mapping[Path, Value | None],
-    model: ObjectModel,
-    multi_instance_objects: set[int],
-) -> list[EntitySpec]:
-    """Entity specs for one endpoint, from its announced instances and the values read."""
-    specs: list[EntitySpec] = []
-    for inst in instances:
-        oid = inst.ids[0]
-        present = {p for p in values if p.startswith(inst)}
-        obj = model.object(oid)
-        resource_paths: set[Path] = {Path(p.ids[:3]) for p in present}
-        # Executables and table rows cannot all be seen in a read: add what the table names
-        # and the model defines, when the object was announced.
-        if obj is not None:
-            for (t_oid, t_rid), t_row in TABLE.items():
-                if t_oid == oid and t_rid in obj.resources and (t_row.platform is BUTTON or not present):
-                    resource_paths.add(inst.child(t_rid))
-        for rpath in sorted(resource_paths):
-            rid = rpath.ids[2]
-            rdef = obj.resources.get(rid) if obj is not None else None
-            # A multiple resource not read yet: its first instance, which is what devices have
-            # (and what names with an {index} need).
-            unread = [rpath.child(0) if rdef is not None and rdef.multiple else rpath]
-            leaves = sorted(p for p in present if p.startswith(rpath)) or unread
-            found = TABLE.get((oid, rid)) or _generic_row(rdef, values.get(leaves[0]), oid in MAPPED_OBJECTS)
-            if found is None:
-                continue
-            row = found
-            unit, device_class = row.unit, row.device_class
-            if row.platform in (SENSOR, NUMBER):
-                unit, device_class = unit_of(
-                    row,
-                    rdef.units if rdef else "",
-                    values.get(inst.child(row.unit_resource)) if row.unit_resource else None,
-                )
-            for leaf in leaves if row.platform is not BUTTON else [rpath]:
-                name, placeholders = _name(
-                    leaf,
-                    row,
-                    obj.name if obj else None,
-                    rdef.name if rdef else None,
-                    multiple=oid in multi_instance_objects,
-                    mapped=(oid, rid) in TABLE,
-                )
-                options: tuple[str, ...] = ()
-                enumeration: dict[int, str] = {}
-                if row.platform is SELECT and rdef is not None and rdef.enumeration:
-                    enumeration = dict(rdef.enumeration)
-                    options = tuple(enumeration.values())
-                specs.append(
-                    EntitySpec(
-                        endpoint=endpoint,
-                        path=leaf,
-                        row=row,
-                        name=name,
-                        placeholders=placeholders,
-                        unit=unit,
-                        device_class=device_class,
-                        options=options,
-                        enumeration=enumeration,
-                    )
-                )
-    return specs
+        named_by_row = mapped and (translated or description.device_class is not None)
+        return replace(
+            description, name=instance if named_by_row else f"{instance} {resource_name}", translation_key=None
+        )
+    if translated or (mapped and description.device_class is not None):
+        return description
+    return replace(description, name=label)

@@ -2,54 +2,96 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import Self
 
 from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.const import PERCENTAGE, EntityCategory, Platform, UnitOfTime
 
-from .entity import LwM2MEntity, description_kwargs
+from .entity import LwM2MEntity, platform_setup
 from .lwm2m.values import DataType
-from .mapping import EntitySpec
-from .platform import setup_platform
+from .mapping import EntityClass, Kind, LwM2MEntityDescription, Resource, ValueFn, number_state, unit_of
 
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 1
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.NUMBER, LwM2MNumber)
+LIMIT = 1e9  # where neither the row nor the object model bounds a value
 
 
 class LwM2MNumber(LwM2MEntity, NumberEntity):
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        rdef = hub.model.resource(spec.path)
-        extra = spec.row.extra
-        integer = rdef is not None and rdef.type in (DataType.INTEGER, DataType.UNSIGNED_INTEGER)
-        low = extra.get("min", rdef.range_min if rdef and rdef.range_min is not None else -1e9)
-        high = extra.get("max", rdef.range_max if rdef and rdef.range_max is not None else 1e9)
-        if rdef is not None and rdef.type is DataType.UNSIGNED_INTEGER:
-            low = max(low, 0)
-        self.entity_description = NumberEntityDescription(
-            **description_kwargs(spec),
-            native_unit_of_measurement=spec.unit,
-            native_min_value=float(low),
-            native_max_value=float(high),
-            native_step=float(extra.get("step", 1 if integer else 0.1)),
-            mode=NumberMode(extra.get("mode", "auto")),
-        )
-        self._integer = integer
+    """A writable number: what is set is written to the device."""
 
-    @property
-    def native_value(self) -> float | None:
-        value = self.resource_value
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    entity_description: LwM2MNumberDescription
+    _state_attr = "_attr_native_value"
 
     async def async_set_native_value(self, value: float) -> None:
-        await self.hub.async_write(self.endpoint, self.path, round(value) if self._integer else value)
+        await self.hub.async_write(self.endpoint, self.path, round(value) if self.entity_description.integer else value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LwM2MNumberDescription(NumberEntityDescription, LwM2MEntityDescription):
+    """A number row; limits, step and mode it leaves open come from the object model."""
+
+    entity_class: EntityClass = LwM2MNumber
+    value_fn: ValueFn = number_state
+    integer: bool = False  # the resource takes whole numbers only
+
+    def specialize(self, resource: Resource) -> Self:
+        definition = resource.definition
+        integer = definition is not None and definition.type in (DataType.INTEGER, DataType.UNSIGNED_INTEGER)
+        low, high = self.native_min_value, self.native_max_value
+        if low is None:
+            low = definition.range_min if definition is not None and definition.range_min is not None else -LIMIT
+        if high is None:
+            high = definition.range_max if definition is not None and definition.range_max is not None else LIMIT
+        if definition is not None and definition.type is DataType.UNSIGNED_INTEGER:
+            low = max(low, 0)
+        return replace(
+            self,
+            native_unit_of_measurement=unit_of(self.native_unit_of_measurement, None, resource, self.unit_resource)[0],
+            native_min_value=float(low),
+            native_max_value=float(high),
+            native_step=float(self.native_step or (1 if integer else 0.1)),
+            mode=self.mode or NumberMode.AUTO,
+            integer=integer,
+        )
+
+
+DISCOVERY_SCHEMAS = [
+    LwM2MNumberDescription(
+        key="lifetime",
+        objects=(1,),
+        resource_id=1,
+        translation_key="lifetime",
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        native_min_value=1,
+        native_max_value=86400 * 30,
+        native_step=1,
+        mode=NumberMode.BOX,
+        entity_category=EntityCategory.CONFIG,
+        observe=False,
+    ),
+    LwM2MNumberDescription(
+        key="analog_output", objects=(3203,), resource_id=5650, translation_key="analog_output", mode=NumberMode.BOX
+    ),
+    LwM2MNumberDescription(
+        key="dimmer",
+        objects=(3306, 3311, 3312, 3343),
+        resource_id=5851,
+        translation_key="dimmer",
+        native_unit_of_measurement=PERCENTAGE,
+        native_min_value=0,
+        native_max_value=100,
+        native_step=1,
+    ),
+    LwM2MNumberDescription(
+        key="set_point",
+        objects=(3308,),
+        resource_id=5900,
+        translation_key="set_point",
+        unit_resource=5701,
+        mode=NumberMode.BOX,
+    ),
+    # Numbers no row names, writable
+    LwM2MNumberDescription(key="setting", generic=Kind.SETTING, mode=NumberMode.BOX),
+]
+
+PARALLEL_UPDATES = 1
+async_setup_entry = platform_setup(Platform.NUMBER)

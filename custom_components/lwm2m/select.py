@@ -2,39 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Self
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import LwM2MEntity, description_kwargs
-from .mapping import EntitySpec
-from .platform import setup_platform
-
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 1
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.SELECT, LwM2MSelect)
+from .entity import LwM2MEntity, platform_setup
+from .lwm2m.values import Value
+from .mapping import EntityClass, Kind, LwM2MEntityDescription, Resource
 
 
 class LwM2MSelect(LwM2MEntity, SelectEntity):
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        self.entity_description = SelectEntityDescription(**description_kwargs(spec), options=list(spec.options))
-        self._by_label = {label: key for key, label in spec.enumeration.items()}
+    """An enumerated resource: the option picked is written to the device as its number."""
 
-    @property
-    def current_option(self) -> str | None:
-        value = self.resource_value
-        return self.spec.enumeration.get(value) if isinstance(value, int) else None
+    entity_description: LwM2MSelectDescription
+    _state_attr = "_attr_current_option"
 
     async def async_select_option(self, option: str) -> None:
-        await self.hub.async_write(self.endpoint, self.path, self._by_label[option])
+        number = next(key for key, label in self.entity_description.enumeration.items() if label == option)
+        await self.hub.async_write(self.endpoint, self.path, number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LwM2MSelectDescription(SelectEntityDescription, LwM2MEntityDescription):
+    """A select row; its options are the object model's enumeration (number -> label)."""
+
+    entity_class: EntityClass = LwM2MSelect
+    enumeration: Mapping[int, str] = field(default_factory=dict)
+
+    def specialize(self, resource: Resource) -> Self:
+        enumeration = dict(resource.definition.enumeration or {}) if resource.definition else {}
+        return replace(
+            self, enumeration=enumeration, options=list(enumeration.values()), value_fn=partial(_option, enumeration)
+        )
+
+
+def _option(enumeration: Mapping[int, str], value: Value) -> str | None:
+    """The label of the device's number (a number outside the enumeration is unknown)."""
+    return enumeration.get(value) if isinstance(value, int) else None
+
+
+DISCOVERY_SCHEMAS = [
+    # Enumerated numbers no row names, writable
+    LwM2MSelectDescription(key="choice", generic=Kind.CHOICE),
+]
+
+PARALLEL_UPDATES = 1
+async_setup_entry = platform_setup(Platform.SELECT)

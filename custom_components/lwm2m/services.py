@@ -1,28 +1,31 @@
-"""Services for every LwM2M operation, usable from automations and scripts with their results."""
+"""Services for every LwM2M operation, usable from automations and scripts with their results.
+
+Shelly's way: module-level handlers, one resolver from a call to its device (a device's loaded
+config entry, or an endpoint name), and the hub's one translator of core errors.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, cast
 
 import voluptuous as vol
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .lwm2m.api import ATTRIBUTES, Response, meaning
-from .lwm2m.client import Endpoint
-from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
-from .lwm2m.gateway_endpoint import GatewayEndpoint
+from .hub import LwM2MConfigEntry, LwM2MHub, async_run, translate_error
+from .lwm2m.api import ATTRIBUTES, DeviceOperations, Response
+from .lwm2m.errors import CodecError, LwM2MError
+from .lwm2m.nodes import Node
 from .lwm2m.path import Path
 from .lwm2m.values import to_json_value
-
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_ENDPOINT = "endpoint"
@@ -37,39 +40,14 @@ ATTR_TIMEOUT = "timeout"
 ATTR_WAIT = "wait"
 DEFAULT_TIMEOUT = 30.0
 
-_TARGET = {
+_TARGET: dict[Any, Any] = {
     vol.Optional(ATTR_DEVICE_ID): vol.Any(cv.string, vol.All(cv.ensure_list, [cv.string])),
     vol.Optional(ATTR_ENDPOINT): cv.string,
     vol.Optional(ATTR_TIMEOUT, default=DEFAULT_TIMEOUT): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=86400)),
     vol.Optional(ATTR_WAIT, default=True): cv.boolean,
 }
-_PATH = {vol.Required(ATTR_PATH): cv.string}
+_PATH: dict[Any, Any] = {**_TARGET, vol.Required(ATTR_PATH): cv.string}
 _NUMBER = vol.Any(None, vol.Coerce(float))
-SCHEMAS: dict[str, dict[Any, Any]] = {
-    "read": {**_TARGET, **_PATH},
-    "discover": {**_TARGET, **_PATH},
-    "write": {
-        **_TARGET,
-        **_PATH,
-        vol.Required(ATTR_VALUE): object,
-        vol.Optional(ATTR_REPLACE, default=True): cv.boolean,
-    },
-    "execute": {**_TARGET, **_PATH, vol.Optional(ATTR_ARGUMENTS): cv.string},
-    "write_attributes": {**_TARGET, **_PATH, **{vol.Optional(name): _NUMBER for name in ATTRIBUTES}},
-    "create": {
-        **_TARGET,
-        **_PATH,
-        vol.Required(ATTR_VALUES): dict,
-        vol.Optional(ATTR_INSTANCE_ID): vol.All(vol.Coerce(int), vol.Range(min=0, max=65534)),
-    },
-    "delete": {**_TARGET, **_PATH},
-    "observe": {**_TARGET, **_PATH},
-    "cancel_observe": {**_TARGET, **_PATH},
-    "cancel_all_observations": dict(_TARGET),
-    "list_observations": dict(_TARGET),
-    "read_composite": {**_TARGET, vol.Required(ATTR_PATHS): vol.All(cv.ensure_list, [cv.string])},
-    "write_composite": {**_TARGET, vol.Required(ATTR_VALUES): dict},
-}
 
 
 def _invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
@@ -83,45 +61,37 @@ def _camel(name: str) -> str:
     return words[0].lower() + "".join(w[:1].upper() + w[1:] for w in words[1:]) if words else ""
 
 
+@dataclass(slots=True)
 class Target:
-    """The endpoint a call names, and the hub that serves it."""
+    """The device a call names, the hub that serves it, and the call's own arguments."""
 
-    def __init__(self, hass: HomeAssistant, call: ServiceCall) -> None:
-        endpoint = call.data.get(ATTR_ENDPOINT)
-        device_ids = call.data.get(ATTR_DEVICE_ID)
-        if isinstance(device_ids, list):
-            if len(device_ids) != 1:
-                raise _invalid("one_device")
-            device_ids = device_ids[0]
-        if device_ids:
-            device = dr.async_get(hass).async_get(device_ids)
-            names = [ident for domain, ident in (device.identifiers if device else ()) if domain == DOMAIN]
-            if not names:
-                raise _invalid("unknown_device", device_id=str(device_ids))
-            endpoint = names[0]
-        if not endpoint:
-            raise _invalid("no_target")
-        self.endpoint: str = endpoint
-        entries: list[LwM2MConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
-        for entry in entries:
-            if entry.runtime_data.registration(endpoint) is not None:
-                self.hub = entry.runtime_data
-                break
-        else:
+    call: ServiceCall
+    hub: LwM2MHub
+    endpoint: str
+    device: DeviceOperations
+
+    @classmethod
+    def of(cls, call: ServiceCall) -> Target:
+        """The device (by device_id: its loaded LwM2M entry) or endpoint name a call targets."""
+        hub, endpoint = _resolve(call)
+        if hub.registration(endpoint) is None:
             raise _invalid("unknown_endpoint", endpoint=endpoint)
-        self.client: Endpoint | GatewayEndpoint = self.hub.server.endpoint(endpoint)
+        return cls(call, hub, endpoint, hub.source.endpoint(endpoint))
 
-    def path(self, text: str) -> Path:
+    @property
+    def timeout(self) -> float:
+        return float(self.call.data[ATTR_TIMEOUT])
+
+    def path(self, text: str | None = None) -> Path:
         """A path ("/3/0/9") or a resource key from the object model ("batteryLevel")."""
-        text = text.strip()
+        text = (self.call.data[ATTR_PATH] if text is None else text).strip()
         if text.startswith("/") or text[:1].isdigit():
             try:
                 return Path.parse(text)
             except CodecError:
                 raise _invalid("invalid_path", path=text) from None
-        reg = self.client.registration
         matches = []
-        for inst in reg.objects.instances:
+        for inst in self.device.registration.objects.instances:
             obj = self.hub.model.object(inst.ids[0])
             for rid, rdef in obj.resources.items() if obj else ():
                 if text in (_camel(rdef.name), rdef.name):
@@ -132,193 +102,176 @@ class Target:
             raise _invalid("ambiguous_key", key=text, paths=", ".join(map(str, matches)))
         return matches[0]
 
+    def checked_path(self, check: Callable[[Path], bool]) -> Path:
+        """The call's path, if an operation that takes only some paths can take it."""
+        path = self.path()
+        if not check(path):
+            raise _invalid("invalid_path", path=str(path))
+        return path
 
-def _result(response: Response, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"code": response.code}
-    if response.values:
-        out["values"] = {str(p): to_json_value(v) for p, v in response.values.items()}
-    return out | extra
+    def node(self, path: Path) -> Node:
+        """The call's value as what a Write of path sends."""
+        try:
+            return self.device.node_for(path, self.call.data[ATTR_VALUE])
+        except LwM2MError as err:
+            raise translate_error(err, self.endpoint, path=path) from err
+
+    async def run(
+        self, operation: Coroutine[Any, Any, Response], **extra: Callable[[Response], Any]
+    ) -> ServiceResponse:
+        """Run the call's operation within its timeout; for a sleeping device, maybe without waiting."""
+        hub, call = self.hub, self.call
+        if self.device.registration.queue_mode and not call.data[ATTR_WAIT] and not hub.source.is_awake(self.endpoint):
+            task = hub.entry.async_create_background_task(hub.hass, operation, f"{DOMAIN} queued {call.service}")
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # the outcome arrives as an event
+            await asyncio.sleep(0)
+            return {"status": "queued", "queued": hub.source.queued(self.endpoint)}
+        response = await async_run(self.endpoint, operation, self.timeout, path=call.data.get(ATTR_PATH, ""))
+        out: dict[str, Any] = {"code": response.code}
+        if response.values:
+            out["values"] = {str(p): to_json_value(v) for p, v in response.values.items()}
+        return out | {key: result(response) for key, result in extra.items()}
 
 
-async def _run(
-    target: Target,
-    call: ServiceCall,
-    operation: Callable[[], Coroutine[Any, Any, Response]],
-    **extra: Callable[[Response], Any],
-) -> ServiceResponse:
-    """Run one operation with the call's timeout; for a sleeping device, maybe without waiting."""
-    timeout = call.data[ATTR_TIMEOUT]
-    reg = target.client.registration
-    hub = target.hub
-    if reg.queue_mode and not call.data[ATTR_WAIT] and not hub.server.is_awake(target.endpoint):
-        task: asyncio.Task[Response] = hub.entry.async_create_background_task(
-            hub.hass, operation(), f"{DOMAIN} queued {call.service}"
-        )
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # the outcome arrives as an event
-        await asyncio.sleep(0)
-        return {"status": "queued", "queued": hub.server.queued(target.endpoint)}
+def _resolve(call: ServiceCall) -> tuple[LwM2MHub, str]:
+    device_ids = call.data.get(ATTR_DEVICE_ID)
+    if isinstance(device_ids, list):
+        if len(device_ids) != 1:
+            raise _invalid("one_device")
+        device_ids = device_ids[0]
+    if device_ids:
+        device = dr.async_get(call.hass).async_get(device_ids)
+        names = [ident for domain, ident in (device.identifiers if device else ()) if domain == DOMAIN]
+        if device is None or not names:
+            raise _invalid("unknown_device", device_id=str(device_ids))
+        for entry_id in device.config_entries:
+            entry = call.hass.config_entries.async_get_entry(entry_id)
+            if entry is not None and entry.domain == DOMAIN and entry.state is ConfigEntryState.LOADED:
+                return cast(LwM2MConfigEntry, entry).runtime_data, names[0]
+        raise _invalid("entry_not_loaded", device=device.name or names[0])
+    endpoint = call.data.get(ATTR_ENDPOINT)
+    if not endpoint:
+        raise _invalid("no_target")
+    entries: list[LwM2MConfigEntry] = call.hass.config_entries.async_loaded_entries(DOMAIN)
+    for entry in entries:
+        if entry.runtime_data.registration(endpoint) is not None:
+            return entry.runtime_data, endpoint
+    raise _invalid("unknown_endpoint", endpoint=endpoint)
+
+
+async def async_read(t: Target) -> ServiceResponse:
+    return await t.run(t.device.read(t.path(), timeout=t.timeout))
+
+
+async def async_discover(t: Target) -> ServiceResponse:
+    attributes = {"attributes": lambda r: {str(p): dict(a) for p, a in r.attributes.items()}}
+    return await t.run(t.device.discover(t.path(), timeout=t.timeout), **attributes)
+
+
+async def async_write(t: Target) -> ServiceResponse:
+    path = t.path()
+    return await t.run(t.device.write(path, t.node(path), replace=t.call.data[ATTR_REPLACE], timeout=t.timeout))
+
+
+async def async_execute(t: Target) -> ServiceResponse:
+    path = t.checked_path(lambda p: p.is_resource)
+    return await t.run(t.device.execute(path, t.call.data.get(ATTR_ARGUMENTS), timeout=t.timeout))
+
+
+async def async_write_attributes(t: Target) -> ServiceResponse:
+    path = t.path()
+    attributes = {name: t.call.data[name] for name in ATTRIBUTES if name in t.call.data}
+    if not attributes:
+        raise _invalid("no_attributes")
+    return await t.run(t.device.write_attributes(path, attributes, timeout=t.timeout))
+
+
+async def async_create(t: Target) -> ServiceResponse:
+    path = t.checked_path(lambda p: p.is_object)
     try:
-        async with asyncio.timeout(timeout):
-            response = await operation()
-    except TimeoutError:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="timeout",
-            translation_placeholders={"endpoint": target.endpoint, "timeout": f"{timeout:g}"},
-        ) from None
-    except CodecError as err:
-        raise _invalid("invalid_value", path=call.data.get(ATTR_PATH, ""), error=str(err)) from err
-    except QueueFull as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="queue_full",
-            translation_placeholders={"endpoint": target.endpoint},
-        ) from err
-    except NotRegistered as err:
-        raise _invalid("unknown_endpoint", endpoint=target.endpoint) from err
-    except DeviceTimeout as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="no_answer",
-            translation_placeholders={"endpoint": target.endpoint, "error": str(err)},
-        ) from err
-    except OperationError as err:
-        code = err.code or "?"
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="refused",
-            translation_placeholders={
-                "endpoint": target.endpoint,
-                "code": code,
-                "meaning": meaning(code),
-                "error": str(err),
-            },
-        ) from err
-    except LwM2MError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="failed",
-            translation_placeholders={"endpoint": target.endpoint, "error": str(err)},
-        ) from err
-    return _result(response, **{k: fn(response) for k, fn in extra.items()})
+        values = {int(k): v for k, v in t.call.data[ATTR_VALUES].items()}
+    except ValueError:
+        raise _invalid("invalid_value", path=str(path), error="resource ids must be numbers") from None
+    instance_id = t.call.data.get(ATTR_INSTANCE_ID)
+    operation = t.device.create(path, values, instance_id=instance_id, timeout=t.timeout)
+    return await t.run(operation, location=lambda r: str(r.location) if r.location else None)
+
+
+async def async_delete(t: Target) -> ServiceResponse:
+    return await t.run(t.device.delete(t.path(), timeout=t.timeout))
+
+
+async def async_observe(t: Target) -> ServiceResponse:
+    return await t.run(t.device.observe(t.path(), timeout=t.timeout))
+
+
+async def async_cancel_observe(t: Target) -> ServiceResponse:
+    return await t.run(t.device.cancel_observe(t.path(), timeout=t.timeout))
+
+
+async def async_cancel_all_observations(t: Target) -> ServiceResponse:
+    return {"cancelled": await t.device.cancel_all_observations()}
+
+
+async def async_list_observations(t: Target) -> ServiceResponse:
+    return {"observations": cast(Any, t.device.observations())}
+
+
+async def async_read_composite(t: Target) -> ServiceResponse:
+    paths = [t.path(p) for p in t.call.data[ATTR_PATHS]]
+    return await t.run(t.device.read_composite(paths, timeout=t.timeout))
+
+
+async def async_write_composite(t: Target) -> ServiceResponse:
+    values: dict[Path | str, object] = {t.path(str(k)): v for k, v in t.call.data[ATTR_VALUES].items()}
+    return await t.run(t.device.write_composite(values, timeout=t.timeout))
+
+
+type Handler = Callable[[Target], Awaitable[ServiceResponse]]
+ONLY, OPTIONAL = SupportsResponse.ONLY, SupportsResponse.OPTIONAL
+# service -> (handler, its fields beside the target, whether it answers only with data)
+SERVICES: dict[str, tuple[Handler, dict[Any, Any], SupportsResponse]] = {
+    "read": (async_read, _PATH, ONLY),
+    "discover": (async_discover, _PATH, ONLY),
+    "write": (
+        async_write,
+        {**_PATH, vol.Required(ATTR_VALUE): object, vol.Optional(ATTR_REPLACE, default=True): cv.boolean},
+        OPTIONAL,
+    ),
+    "execute": (async_execute, {**_PATH, vol.Optional(ATTR_ARGUMENTS): cv.string}, OPTIONAL),
+    "write_attributes": (async_write_attributes, {**_PATH, **{vol.Optional(a): _NUMBER for a in ATTRIBUTES}}, OPTIONAL),
+    "create": (
+        async_create,
+        {
+            **_PATH,
+            vol.Required(ATTR_VALUES): dict,
+            vol.Optional(ATTR_INSTANCE_ID): vol.All(vol.Coerce(int), vol.Range(min=0, max=65534)),
+        },
+        OPTIONAL,
+    ),
+    "delete": (async_delete, _PATH, OPTIONAL),
+    "observe": (async_observe, _PATH, OPTIONAL),
+    "cancel_observe": (async_cancel_observe, _PATH, OPTIONAL),
+    "cancel_all_observations": (async_cancel_all_observations, _TARGET, OPTIONAL),
+    "list_observations": (async_list_observations, _TARGET, ONLY),
+    "read_composite": (
+        async_read_composite,
+        {**_TARGET, vol.Required(ATTR_PATHS): vol.All(cv.ensure_list, [cv.string])},
+        ONLY,
+    ),
+    "write_composite": (async_write_composite, {**_TARGET, vol.Required(ATTR_VALUES): dict}, OPTIONAL),
+}
+
+
+async def async_handle(call: ServiceCall) -> ServiceResponse:
+    """Every LwM2M service: find the device the call targets, then run the service's handler."""
+    handler = SERVICES[call.service][0]
+    return await handler(Target.of(call))
 
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the services (once, for every config entry)."""
-
-    async def read(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        return await _run(t, call, lambda: t.client.read(path, timeout=call.data[ATTR_TIMEOUT]))
-
-    async def discover(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        return await _run(
-            t,
-            call,
-            lambda: t.client.discover(path, timeout=call.data[ATTR_TIMEOUT]),
-            attributes=lambda r: {str(p): dict(a) for p, a in r.attributes.items()},
-        )
-
-    async def write(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        value = call.data[ATTR_VALUE]
-        try:
-            node = t.client.node_for(path, value)
-        except CodecError as err:
-            raise _invalid("invalid_value", path=str(path), error=str(err)) from err
-        return await _run(
-            t,
-            call,
-            lambda: t.client.write(path, node, replace=call.data[ATTR_REPLACE], timeout=call.data[ATTR_TIMEOUT]),
-        )
-
-    async def execute(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        if not path.is_resource:
-            raise _invalid("invalid_path", path=str(path))
-        return await _run(
-            t, call, lambda: t.client.execute(path, call.data.get(ATTR_ARGUMENTS), timeout=call.data[ATTR_TIMEOUT])
-        )
-
-    async def write_attributes(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        attributes = {name: call.data[name] for name in ATTRIBUTES if name in call.data}
-        if not attributes:
-            raise _invalid("no_attributes")
-        return await _run(t, call, lambda: t.client.write_attributes(path, attributes, timeout=call.data[ATTR_TIMEOUT]))
-
-    async def create(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        if not path.is_object:
-            raise _invalid("invalid_path", path=str(path))
-        try:
-            values = {int(k): v for k, v in call.data[ATTR_VALUES].items()}
-        except ValueError:
-            raise _invalid("invalid_value", path=str(path), error="resource ids must be numbers") from None
-        return await _run(
-            t,
-            call,
-            lambda: t.client.create(
-                path, values, instance_id=call.data.get(ATTR_INSTANCE_ID), timeout=call.data[ATTR_TIMEOUT]
-            ),
-            location=lambda r: str(r.location) if r.location else None,
-        )
-
-    async def delete(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        return await _run(t, call, lambda: t.client.delete(path, timeout=call.data[ATTR_TIMEOUT]))
-
-    async def observe(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        return await _run(t, call, lambda: t.client.observe(path, timeout=call.data[ATTR_TIMEOUT]))
-
-    async def cancel_observe(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        path = t.path(call.data[ATTR_PATH])
-        return await _run(t, call, lambda: t.client.cancel_observe(path, timeout=call.data[ATTR_TIMEOUT]))
-
-    async def cancel_all_observations(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        return {"cancelled": await t.client.cancel_all_observations()}
-
-    async def list_observations(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        return {"observations": cast(Any, t.client.observations())}
-
-    async def read_composite(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        paths = [t.path(p) for p in call.data[ATTR_PATHS]]
-        return await _run(t, call, lambda: t.client.read_composite(paths, timeout=call.data[ATTR_TIMEOUT]))
-
-    async def write_composite(call: ServiceCall) -> ServiceResponse:
-        t = Target(hass, call)
-        values: dict[Path | str, object] = {t.path(str(k)): v for k, v in call.data[ATTR_VALUES].items()}
-        return await _run(t, call, lambda: t.client.write_composite(values, timeout=call.data[ATTR_TIMEOUT]))
-
-    handlers: dict[str, Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]] = {
-        "read": read,
-        "discover": discover,
-        "write": write,
-        "execute": execute,
-        "write_attributes": write_attributes,
-        "create": create,
-        "delete": delete,
-        "observe": observe,
-        "cancel_observe": cancel_observe,
-        "cancel_all_observations": cancel_all_observations,
-        "list_observations": list_observations,
-        "read_composite": read_composite,
-        "write_composite": write_composite,
-    }
-    for name, handler in handlers.items():
-        schema: Any = vol.Schema(SCHEMAS[name])  # (typed Any: voluptuous became probatio in 2026)
-        hass.services.async_register(DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL)
+    for name, (_handler, fields, supports_response) in SERVICES.items():
+        schema: Any = vol.Schema(fields)  # (typed Any: voluptuous became probatio in 2026)
+        hass.services.async_register(DOMAIN, name, async_handle, schema=schema, supports_response=supports_response)

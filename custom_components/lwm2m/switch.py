@@ -2,44 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
+from typing import Any
 
-from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.components.switch import (  # type: ignore[attr-defined,unused-ignore]
+    SwitchDeviceClass,
+    SwitchEntity,
+    SwitchEntityDescription,
+)
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import LwM2MEntity, description_kwargs
-from .mapping import EntitySpec
-from .platform import setup_platform
-
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 1
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.SWITCH, LwM2MSwitch)
+from .entity import LwM2MEntity, platform_setup
+from .mapping import EntityClass, Kind, LwM2MEntityDescription, ValueFn
 
 
 class LwM2MSwitch(LwM2MEntity, SwitchEntity):
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        self.entity_description = SwitchEntityDescription(
-            **description_kwargs(spec),
-            device_class=cast(Any, spec.device_class),  # the platform's enum moved between releases
-        )
+    """A writable boolean resource: on and off are written to the device."""
 
-    @property
-    def is_on(self) -> bool | None:
-        value = self.resource_value
-        return None if value is None else bool(value)
+    entity_description: LwM2MSwitchDescription
+    _state_attr = "_attr_is_on"
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self.hub.async_write(self.endpoint, self.path, True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.hub.async_write(self.endpoint, self.path, False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LwM2MSwitchDescription(SwitchEntityDescription, LwM2MEntityDescription):
+    entity_class: EntityClass = LwM2MSwitch
+    value_fn: ValueFn = bool
+
+
+DISCOVERY_SCHEMAS = [
+    LwM2MSwitchDescription(key="digital_output", objects=(3201,), resource_id=5550, translation_key="digital_output"),
+    LwM2MSwitchDescription(key="actuation", objects=(3306,), resource_id=5850, translation_key="actuation"),
+    LwM2MSwitchDescription(key="light", objects=(3311,), resource_id=5850, translation_key="light"),
+    LwM2MSwitchDescription(key="outlet", objects=(3312,), resource_id=5850, device_class=SwitchDeviceClass.OUTLET),
+    LwM2MSwitchDescription(key="buzzer", objects=(3338,), resource_id=5850, translation_key="buzzer"),
+    LwM2MSwitchDescription(key="timer", objects=(3340,), resource_id=5850, translation_key="timer"),
+    # Boolean resources no row names, writable
+    LwM2MSwitchDescription(key="switch", generic=Kind.SWITCH),
+]
+
+PARALLEL_UPDATES = 1
+async_setup_entry = platform_setup(Platform.SWITCH)

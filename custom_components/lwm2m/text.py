@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from homeassistant.components.text import TextEntity, TextEntityDescription
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.const import EntityCategory, Platform
 
-from .entity import LwM2MEntity, description_kwargs
-from .mapping import EntitySpec
-from .platform import setup_platform
-
-if TYPE_CHECKING:
-    from .hub import LwM2MConfigEntry, LwM2MHub
-
-PARALLEL_UPDATES = 1
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-) -> None:
-    setup_platform(hass, entry, async_add_entities, Platform.TEXT, LwM2MText)
+from .entity import LwM2MEntity, platform_setup
+from .mapping import MAX_STATE, EntityClass, Kind, LwM2MEntityDescription, ValueFn, text_state
 
 
 class LwM2MText(LwM2MEntity, TextEntity):
-    def __init__(self, hub: LwM2MHub, spec: EntitySpec) -> None:
-        super().__init__(hub, spec)
-        self.entity_description = TextEntityDescription(**description_kwargs(spec), native_max=255)
+    """A writable string: what is typed is written to the device."""
 
-    @property
-    def native_value(self) -> str | None:
-        value = self.resource_value
-        return None if value is None else str(value)[:255]
+    entity_description: LwM2MTextDescription
+
+    _state_attr = "_attr_native_value"
 
     async def async_set_value(self, value: str) -> None:
         await self.hub.async_write(self.endpoint, self.path, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LwM2MTextDescription(TextEntityDescription, LwM2MEntityDescription):
+    entity_class: EntityClass = LwM2MText
+    native_max: int = MAX_STATE
+    value_fn: ValueFn = text_state
+
+
+DISCOVERY_SCHEMAS = [
+    LwM2MTextDescription(key="display_text", objects=(3341,), resource_id=5527, translation_key="display_text"),
+    # Strings and links no row names, writable
+    LwM2MTextDescription(key="text", generic=Kind.TEXT_SETTING, entity_category=EntityCategory.CONFIG),
+]
+
+PARALLEL_UPDATES = 1
+async_setup_entry = platform_setup(Platform.TEXT)

@@ -91,9 +91,9 @@ async def wait_observed(hass: HomeAssistant, endpoint: str, path: str) -> None:
 
     def observed() -> bool:
         for entry in hass.config_entries.async_entries(DOMAIN):
-            server = entry.runtime_data.server if hasattr(entry, "runtime_data") else None
-            if server is not None and endpoint in server.registrations:
-                return any(o["paths"] == [path] for o in server.endpoint(endpoint).observations())
+            source = entry.runtime_data.source if hasattr(entry, "runtime_data") else None
+            if source is not None and endpoint in source.registrations:
+                return any(o["paths"] == [path] for o in source.endpoint(endpoint).observations())
         return False
 
     await wait_for(hass, observed)

@@ -79,7 +79,7 @@ async def test_user_creates_an_entry_and_starts_the_server(hass: HomeAssistant, 
     assert entry.unique_id == str(port)
     await hass.async_block_till_done()
     assert entry.state is config_entries.ConfigEntryState.LOADED
-    assert entry.runtime_data.server.port == port
+    assert entry.runtime_data.source.port == port
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -177,8 +177,8 @@ async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: Mock
         CONF_MQTT_BRIDGE: False,
     }
     hub = entry.runtime_data
-    assert hub is not old_hub and not old_hub.server.running and hub.server.running
-    assert hub.server.config.min_lifetime == 20 and hub.server.config.max_lifetime == 600
+    assert hub is not old_hub and not old_hub.source.running and hub.source.running
+    assert hub.source.config.min_lifetime == 20 and hub.source.config.max_lifetime == 600
     assert hub.auto_observe == "none"
 
 
@@ -195,7 +195,7 @@ async def test_reconfigure_moves_the_server(hass: HomeAssistant, entry: MockConf
     assert done["type"] is FlowResultType.ABORT and done["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert entry.data[CONF_PORT] == new_port and entry.unique_id == str(new_port)
-    assert entry.runtime_data.server.port == new_port
+    assert entry.runtime_data.source.port == new_port
     # The old port is free again.
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
         probe.bind(("::", old_port))
@@ -208,7 +208,7 @@ async def test_reconfigure_keeping_the_port(hass: HomeAssistant, entry: MockConf
     )
     assert done["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.runtime_data.server.config.max_lifetime == 1200
+    assert entry.runtime_data.source.config.max_lifetime == 1200
 
 
 async def test_reconfigure_onto_another_entrys_port(hass: HomeAssistant, entry: MockConfigEntry, udp: None) -> None:
@@ -307,7 +307,7 @@ async def test_reconfigure_keeps_the_options(hass: HomeAssistant, entry: MockCon
     await hass.async_block_till_done()
     assert entry.options == {CONF_MQTT_BRIDGE: True, CONF_MQTT_MOUNTPOINT: "gw/${endpoint_name}/", "mqtt_notify_qos": 2}
     hub = entry.runtime_data
-    assert hub.server.port == new_port and hub.server.config.min_lifetime == 30 and hub.auto_observe == "all"
+    assert hub.source.port == new_port and hub.source.config.min_lifetime == 30 and hub.auto_observe == "all"
 
 
 async def test_an_emqx_entry_reconfigures_and_keeps_its_options(hass: HomeAssistant) -> None:
@@ -352,7 +352,8 @@ async def test_the_options_of_an_emqx_entry(hass: HomeAssistant) -> None:
     form = await hass.config_entries.options.async_init(entry.entry_id)
     assert form["step_id"] == "emqx" and shown_texts(form, "options")
     bad = await hass.config_entries.options.async_configure(
-        form["flow_id"], MQTT_FORM | {"mqtt_update_topic": "up/+", "mqtt_response_topic": "/", CONF_AUTO_OBSERVE: "none"}
+        form["flow_id"],
+        MQTT_FORM | {"mqtt_update_topic": "up/+", "mqtt_response_topic": "/", CONF_AUTO_OBSERVE: "none"},
     )
     assert bad["errors"] == {"mqtt_update_topic": "invalid_topic", "mqtt_response_topic": "invalid_topic"}
     assert shown_texts(bad, "options")

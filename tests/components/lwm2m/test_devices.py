@@ -113,15 +113,15 @@ async def test_switch_and_number_reach_the_device(hass: HomeAssistant, entry: Mo
     client.misbehave = "error"
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call("switch", "turn_off", {"entity_id": light}, blocking=True)
-    assert err.value.translation_key == "operation_failed"
+    assert err.value.translation_key == "refused"  # as the services say it: one translator
     assert err.value.translation_placeholders["code"] == "5.00"
     assert hass.states.get(light).state == STATE_ON
 
 
 async def test_expiry_and_return(hass: HomeAssistant, entry: MockConfigEntry, device, caplog) -> None:
     hub = entry.runtime_data
-    hub.server.config.grace_period = 0.1
-    hub.server.config.expiry_check_interval = 0.05
+    hub.source.config.grace_period = 0.1
+    hub.source.config.expiry_check_interval = 0.05
     client = await device("sleeper", lifetime=1)
     temp = await _ready(hass, "sleeper", "/3303/0/5700")
     await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
@@ -202,7 +202,7 @@ async def test_registrations_survive_a_restart(hass: HomeAssistant, entry: MockC
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     hub = entry.runtime_data
-    assert "sim-1" in hub.server.registrations and hub.is_available("sim-1")
+    assert "sim-1" in hub.source.registrations and hub.is_available("sim-1")
     assert hass.states.get(temp).state != STATE_UNAVAILABLE
     # An Update is accepted without a new Register, and the device is observed again.
     assert (await client.update()).code.dotted == "2.04"
@@ -282,7 +282,7 @@ async def test_action_on_a_sleeping_device_is_bounded(
     from custom_components.lwm2m import hub as hub_module
 
     monkeypatch.setattr(hub_module, "ACTION_TIMEOUT", 0.5)
-    entry.runtime_data.server.queue.window = 0.1
+    entry.runtime_data.source.queue.window = 0.1
     client = await device("sleepy", queue_mode=True)
     light = await _ready(hass, "sleepy", "/3311/0/5850", "switch")
     await wait_for(hass, lambda: not entry.runtime_data._setups)
@@ -290,7 +290,8 @@ async def test_action_on_a_sleeping_device_is_bounded(
     await asyncio.sleep(0.2)
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call("switch", "turn_on", {"entity_id": light}, blocking=True)
-    assert err.value.translation_key == "operation_failed" and err.value.translation_placeholders["code"] == "timeout"
+    assert err.value.translation_key == "timeout"
+    assert err.value.translation_placeholders == {"endpoint": "sleepy", "timeout": "0.5"}
     await client._open(client.local_port)
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics, async_get_device_diagnostics
-from custom_components.lwm2m.mapping import TABLE
+from custom_components.lwm2m.discovery import TABLES
 
 from .conftest import wait_for
 from .test_devices import _ready, get_device
@@ -24,7 +24,7 @@ async def test_diagnostics(hass: HomeAssistant, entry: MockConfigEntry, device) 
     await device("sim-1")
     temp = await _ready(hass, "sim-1", "/3303/0/5700")
     await wait_for(hass, lambda: hass.states.get(temp).state == "21.5")
-    ep = entry.runtime_data.server.endpoint("sim-1")
+    ep = entry.runtime_data.source.endpoint("sim-1")
     await wait_for(hass, lambda: any(o["paths"] == ["/3303/0/5700"] for o in ep.observations()))
     data = await async_get_config_entry_diagnostics(hass, entry)
     assert data["server"]["running"] and data["server"]["stats"]["registrations"] == 1
@@ -72,9 +72,9 @@ def test_manifest_and_hacs() -> None:
 def test_translations_cover_every_key() -> None:
     strings = json.loads((INTEGRATION / "strings.json").read_text())
     assert json.loads((INTEGRATION / "translations" / "en.json").read_text()) == strings
-    for row in TABLE.values():
-        if row.translation_key:
-            assert row.translation_key in strings["entity"][row.platform.value], row.translation_key
+    for platform, description in [*TABLES.rows.values(), *TABLES.generic.values(), *TABLES.device]:
+        if description.translation_key:
+            assert description.translation_key in strings["entity"][platform.value], description.translation_key
     for step in (*strings["config"]["step"].values(), *strings["options"]["step"].values()):
         if "menu_options" in step:
             assert set(step["menu_options"]) == {"server", "emqx"}

@@ -24,7 +24,7 @@ from custom_components.lwm2m.lwm2m.errors import (
     QueueFull,
 )
 from custom_components.lwm2m.lwm2m.path import Path as LwM2MPath
-from custom_components.lwm2m.services import ATTR_TIMEOUT, ATTR_WAIT, _run
+from custom_components.lwm2m.services import ATTR_TIMEOUT, ATTR_WAIT, Target
 
 PACKAGE = Path(__file__).parents[3] / "custom_components" / "lwm2m"
 HA_LAYER = sorted(PACKAGE.glob("*.py"))  # the protocol core (lwm2m/) raises no Home Assistant errors
@@ -171,9 +171,12 @@ def _check(err: HomeAssistantError, key: str) -> None:
     assert "{" not in EXCEPTIONS[key]["message"].format_map(placeholders)
 
 
-def _target(queue_mode: bool = False) -> Any:
-    registration = SimpleNamespace(queue_mode=queue_mode)
-    return SimpleNamespace(endpoint="dev-1", hub=SimpleNamespace(), client=SimpleNamespace(registration=registration))
+def _target(queue_mode: bool = False) -> Target:
+    """A target whose call waits 5 s for device dev-1 (the hub is not used on these paths)."""
+    device: Any = SimpleNamespace(registration=SimpleNamespace(queue_mode=queue_mode))
+    call: Any = SimpleNamespace(data={ATTR_TIMEOUT: 5.0, ATTR_WAIT: True, "path": "/3/0/9"}, service="read")
+    hub: Any = SimpleNamespace()
+    return Target(call, hub, "dev-1", device)
 
 
 @pytest.mark.parametrize(
@@ -193,9 +196,8 @@ async def test_service_errors_are_translated(error: Exception, cls: type[HomeAss
     async def operation() -> Any:
         raise error
 
-    call: Any = SimpleNamespace(data={ATTR_TIMEOUT: 5.0, ATTR_WAIT: True, "path": "/3/0/9"}, service="read")
     with pytest.raises(cls) as info:
-        await _run(_target(), call, operation)
+        await _target().run(operation())
     _check(info.value, key)
 
 
@@ -211,23 +213,37 @@ class _Endpoint:
 
 
 def _hub(error: Exception) -> LwM2MHub:
-    hub = LwM2MHub.__new__(LwM2MHub)  # only its server is used on these paths
-    hub.server = SimpleNamespace(endpoint=lambda endpoint: _Endpoint(error))  # type: ignore[assignment]
+    hub = LwM2MHub.__new__(LwM2MHub)  # only its device source is used on these paths
+    hub.source = SimpleNamespace(endpoint=lambda endpoint: _Endpoint(error))  # type: ignore[assignment]
     return hub
 
 
 @pytest.mark.parametrize(
-    ("error", "key"),
-    [(CodecError("not a number"), "invalid_value"), (OperationError("refused", "4.05"), "operation_failed")],
+    ("error", "cls", "key"),
+    [
+        (CodecError("not a number"), ServiceValidationError, "invalid_value"),
+        (OperationError("refused", "4.05"), HomeAssistantError, "refused"),
+        (NotRegistered("gone"), ServiceValidationError, "unknown_endpoint"),
+    ],
 )
-async def test_entity_write_errors_are_translated(error: Exception, key: str) -> None:
-    with pytest.raises(HomeAssistantError) as info:
+async def test_entity_write_errors_are_translated(error: Exception, cls: type[HomeAssistantError], key: str) -> None:
+    """Entity actions and services share one translator: the same error, the same key."""
+    with pytest.raises(cls) as info:
         await _hub(error).async_write("dev-1", LwM2MPath.parse("/3/0/13"), 1)
     _check(info.value, key)
 
 
-@pytest.mark.parametrize("error", [TimeoutError(), OperationError("refused", "4.05"), DeviceTimeout("asleep")])
-async def test_entity_execute_errors_are_translated(error: Exception) -> None:
+@pytest.mark.parametrize(
+    ("error", "key"),
+    [
+        (TimeoutError(), "timeout"),
+        (OperationError("refused", "4.05"), "refused"),
+        (DeviceTimeout("asleep"), "no_answer"),
+        (QueueFull("queue full", "5.03"), "queue_full"),
+        (LwM2MError("something else"), "failed"),
+    ],
+)
+async def test_entity_execute_errors_are_translated(error: Exception, key: str) -> None:
     with pytest.raises(HomeAssistantError) as info:
         await _hub(error).async_execute("dev-1", LwM2MPath.parse("/3/0/4"))
-    _check(info.value, "operation_failed")
+    _check(info.value, key)

@@ -123,7 +123,7 @@ async def test_an_enumeration_is_a_select(hass: HomeAssistant, pump: SimClient) 
     pump.misbehave = "error"
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call("select", "select_option", {"entity_id": mode, "option": "Eco"}, blocking=True)
-    assert err.value.translation_key == "operation_failed"
+    assert err.value.translation_key == "refused" and err.value.translation_placeholders["code"] == "5.00"
     assert hass.states.get(mode).state == STATE_UNKNOWN  # the state stays what the device has
 
 

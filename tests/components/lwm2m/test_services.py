@@ -165,11 +165,11 @@ async def test_device_refusals_and_timeouts(hass: HomeAssistant, sim) -> None:
 
 
 async def test_sleeping_device(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
-    entry.runtime_data.server.queue.window = 0.2
+    entry.runtime_data.source.queue.window = 0.2
     client = await device("sleepy", version="1.1", queue_mode=True)
     await _ready(hass, "sleepy", "/3303/0/5700")
     await wait_for(hass, lambda: not entry.runtime_data._setups)
-    queue = entry.runtime_data.server.queue
+    queue = entry.runtime_data.source.queue
     await client.sleep()
     await wait_for(hass, lambda: not queue.is_awake("sleepy"))  # its queue window (0.2 s) passed
     queued = await call(hass, "write", endpoint="sleepy", path="/3311/0/5850", value=True, wait=False)
@@ -208,9 +208,9 @@ async def test_bus_events(hass: HomeAssistant, entry: MockConfigEntry, device) -
     await client.deregister()
     await wait_for(hass, lambda: captured["deregistered"])
     assert captured["deregistered"][0].data["endpoint"] == "ev"
-    entry.runtime_data.server.config.grace_period = 0
+    entry.runtime_data.source.config.grace_period = 0
     await client.register(query=["ep=ev", "lt=1", "lwm2m=1.1"])
-    entry.runtime_data.server.config.expiry_check_interval = 0.05
+    entry.runtime_data.source.config.expiry_check_interval = 0.05
     await wait_for(hass, lambda: captured["expired"], timeout=10)
 
 
