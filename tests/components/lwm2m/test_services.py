@@ -288,3 +288,30 @@ async def test_services_are_described(hass: HomeAssistant, entry: MockConfigEntr
     assert read["fields"]["device_id"]["selector"]["device"]["integration"] == "lwm2m"
     assert "path" in read["fields"] and read["fields"]["path"]["required"] is True
     assert "pmin" in descriptions["write_attributes"]["fields"]
+
+
+async def test_a_device_whose_entry_is_not_loaded(hass: HomeAssistant, entry: MockConfigEntry, sim) -> None:
+    device_id = get_device(hass, "sim-1").id
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "read", device_id=device_id, path="/3/0/9")
+    assert err.value.translation_key == "entry_not_loaded"
+    assert err.value.translation_placeholders == {"device": "sim-1"}
+
+
+async def test_reads_answer_with_data_and_actions_may_not(hass: HomeAssistant, sim) -> None:
+    """read, discover, list_observations and read_composite only answer (SupportsResponse.ONLY);
+    the others act, and their answer is optional."""
+    for service, data in (
+        ("read", {"path": "/3/0/9"}),
+        ("discover", {"path": "/3/0"}),
+        ("list_observations", {}),
+        ("read_composite", {"paths": ["/3/0/9"]}),
+    ):
+        with pytest.raises(ServiceValidationError):
+            await hass.services.async_call(DOMAIN, service, {"endpoint": "sim-1", **data}, blocking=True)
+    await hass.services.async_call(
+        DOMAIN, "write", {"endpoint": "sim-1", "path": "/3311/0/5850", "value": True}, blocking=True
+    )
+    assert sim.values[P("/3311/0/5850")] is True
