@@ -687,10 +687,23 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(base)
         return 2
 
-    def on_term(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    # Also where the shell started us with SIGINT ignored (a background job): ^C or kill -INT stops
+    # the campaign the same way, with a report of what was done and nothing left running.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return campaign(args, base, started, deadline)
+    finally:
+        if args.keep:
+            print(f"\nThe copy is kept in {base} (cd {base}/<layer> && {Path(sys.executable).parent}/mutmut show NAME)")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def campaign(args: argparse.Namespace, base: Path, started: float, deadline: float) -> int:
     runs: list[LayerRun] = []
     totals: dict[str, int] = {}
     interrupted = False
@@ -754,45 +767,24 @@ def main(argv: list[str]) -> int:
             if (run.workdir / "mutants").is_dir():
                 results = read_results(run.workdir, {m.rel for m in run.mutants})
                 for mutant in run.mutants:
-                    mutant.status = classify(results.get(mutant.name))
+                    if mutant.status == "not_run":
+                        mutant.status = classify(results.get(mutant.name))
     finally:
         os.chdir(ROOT)
         for proc in CHILDREN:
             if proc.poll() is None:
                 kill_group(proc)
 
-    try:
-        for run in runs:
-            for mutant in run.mutants:
-                if mutant.status in ("survived", "no_tests"):
-                    describe(run, mutant)
-        text = report(runs, args, totals, time.monotonic() - started)
-        print(text)
-        if args.json:
-            args.json.write_text(
-                json.dumps(
-                    [
-                        {
-                            "name": m.name,
-                            "file": m.rel,
-                            "line": m.line,
-                            "layer": m.layer,
-                            "status": m.status,
-                            "before": m.before,
-                            "after": m.after,
-                            "diff": m.diff,
-                        }
-                        for run in runs
-                        for m in run.mutants
-                    ],
-                    indent=1,
-                )
-            )
-    finally:
-        if args.keep:
-            print(f"\nThe copy is kept in {base} (cd {base}/<layer> && {Path(sys.executable).parent}/mutmut show NAME)")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+    for run in runs:
+        for mutant in run.mutants:
+            if mutant.status in ("survived", "no_tests"):
+                describe(run, mutant)
+    print(report(runs, args, totals, time.monotonic() - started))
+    if args.json:
+        fields = ("name", "rel", "line", "layer", "status", "rechecked", "before", "after", "diff")
+        args.json.write_text(
+            json.dumps([{f: getattr(m, f) for f in fields} for run in runs for m in run.mutants], indent=1)
+        )
     return 130 if interrupted else 0
 
 
