@@ -134,6 +134,8 @@ class Target:
 
 
 def _resolve(call: ServiceCall) -> tuple[LwM2MHub, str]:
+    """The hub and endpoint a call names: a device's (through its loaded LwM2M config entry), or
+    the endpoint name's (the loaded entry it is registered with)."""
     device_ids = call.data.get(ATTR_DEVICE_ID)
     if isinstance(device_ids, list):
         if len(device_ids) != 1:
