@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
@@ -32,48 +32,45 @@ class BridgedSource(Protocol):
     def endpoint(self, name: str) -> DeviceOperations: ...
 
 
-@runtime_checkable
-class _HasSource(Protocol):
-    """A hub, as __init__.py passes it until it passes hub.server."""
+class MqttSubscriptions:
+    """Subscriptions to Home Assistant's MQTT (and other callbacks), all ended at once."""
 
-    @property
-    def server(self) -> BridgedSource: ...
-
-
-def bridge_settings(options: dict[str, Any]) -> EmqxSettings:
-    """Kept while hub.py and __init__.py call it: EmqxSettings.from_options."""
-    return EmqxSettings.from_options(options)
-
-
-class MqttBridge:
-    """Publishes a device source's events and answers commands, as EMQX's gateway does; what
-    to publish and how to answer is the core's EmqxBridge, this only moves messages."""
-
-    def __init__(self, hass: HomeAssistant, source: BridgedSource | _HasSource, settings: EmqxSettings) -> None:
+    def __init__(self, hass: HomeAssistant) -> None:
         self.hass = hass
-        self.source: BridgedSource = source.server if isinstance(source, _HasSource) else source
-        self.settings = settings
-        self.core = EmqxBridge(settings, self.source.endpoint)
-        self._unsubscribe: list[Any] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
 
-    async def async_start(self) -> bool:
-        """Start bridging; False (and a repair issue) when MQTT is not set up."""
-        if not await mqtt_ready(self.hass):
-            return False
-        self._unsubscribe.append(
-            await mqtt.async_subscribe(
-                self.hass, self.settings.command_filter(), self._on_command, self.settings.command.qos, encoding=None
-            )
-        )
-        self._unsubscribe.append(self.source.events.subscribe(self._on_event))
-        return True
+    async def subscribe(self, topic: str, handler: Callable[[mqtt.ReceiveMessage], None], qos: int) -> None:
+        self._unsubscribe.append(await mqtt.async_subscribe(self.hass, topic, handler, qos, encoding=None))
 
     @callback
     def async_stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+
+
+class MqttBridge(MqttSubscriptions):
+    """Publishes a device source's events and answers commands, as EMQX's gateway does; what
+    to publish and how to answer is the core's EmqxBridge, this only moves messages."""
+
+    def __init__(self, hass: HomeAssistant, source: BridgedSource, settings: EmqxSettings) -> None:
+        super().__init__(hass)
+        self.source = source
+        self.settings = settings
+        self.core = EmqxBridge(settings, self.source.endpoint)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def async_start(self) -> bool:
+        """Start bridging; False (and a repair issue) when MQTT is not set up."""
+        if not await mqtt_ready(self.hass):
+            return False
+        await self.subscribe(self.settings.command_filter(), self._on_command, self.settings.command.qos)
+        self._unsubscribe.append(self.source.events.subscribe(self._on_event))
+        return True
+
+    @callback
+    def async_stop(self) -> None:
+        super().async_stop()
         for task in self._tasks:
             task.cancel()
 

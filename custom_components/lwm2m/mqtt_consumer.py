@@ -4,24 +4,19 @@ its commands out, over Home Assistant's own MQTT integration."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from homeassistant.components import mqtt
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 
 from .lwm2m.emqx import EmqxGateway
 from .lwm2m.errors import OperationError
-from .mqtt_bridge import mqtt_ready, payload_of
+from .mqtt_bridge import MqttSubscriptions, mqtt_ready, payload_of
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class MqttConsumer:
+class MqttConsumer(MqttSubscriptions):
     """Subscribes to what the gateway publishes and publishes the gateway's commands."""
-
-    def __init__(self, hass: HomeAssistant) -> None:
-        self.hass = hass
-        self._unsubscribe: list[Any] = []
 
     async def async_start(self, gateway: EmqxGateway) -> bool:
         """Subscribe; False (and a repair issue) when MQTT is not set up."""
@@ -33,14 +28,8 @@ class MqttConsumer:
             gateway.handle(message.topic, payload_of(message))
 
         for topic, qos in gateway.up_filters().items():
-            self._unsubscribe.append(await mqtt.async_subscribe(self.hass, topic, on_message, qos, encoding=None))
+            await self.subscribe(topic, on_message, qos)
         return True
-
-    @callback
-    def async_stop(self) -> None:
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe.clear()
 
     async def publish(self, topic: str, payload: str, qos: int) -> None:
         """Send one command; refused at once while the broker is away (nothing would answer)."""

@@ -314,15 +314,44 @@ class Endpoint:
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         path = _path(path)
-        candidates = self.accept_candidates(path) if content_format is None else [content_format]
+        response, _, refused = await self._get(path, content_format, timeout, "read")
+        return self._finish("read", path, response, self._decode(response, path), fallback_from=refused)
+
+    async def _get(
+        self,
+        target: Path | tuple[Path, ...],
+        content_format: int | None,
+        timeout: float | None,
+        operation: str,
+        *,
+        observe: bool = False,
+    ) -> tuple[Message, Any, tuple[int, ...]]:
+        """A Read or Observe (GET), or its composite form (FETCH of several paths), asking in
+        the device's formats in turn until one is not refused with 4.06."""
+        composite = isinstance(target, tuple)
+        path = target if isinstance(target, Path) else Path()
+        if content_format is not None:
+            candidates = [content_format]
+        else:
+            candidates = self.accept_candidates(path, composite=composite)
 
         def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
+            body: dict[str, Any] = {}
+            if isinstance(target, tuple):
+                body_format = _composite_body(fmt)
+                body = {"payload": encode_paths(body_format, target), "content_format": body_format}
             return self._request(
-                Code.GET, path, accept=fmt, timeout=timeout, operation="read", tolerate_not_acceptable=tolerate
+                Code.FETCH if composite else Code.GET,
+                path,
+                accept=fmt,
+                observe=0 if observe else None,
+                timeout=timeout,
+                operation=operation,
+                tolerate_not_acceptable=tolerate,
+                **body,
             )
 
-        response, _, refused = await self._negotiate(candidates, attempt)
-        return self._finish("read", path, response, self._decode(response, path), fallback_from=refused)
+        return await self._negotiate(candidates, attempt)
 
     async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
         path = _path(path)
@@ -433,23 +462,8 @@ class Endpoint:
     async def read_composite(
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
-        plist = [_path(p) for p in paths]
-        candidates = self.accept_candidates(Path(), composite=True) if content_format is None else [content_format]
-
-        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
-            body = _composite_body(fmt)
-            return self._request(
-                Code.FETCH,
-                Path(),
-                payload=encode_paths(body, plist),
-                content_format=body,
-                accept=fmt,
-                timeout=timeout,
-                operation="read-composite",
-                tolerate_not_acceptable=tolerate,
-            )
-
-        response, _, refused = await self._negotiate(candidates, attempt)
+        plist = tuple(_path(p) for p in paths)
+        response, _, refused = await self._get(plist, content_format, timeout, "read-composite")
         return self._finish("read-composite", Path(), response, self._decode_multi(response), fallback_from=refused)
 
     async def write_composite(
@@ -476,20 +490,7 @@ class Endpoint:
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         path = _path(path)
-        candidates = self.accept_candidates(path) if content_format is None else [content_format]
-
-        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
-            return self._request(
-                Code.GET,
-                path,
-                accept=fmt,
-                observe=0,
-                timeout=timeout,
-                operation="observe",
-                tolerate_not_acceptable=tolerate,
-            )
-
-        response, request, refused = await self._negotiate(candidates, attempt)
+        response, request, refused = await self._get(path, content_format, timeout, "observe", observe=True)
         values = self._decode(response, path)
         self._track(request, response, (path,), composite=False)
         return self._finish("observe", path, response, values, fallback_from=refused)
@@ -498,23 +499,7 @@ class Endpoint:
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         plist = tuple(_path(p) for p in paths)
-        candidates = self.accept_candidates(Path(), composite=True) if content_format is None else [content_format]
-
-        def attempt(fmt: int, tolerate: bool) -> Awaitable[tuple[Message, Any]]:
-            body = _composite_body(fmt)
-            return self._request(
-                Code.FETCH,
-                Path(),
-                payload=encode_paths(body, plist),
-                content_format=body,
-                accept=fmt,
-                observe=0,
-                timeout=timeout,
-                operation="observe-composite",
-                tolerate_not_acceptable=tolerate,
-            )
-
-        response, request, refused = await self._negotiate(candidates, attempt)
+        response, request, refused = await self._get(plist, content_format, timeout, "observe-composite", observe=True)
         values = self._decode_multi(response)
         self._track(request, response, plist, composite=True)
         return self._finish("observe-composite", Path(), response, values, fallback_from=refused)

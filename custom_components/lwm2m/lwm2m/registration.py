@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .codecs.link_format import RegisteredObjects
+from .errors import CodecError
 from .events import RegistrationInfo
 from .path import Path
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -213,3 +217,13 @@ class RegistrationStore:
 
     def __contains__(self, endpoint: object) -> bool:
         return endpoint in self._by_endpoint
+
+
+def readable_registrations(saved: Iterable[dict[str, Any]]) -> Iterator[Registration]:
+    """Registrations saved before a restart (Registration.to_dict); unreadable ones are logged
+    and skipped."""
+    for data in saved:
+        try:
+            yield Registration.from_dict(data)
+        except (KeyError, TypeError, ValueError, CodecError) as err:
+            _LOGGER.warning("Skipping a saved registration that cannot be read: %s", err)

@@ -22,7 +22,7 @@ from .model import ObjectModel
 from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
-from .registration import Registration, RegistrationStore, new_registration_id
+from .registration import Registration, RegistrationStore, new_registration_id, readable_registrations
 from .site import LwM2MSite, Refused, RegisterParams
 from .transport import CoapTransport, address_of
 
@@ -110,18 +110,14 @@ class LwM2MServer:
 
     def restore(self, saved: Iterable[dict[str, Any]]) -> list[Registration]:
         """Take back registrations saved earlier (Registration.to_dict) that have not expired."""
-        restored = []
         now = time.time()
-        for data in saved:
-            try:
-                reg = Registration.from_dict(data)
-            except (KeyError, TypeError, ValueError, CodecError) as err:
-                _LOGGER.warning("Skipping a saved registration that cannot be read: %s", err)
-                continue
-            if reg.expires_at + self.config.grace_period <= now or reg.endpoint in self.registrations:
-                continue
+        restored = [
+            reg
+            for reg in readable_registrations(saved)
+            if reg.expires_at + self.config.grace_period > now and reg.endpoint not in self.registrations
+        ]
+        for reg in restored:
             self.registrations.add(reg)
-            restored.append(reg)
         return restored
 
     # -- the registration interface (called by the site) --------------------------------------

@@ -181,19 +181,17 @@ def coerce(value: object, dtype: DataType) -> Value:
 
 def guess_type(value: Value) -> DataType:
     """The data type a Python value naturally has (for resources no model describes)."""
-    if isinstance(value, bool):
-        return DataType.BOOLEAN
-    if isinstance(value, int):
-        return DataType.INTEGER
-    if isinstance(value, float):
-        return DataType.FLOAT
-    if isinstance(value, bytes):
-        return DataType.OPAQUE
-    if isinstance(value, datetime):
-        return DataType.TIME
-    if isinstance(value, ObjLnk):
-        return DataType.OBJLNK
-    return DataType.STRING
+    return _NATURAL_TYPES.get(type(value), DataType.STRING)
+
+
+_NATURAL_TYPES: dict[type, DataType] = {
+    bool: DataType.BOOLEAN,
+    int: DataType.INTEGER,
+    float: DataType.FLOAT,
+    bytes: DataType.OPAQUE,
+    datetime: DataType.TIME,
+    ObjLnk: DataType.OBJLNK,
+}
 
 
 def to_json_value(value: Value) -> object:

@@ -26,7 +26,7 @@ from ..errors import CodecError
 from ..events import Event, EventBus, EventType, NotificationInfo
 from ..model import ObjectModel
 from ..path import Path
-from ..registration import Registration, RegistrationStore, new_registration_id
+from ..registration import Registration, RegistrationStore, new_registration_id, readable_registrations
 from .codec import Command, NotifyMessage, RegisterMessage, ResponseMessage, decode_up
 from .device import GatewayEndpoint, RemoteObservation, typed_values
 from .settings import EmqxSettings
@@ -96,16 +96,10 @@ class EmqxGateway:
 
     def restore(self, saved: Iterable[dict[str, Any]]) -> list[Registration]:
         """Devices known before a restart: the gateway does not announce them again."""
-        restored = []
-        for data in saved:
-            try:
-                reg = Registration.from_dict(data)
-            except (KeyError, TypeError, ValueError, CodecError) as err:
-                _LOGGER.debug("Skipping a stored registration: %s", err)
-                continue
+        restored = list(readable_registrations(saved))
+        for reg in restored:
             reg.transport = "emqx"
             self.registrations.add(reg)
-            restored.append(reg)
         return restored
 
     def is_awake(self, endpoint: str) -> bool:
