@@ -242,6 +242,12 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
 
+    async def _claim(self, unique_id: str, entry: LwM2MConfigEntry) -> None:
+        """Reconfigure onto another port or mountpoint: abort if another entry has it."""
+        if unique_id != entry.unique_id:
+            await self.async_set_unique_id(unique_id)
+            self._abort_if_unique_id_configured()
+
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
@@ -250,9 +256,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_reconfigure_emqx(user_input)
         if user_input is not None:
             data = _normalize(user_input)
-            if data[CONF_PORT] != entry.data[CONF_PORT]:
-                await self.async_set_unique_id(str(data[CONF_PORT]))
-                self._abort_if_unique_id_configured()
+            await self._claim(str(data[CONF_PORT]), entry)
             errors = _check_settings(data) or await self._check_server(data, current_port=entry.data[CONF_PORT])
             if not errors:
                 return self.async_update_reload_and_abort(
@@ -274,9 +278,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = _normalize_mqtt(_normalize(user_input))
             unique_id = f"emqx {data[CONF_MQTT_MOUNTPOINT]}"
-            if unique_id != entry.unique_id:
-                await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_configured()
+            await self._claim(unique_id, entry)
             errors = _check_mqtt(data) or _check_settings(data)
             if not errors:
                 return self.async_update_reload_and_abort(

@@ -187,6 +187,13 @@ class RegistrationStore:
             self._by_address[reg.address] = reg
         return old
 
+    def register(self, reg: Registration) -> Registration | None:
+        """reg was just made from a Register (its first message); it replaces the endpoint's
+        registration, if any, which is returned."""
+        reg.stats.messages_in = 1
+        reg.stats.last_seen = reg.registered_at
+        return self.add(reg)
+
     def remove(self, reg: Registration) -> None:
         if self._by_id.get(reg.reg_id) is reg:
             del self._by_id[reg.reg_id]

@@ -153,9 +153,7 @@ class LwM2MServer:
             remote=request.remote,
             address=address_of(request.remote),
         )
-        reg.stats.messages_in = 1
-        reg.stats.last_seen = reg.registered_at
-        old = self.registrations.add(reg)
+        old = self.registrations.register(reg)
         if old is not None:
             self._forget(old)
         self.stats.registrations += 1

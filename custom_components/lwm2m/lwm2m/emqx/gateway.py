@@ -163,9 +163,7 @@ class EmqxGateway:
             address="emqx",
             transport="emqx",
         )
-        reg.stats.messages_in = 1
-        reg.stats.last_seen = reg.registered_at
-        old = self.registrations.add(reg)
+        old = self.registrations.register(reg)
         if old is not None:
             self._forget(endpoint)
         self.stats.registrations += 1
