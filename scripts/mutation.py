@@ -103,6 +103,31 @@ COLUMN = {
 # Lines left unmutated unless --mutate-logging: a changed log message or argument is rarely worth a test.
 LOGGING_PATTERNS = [r"^\s*_LOGGER\.\w+\("]
 
+# A pytest plugin loaded into every test run of the campaign. mutmut forks each mutant's run from a
+# process that has already run the tests, so a functools cache filled there (the bundled object
+# model, built by the mutated ObjectDefinition.from_dict) would hide the mutant: emptied before
+# each test, the cached functions run again under the mutant, and the first run maps every test
+# that needs them.
+PLUGIN = "lwm2m_mutation_reset"
+PLUGIN_SOURCE = '''"""scripts/mutation: each test starts with the integration's functools caches empty."""
+
+import sys
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith("custom_components."):
+            continue
+        for value in list(vars(module).values()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear) and getattr(value, "__module__", None) == name:
+                clear()
+'''
+PLUGIN_ENV: dict[str, str] = {}
+
 STOP_MESSAGES = ("failed to collect stats", "Failed to run clean test", "FAILED: Unable to force test failures")
 
 
@@ -232,7 +257,7 @@ def failing_on_the_copy(run: LayerRun, deadline: float, attempt: int) -> list[st
     What fails there fails before any mutation: other people's work in progress in the tree, or a
     test that reads the source files (the copy's files are mutmut's trampolines). Deselected.
     """
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:randomly"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:randomly", "-p", PLUGIN]
     cmd += pytest_selection(run.layer, run.deselected)
     limit = max(30.0, deadline - time.monotonic())
     log(f"{run.layer.name}: a test failed with no mutant active; running all of them once to find every such test")
@@ -261,7 +286,7 @@ def write_config(run: LayerRun, args: argparse.Namespace) -> None:
         "source_paths": ["custom_components"],
         "only_mutate": files,
         "pytest_add_cli_args_test_selection": pytest_selection(run.layer, run.deselected),
-        "pytest_add_cli_args": ["-p", "no:randomly"],
+        "pytest_add_cli_args": ["-p", "no:randomly", "-p", PLUGIN],
         "also_copy": top,
         "timeout_multiplier": float(args.timeout_multiplier),
         "timeout_constant": float(args.timeout_constant),
@@ -312,7 +337,7 @@ def start(cmd: list[str], cwd: Path, out: IO[bytes], env: dict[str, str] | None 
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
-        env=os.environ | (env or {}),
+        env=os.environ | PLUGIN_ENV | (env or {}),
         stdout=out,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -411,7 +436,7 @@ def recheck_no_tests(run: LayerRun, args: argparse.Namespace, deadline: float) -
         suite = 120.0
     limit = (suite + args.timeout_constant) * args.timeout_multiplier
     tests = subprocess_tests_first(run)
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", PLUGIN, *tests]
     for nodeid in run.deselected:
         cmd += ["--deselect", nodeid]
     log(f"{run.layer.name}: {len(pending)} 'no tests' mutants: each runs the whole selection (limit {limit:.0f} s)")
@@ -704,6 +729,10 @@ def main(argv: list[str]) -> int:
 
 
 def campaign(args: argparse.Namespace, base: Path, started: float, deadline: float) -> int:
+    plugin_dir = base / "plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE)
+    PLUGIN_ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_dir), os.environ.get("PYTHONPATH")]))
     runs: list[LayerRun] = []
     totals: dict[str, int] = {}
     interrupted = False
