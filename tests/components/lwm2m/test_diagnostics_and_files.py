@@ -90,3 +90,15 @@ def test_brand_icon() -> None:
     with Image.open(INTEGRATION / "brand" / "icon.png") as image:
         assert image.size == (256, 256) and image.mode == "RGBA"
         assert image.getpixel((0, 0))[3] == 0  # transparent corners
+
+
+async def test_yaml_configuration_is_refused(hass: HomeAssistant, caplog) -> None:
+    """Set up from the UI only: a lwm2m: key in configuration.yaml is reported, not used."""
+    from homeassistant.setup import async_setup_component
+
+    from custom_components.lwm2m import CONFIG_SCHEMA
+
+    assert CONFIG_SCHEMA is not None
+    assert await async_setup_component(hass, "lwm2m", {"lwm2m": {"port": 5683}})
+    assert "The lwm2m integration does not support YAML setup" in caplog.text
+    assert not hass.config_entries.async_entries("lwm2m")
