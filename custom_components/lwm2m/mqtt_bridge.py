@@ -1,5 +1,6 @@
 """The MQTT bridge: every LwM2M event of a device source published, and commands executed, in
-the JSON of the EMQX LwM2M gateway, over Home Assistant's own MQTT integration."""
+the JSON of the EMQX LwM2M gateway, over Home Assistant's own MQTT integration.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ class MqttSubscriptions:
 
 class MqttBridge(MqttSubscriptions):
     """Publishes a device source's events and answers commands, as EMQX's gateway does; what
-    to publish and how to answer is the core's EmqxBridge, this only moves messages."""
+    to publish and how to answer is the core's EmqxBridge, this only moves messages.
+    """
 
     def __init__(self, hass: HomeAssistant, source: BridgedSource, settings: EmqxSettings) -> None:
         super().__init__(hass)
@@ -130,5 +132,5 @@ async def publish(hass: HomeAssistant, message: Message) -> None:
         return
     try:
         await mqtt.async_publish(hass, topic, json.dumps(payload, default=str), qos)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - dropped whatever the cause, as while the broker is away
         _LOGGER.debug("Publishing to MQTT failed: %s", err)

@@ -44,13 +44,13 @@ class BoundedDeduplication:
         self._lifetime = lifetime
         self._max = max_entries
         self._expiry: OrderedDict[Any, float] = OrderedDict()
-        manager._recent_messages = {}
+        manager._recent_messages = {}  # noqa: SLF001 - aiocoap internals, see the module docstring
 
     def __len__(self) -> int:
         return len(self._expiry)
 
     def __call__(self, message: Message) -> bool:
-        recent = self._manager._recent_messages
+        recent = self._manager._recent_messages  # noqa: SLF001 - aiocoap internals, see the module docstring
         now = time.monotonic()
         expiry = self._expiry
         while expiry:
@@ -63,7 +63,7 @@ class BoundedDeduplication:
         if key in recent:
             stored = recent[key]
             if message.mtype is CON and stored is not None:
-                self._manager._send_initially(stored)
+                self._manager._send_initially(stored)  # noqa: SLF001 - aiocoap internals, see the module docstring
             return True
         recent[key] = None
         expiry[key] = now + self._lifetime
@@ -92,7 +92,7 @@ class MalformedCounter(logging.Filter):
         def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
             try:
                 receive(data, ancdata, flags, address)
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 - whatever a bad option makes aiocoap raise is counted
                 self.count += 1
                 _LOGGER.debug("Ignoring an undecodable datagram from %s: %s", address, err)
 
@@ -121,7 +121,7 @@ def prepare_context(
         message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
         message_interface.datagram_errqueue_received = _quiet_errors(message_interface.datagram_errqueue_received)
         dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
-        manager._deduplicate_message = dedup
+        manager._deduplicate_message = dedup  # noqa: SLF001 - aiocoap internals, see the module docstring
         sock: socket.socket = transport.get_extra_info("socket")
         enlarge_receive_buffer(sock)
         port = sock.getsockname()[1]
@@ -129,8 +129,9 @@ def prepare_context(
 
 
 def _quiet_errors(receive: Any) -> Any:
-    """aiocoap fails requests on ICMP errors (a device's port closed) and can raise
-    InvalidStateError for one that already finished; that must not escape its callback."""
+    """Aiocoap fails requests on ICMP errors (a device's port closed) and can raise
+    InvalidStateError for one that already finished; that must not escape its callback.
+    """
 
     def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
         try:
@@ -158,7 +159,8 @@ def enlarge_receive_buffer(sock: socket.socket) -> int:
 
 def request_with_token(context: aiocoap.Context, message: Message, token: bytes) -> Any:
     """Send message with a chosen token: the request goes straight into the token layer with
-    a one-off token source."""
+    a one-off token source.
+    """
     interface = context.request_interfaces[0]
     pipe = Pipe(message, context.log)
     result = Request(pipe, context.loop, context.log)
@@ -174,6 +176,7 @@ def on_notifications(
     request: Any, on_message: Callable[[Message], None], on_error: Callable[[BaseException], None]
 ) -> None:
     """Call on_message for every notification of an observing request, on_error once when the
-    observation ends."""
+    observation ends.
+    """
     request.observation.register_callback(on_message, _suppress_deprecation=True)
     request.observation.register_errback(on_error, _suppress_deprecation=True)

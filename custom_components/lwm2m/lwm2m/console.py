@@ -230,34 +230,40 @@ def parse_command(data: Mapping[str, Any]) -> Command:
             fields["endpoint"] = _endpoint(data["endpoint"])
         if "path" in data:
             fields["path"] = _path(data["path"], "path")
-        path: Path = fields.get("path", ROOT)
-        match op:
-            case "write":
-                if path.depth < 2:
-                    raise CommandError(f"write needs a resource or instance path, not {path}")
-                fields["value"] = _value(data["value"], "value")
-                replace = data.get("replace", True)
-                if not isinstance(replace, bool):
-                    raise CommandError(f"replace must be true or false, not {_kind(replace)}")
-                fields["replace"] = replace
-            case "execute":
-                if not path.is_resource:
-                    raise CommandError(f"execute needs a resource path, not {path}")
-                arguments = data.get("arguments")
-                if arguments is not None and not isinstance(arguments, str):
-                    raise CommandError(f"arguments must be text, not {_kind(arguments)}")
-                fields["arguments"] = arguments
-            case "write_attributes":
-                fields["attributes"] = _attributes(data)
-            case "create":
-                fields.update(_create(path, data["values"], data.get("instance_id")))
-            case "read_composite":
-                fields["paths"] = _paths(data["paths"])
-            case "write_composite":
-                fields["composite"] = _composite(data["values"])
+        fields.update(_op_fields(op, fields.get("path", ROOT), data))
     except CommandError as err:
         fail(str(err))
     return Command(**fields)
+
+
+def _op_fields(op: str, path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields only some ops have, checked; CommandError names what is wrong."""
+    fields: dict[str, Any] = {}
+    match op:
+        case "write":
+            if path.depth < 2:
+                raise CommandError(f"write needs a resource or instance path, not {path}")
+            fields["value"] = _value(data["value"], "value")
+            replace = data.get("replace", True)
+            if not isinstance(replace, bool):
+                raise CommandError(f"replace must be true or false, not {_kind(replace)}")
+            fields["replace"] = replace
+        case "execute":
+            if not path.is_resource:
+                raise CommandError(f"execute needs a resource path, not {path}")
+            arguments = data.get("arguments")
+            if arguments is not None and not isinstance(arguments, str):
+                raise CommandError(f"arguments must be text, not {_kind(arguments)}")
+            fields["arguments"] = arguments
+        case "write_attributes":
+            fields["attributes"] = _attributes(data)
+        case "create":
+            fields.update(_create(path, data["values"], data.get("instance_id")))
+        case "read_composite":
+            fields["paths"] = _paths(data["paths"])
+        case "write_composite":
+            fields["composite"] = _composite(data["values"])
+    return fields
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -504,9 +510,10 @@ class Console:
 
     def submit(self, line: str | None) -> asyncio.Task[None] | None:
         """Start the command line holds (None: a line that was too long); its task, if any."""
+        if line is None:
+            self._safe_write(CommandError(f"line longer than {MAX_LINE} bytes, ignored").to_json())
+            return None
         try:
-            if line is None:
-                raise CommandError(f"line longer than {MAX_LINE} bytes, ignored")
             command = parse_line(line)
         except CommandError as err:
             self._safe_write(err.to_json())

@@ -123,20 +123,25 @@ class LwM2MSite(Resource, PathCapable):
         server.stats.requests_in += 1
         path = request.opt.uri_path
         try:
-            if path == ("rd",) and request.code == Code.POST:
-                return server.handle_register(request, parse_params(request, register=True))
-            if len(path) == 2 and path[0] == "rd":
-                if request.code == Code.POST:
-                    return server.handle_update(request, path[1], parse_params(request, register=False))
-                if request.code == Code.DELETE:
-                    return server.handle_deregister(request, path[1])
-                raise Refused("use POST (Update) or DELETE (De-register)", Code.METHOD_NOT_ALLOWED)
-            if path == ("dp",) and request.code == Code.POST:
-                return server.handle_send(request)
-            if path in (("rd",), ("dp",)):
-                raise Refused("use POST", Code.METHOD_NOT_ALLOWED)
-            raise Refused(f"no resource at /{'/'.join(path)}", Code.NOT_FOUND)
+            return _route(server, request, path)
         except Refused as err:
             server.stats.errors += 1
             _LOGGER.debug("Refused %s /%s from %s: %s", request.code, "/".join(path), request.remote, err)
             return _error(err)
+
+
+def _route(server: RegistrationInterface, request: Message, path: tuple[str, ...]) -> Message:
+    """Hand a request to the server's handler for its path and method; Refused if there is none."""
+    if path == ("rd",) and request.code == Code.POST:
+        return server.handle_register(request, parse_params(request, register=True))
+    if len(path) == 2 and path[0] == "rd":
+        if request.code == Code.POST:
+            return server.handle_update(request, path[1], parse_params(request, register=False))
+        if request.code == Code.DELETE:
+            return server.handle_deregister(request, path[1])
+        raise Refused("use POST (Update) or DELETE (De-register)", Code.METHOD_NOT_ALLOWED)
+    if path == ("dp",) and request.code == Code.POST:
+        return server.handle_send(request)
+    if path in (("rd",), ("dp",)):
+        raise Refused("use POST", Code.METHOD_NOT_ALLOWED)
+    raise Refused(f"no resource at /{'/'.join(path)}", Code.NOT_FOUND)

@@ -118,58 +118,17 @@ def coerce(value: object, dtype: DataType) -> Value:
     try:
         match dtype:
             case DataType.INTEGER | DataType.UNSIGNED_INTEGER:
-                if isinstance(value, bool):
-                    raise ValueError("a boolean is not an integer")
-                if isinstance(value, float):
-                    if not value.is_integer():
-                        raise ValueError("not a whole number")
-                    value = int(value)
-                return check_value(int(str(value).strip(), 0) if isinstance(value, str) else value, dtype)  # type: ignore[arg-type]
+                return _coerce_integer(value, dtype)
             case DataType.FLOAT:
-                if isinstance(value, bool):
-                    raise ValueError("a boolean is not a number")
-                result = float(value)  # type: ignore[arg-type]
-                if not math.isfinite(result):
-                    raise ValueError("not a finite number")
-                return result
+                return _coerce_float(value)
             case DataType.BOOLEAN:
-                if isinstance(value, bool):
-                    return value
-                text = str(value).strip().lower()
-                if text in ("1", "true", "on", "yes"):
-                    return True
-                if text in ("0", "false", "off", "no"):
-                    return False
-                raise ValueError("expected true or false")
+                return _coerce_boolean(value)
             case DataType.STRING | DataType.CORELNK:
-                if isinstance(value, bytes):
-                    return value.decode("utf-8")
-                if isinstance(value, (dict, list)):
-                    raise ValueError("expected text")
-                return value if isinstance(value, str) else str(value)
+                return _coerce_string(value)
             case DataType.OPAQUE:
-                if isinstance(value, bytes):
-                    return value
-                if not isinstance(value, str):
-                    raise ValueError("expected bytes, hex (0x...) or base64 text")
-                if value.startswith("0x"):
-                    return bytes.fromhex(value[2:])
-                # base64 as SenML and JSON carry it: padding optional, URL-safe alphabet too
-                return base64.b64decode(
-                    value + "=" * (-len(value) % 4),
-                    altchars=b"-_" if "-" in value or "_" in value else None,
-                    validate=True,
-                )
+                return _coerce_opaque(value)
             case DataType.TIME:
-                if isinstance(value, datetime):
-                    return value if value.tzinfo else value.replace(tzinfo=UTC)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return time_from_seconds(value)
-                text = str(value).strip()
-                if text.lstrip("-").isdigit():
-                    return time_from_seconds(int(text))
-                parsed = datetime.fromisoformat(text)
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                return _coerce_time(value)
             case DataType.OBJLNK:
                 return value if isinstance(value, ObjLnk) else ObjLnk.parse(str(value))
     except CodecError:
@@ -177,6 +136,75 @@ def coerce(value: object, dtype: DataType) -> Value:
     except (ValueError, TypeError, OverflowError) as err:
         raise CodecError(f"{value!r} is not a valid {dtype.value} value: {err}") from err
     raise CodecError(f"resources of type {dtype.value} take no value")
+
+
+# The conversions coerce() makes, one per data type; each raises ValueError or TypeError
+# (or CodecError from check_value) for a value it cannot take.
+
+
+def _coerce_integer(value: object, dtype: DataType) -> Value:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        value = int(value)
+    return check_value(int(str(value).strip(), 0) if isinstance(value, str) else value, dtype)  # type: ignore[arg-type]
+
+
+def _coerce_float(value: object) -> Value:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    result = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(result):
+        raise ValueError("not a finite number")
+    return result
+
+
+def _coerce_boolean(value: object) -> Value:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _coerce_string(value: object) -> Value:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, (dict, list)):
+        raise TypeError("expected text")
+    return value if isinstance(value, str) else str(value)
+
+
+def _coerce_opaque(value: object) -> Value:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise TypeError("expected bytes, hex (0x...) or base64 text")
+    if value.startswith("0x"):
+        return bytes.fromhex(value[2:])
+    # base64 as SenML and JSON carry it: padding optional, URL-safe alphabet too
+    return base64.b64decode(
+        value + "=" * (-len(value) % 4),
+        altchars=b"-_" if "-" in value or "_" in value else None,
+        validate=True,
+    )
+
+
+def _coerce_time(value: object) -> Value:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return time_from_seconds(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return time_from_seconds(int(text))
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def guess_type(value: Value) -> DataType:
