@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 
 def _config_schema() -> Any:
-    """Set up from the UI only: a `lwm2m:` key in configuration.yaml is reported as an error.
-    (None when the protocol core runs alone, without Home Assistant loaded.)"""
+    """Return the schema that reports a `lwm2m:` key in configuration.yaml as an error (set up from the UI only).
+
+    None when the protocol core runs alone, without Home Assistant loaded.
+    """
     if "homeassistant" not in sys.modules:
         return None
     from homeassistant.helpers import config_validation as cv
@@ -46,7 +48,8 @@ PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "se
 
 async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:
     """Start the device source of this entry (our LwM2M server, or an EMQX gateway's devices over
-    MQTT), hand it to the hub, and set up its devices' entities."""
+    MQTT), hand it to the hub, and set up its devices' entities.
+    """
     from homeassistant.exceptions import ConfigEntryNotReady
 
     from .const import CONF_MODE, CONF_MQTT_BRIDGE, CONF_PORT, CONF_XML_DIR, DEFAULT_PORT, MODE_EMQX
@@ -123,7 +126,8 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
 
 def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: str | None, problems: list[str]) -> None:
     """Object definition files that could not be read are skipped (the core logs each one);
-    a repair issue tells the user which, until a reload finds none."""
+    a repair issue tells the user which, until a reload finds none.
+    """
     from homeassistant.helpers import issue_registry as ir
 
     issue_id = f"object_files_{entry.entry_id}"

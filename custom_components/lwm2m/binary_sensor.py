@@ -24,6 +24,8 @@ class LwM2MBinarySensor(LwM2MEntity, BinarySensorEntity):
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MBinarySensorDescription(BinarySensorEntityDescription, LwM2MEntityDescription):
+    """Describe a binary sensor for a boolean LwM2M resource."""
+
     entity_class: EntityClass = LwM2MBinarySensor
     value_fn: ValueFn = bool
 

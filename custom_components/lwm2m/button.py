@@ -22,11 +22,14 @@ class LwM2MButton(LwM2MEntity, ButtonEntity):
     entity_description: LwM2MButtonDescription
 
     async def async_press(self) -> None:
+        """Execute the resource."""
         await self.hub.async_execute(self.endpoint, self.path)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MButtonDescription(ButtonEntityDescription, LwM2MEntityDescription):
+    """Describe a button for an executable LwM2M resource."""
+
     entity_class: EntityClass = LwM2MButton
     entity_category: EntityCategory | None = EntityCategory.CONFIG
     observe: bool = False

@@ -1,6 +1,7 @@
 """Set up LwM2M from the UI: either an LwM2M server here (address, UDP port, lifetimes,
 observation, object files, the optional MQTT bridge) or the devices of an external EMQX
-LwM2M gateway over MQTT (its mountpoint and topics)."""
+LwM2M gateway over MQTT (its mountpoint and topics).
+"""
 
 from __future__ import annotations
 
@@ -181,7 +182,8 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
 
 def _options_without(entry: LwM2MConfigEntry, data: dict[str, Any]) -> dict[str, Any]:
     """The entry's options less what Reconfigure just set (options would shadow it); the
-    MQTT bridge and every other option stay as they were."""
+    MQTT bridge and every other option stay as they were.
+    """
     return {key: value for key, value in entry.options.items() if key not in data}
 
 
@@ -212,6 +214,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_menu(step_id="user", menu_options=[MODE_SERVER, MODE_EMQX])
 
     async def async_step_server(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the built-in server's address, UDP port and lifetimes."""
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
@@ -249,6 +252,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             self._abort_if_unique_id_configured()
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change the built-in server's settings of an existing entry."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         current = {**entry.data, **entry.options}
@@ -272,6 +276,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_reconfigure_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change the MQTT side of an existing EMQX gateway entry."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         current = {**entry.data, **entry.options}
@@ -296,17 +301,21 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: LwM2MConfigEntry) -> OptionsFlow:
+        """Return the options flow of an entry."""
         return LwM2MOptionsFlow()
 
 
 class LwM2MOptionsFlow(OptionsFlow):
     """Lifetimes, observation, object files and the MQTT bridge; the entry restarts with them.
-    For an EMQX gateway entry: observation, object files and the gateway's topics."""
+    For an EMQX gateway entry: observation, object files and the gateway's topics.
+    """
 
     def __init__(self) -> None:
+        """Start with no options chosen."""
         self._options: dict[str, Any] = {}
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the options of the entry's mode."""
         current = {**self.config_entry.data, **self.config_entry.options}
         if current.get(CONF_MODE) == MODE_EMQX:
             return await self.async_step_emqx(user_input)
@@ -346,6 +355,7 @@ class LwM2MOptionsFlow(OptionsFlow):
         )
 
     async def async_step_emqx(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the EMQX gateway's topics."""
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize_mqtt(_normalize(user_input))

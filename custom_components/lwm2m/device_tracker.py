@@ -29,6 +29,7 @@ class LwM2MTracker(LwM2MEntity, TrackerEntity):
     _state_attr = "_attr_latitude"
 
     async def async_added_to_hass(self) -> None:
+        """Follow the location object's latitude and longitude as well."""
         await super().async_added_to_hass()
         instance = Path(self.path.ids[:2])
         for rid, listener in ((LONGITUDE, self._on_longitude), (RADIUS, self._on_radius)):
@@ -50,6 +51,8 @@ class LwM2MTracker(LwM2MEntity, TrackerEntity):
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MTrackerDescription(TrackerEntityDescription, LwM2MEntityDescription):  # type: ignore[misc,unused-ignore]
+    """Describe a tracker for an LwM2M location object."""
+
     entity_class: EntityClass = LwM2MTracker
     value_fn: ValueFn = number_state
 

@@ -20,7 +20,8 @@ TO_REDACT = {"address", "identity", "sms", "serial_number", "3/0/2", "/3/0/2", "
 
 def pseudonym(entry: LwM2MConfigEntry, endpoint: str) -> str:
     """An endpoint name (often urn:imei:...) as a stable stand-in: the same device gets the
-    same one in every download of this entry, so reports can still be correlated."""
+    same one in every download of this entry, so reports can still be correlated.
+    """
     digest = hashlib.sha256(f"{entry.entry_id}/{endpoint}".encode()).hexdigest()[:10]
     return f"endpoint-{digest}"
 
@@ -42,6 +43,7 @@ def _endpoint(entry: LwM2MConfigEntry, endpoint: str) -> dict[str, Any]:
 
 
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MConfigEntry) -> dict[str, Any]:
+    """Return the diagnostics of a config entry, endpoint names redacted."""
     hub = entry.runtime_data
     source = hub.source
     server = {"running": source.running, "stats": source.stats.to_dict(), **source.diagnostics()}
@@ -61,5 +63,6 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
 async def async_get_device_diagnostics(
     hass: HomeAssistant, entry: LwM2MConfigEntry, device: DeviceEntry
 ) -> dict[str, Any]:
+    """Return the diagnostics of one device, its endpoint name redacted."""
     endpoint = next(ident for domain, ident in device.identifiers if domain == DOMAIN)
     return async_redact_data({"endpoint": pseudonym(entry, endpoint), **_endpoint(entry, endpoint)}, TO_REDACT)

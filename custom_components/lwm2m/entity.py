@@ -1,5 +1,6 @@
 """The base of every LwM2M entity (one match: endpoint, path, description; its device, its
-availability) and the set-up every platform shares."""
+availability) and the set-up every platform shares.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ type SetupEntry = Callable[[HomeAssistant, LwM2MConfigEntry, AddConfigEntryEntit
 
 def platform_setup(platform: Platform) -> SetupEntry:
     """A platform's async_setup_entry: each match becomes an entity of its description's class,
-    now (devices known from the last run) and whenever the hub finds more."""
+    now (devices known from the last run) and whenever the hub finds more.
+    """
 
     async def async_setup_entry(
         hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
@@ -60,6 +62,7 @@ class LwM2MEntity(Entity):
     entity_description: LwM2MEntityDescription
 
     def __init__(self, hub: LwM2MHub, match: Match) -> None:
+        """Attach the entity to its hub and its match."""
         self.hub = hub
         self.endpoint = match.endpoint
         self.path = match.path or Path(())
@@ -69,6 +72,7 @@ class LwM2MEntity(Entity):
         self._attr_available = hub.is_available(match.endpoint)
 
     async def async_added_to_hass(self) -> None:
+        """Follow the device's availability and the entity's value."""
         hub, endpoint = self.hub, self.endpoint
         self.async_on_remove(hub.async_subscribe(endpoint, Topic.AVAILABILITY, self._on_availability))
         if not self._state_attr:

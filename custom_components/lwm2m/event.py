@@ -28,6 +28,7 @@ class LwM2MPressEvent(LwM2MEntity, EventEntity):
     _last: int | None = None
 
     def __init__(self, hub: LwM2MHub, match: Match) -> None:
+        """Offer the pressed event type."""
         super().__init__(hub, match)
         self._attr_event_types = ["pressed"]
 
@@ -47,10 +48,12 @@ class LwM2MSendEvent(LwM2MEntity, EventEntity):
     entity_description: LwM2MEventDescription
 
     def __init__(self, hub: LwM2MHub, match: Match) -> None:
+        """Offer the send event type."""
         super().__init__(hub, match)
         self._attr_event_types = ["send"]
 
     async def async_added_to_hass(self) -> None:
+        """Follow the device's Send operations."""
         self.async_on_remove(self.hub.async_subscribe(self.endpoint, Topic.SEND, self._on_send))
 
     @callback
@@ -61,6 +64,8 @@ class LwM2MSendEvent(LwM2MEntity, EventEntity):
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MEventDescription(EventEntityDescription, LwM2MEntityDescription):
+    """Describe an event entity for an LwM2M resource."""
+
     entity_class: EntityClass = LwM2MPressEvent
 
 

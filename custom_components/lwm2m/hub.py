@@ -67,6 +67,7 @@ class LwM2MHub:
     """One source of LwM2M devices, its endpoints as devices, their resources as entities."""
 
     def __init__(self, hass: HomeAssistant, entry: LwM2MConfigEntry, source: DeviceSource, tables: Tables) -> None:
+        """Keep the device source of an entry with its entity tables."""
         self.hass = hass
         self.entry = entry
         self.source = source
@@ -109,6 +110,7 @@ class LwM2MHub:
         self._restored = []
 
     async def async_stop(self) -> None:
+        """Stop following the source and stop the source."""
         if self._unsubscribe is not None:
             self._unsubscribe()
         for task in self._setups.values():
@@ -332,7 +334,8 @@ class LwM2MHub:
     @callback
     def async_subscribe(self, endpoint: str, key: Path | Topic, listener: Callable[[Any], None]) -> CALLBACK_TYPE:
         """Call listener with each new value of (endpoint, path), or with what a topic brings;
-        the returned function ends it (entities call it when they are removed)."""
+        the returned function ends it (entities call it when they are removed).
+        """
         slot = self._store.setdefault((endpoint, key), _Slot())
         slot.listeners.append(listener)
         return partial(slot.listeners.remove, listener)
@@ -351,12 +354,15 @@ class LwM2MHub:
         }
 
     def is_available(self, endpoint: str) -> bool:
+        """Return whether the device is registered and reachable."""
         return endpoint in self.available
 
     def registration(self, endpoint: str) -> Registration | None:
+        """Return the device's registration, if it is registered."""
         return self.source.registrations.by_endpoint(endpoint)
 
     def matches_for(self, platform: Platform) -> list[Match]:
+        """Return the matches of one platform, across every device."""
         return [match for matches in self.matches.values() for match in matches.values() if match.platform is platform]
 
     async def async_write(self, endpoint: str, path: Path, value: Any) -> None:
@@ -380,6 +386,7 @@ class LwM2MHub:
         )
 
     async def async_execute(self, endpoint: str, path: Path, arguments: str | None = None) -> None:
+        """Execute a resource, raising the error users see when it fails."""
         try:
             device = self.source.endpoint(endpoint)
         except LwM2MError as err:

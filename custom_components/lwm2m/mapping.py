@@ -115,7 +115,7 @@ class LwM2MEntityDescription(EntityDescription):
     value_fn: ValueFn = None  # the device's value as the entity shows it, where they differ
 
     def specialize(self, resource: Resource) -> Self:
-        """This row for one resource of one device (a platform adds units, limits, options)."""
+        """Return the row for one resource of one device (a platform adds units, limits, options)."""
         return self
 
 
@@ -130,6 +130,7 @@ class Match:
 
     @property
     def unique_id(self) -> str:
+        """Return the entity's unique id."""
         if self.path is None:
             return f"{self.endpoint}_status_{self.description.key}"
         return f"{self.endpoint}_{'_'.join(map(str, self.path.ids))}"
@@ -171,7 +172,8 @@ def unit_of(
     unit: str | None, device_class: SensorDeviceClass | None, resource: Resource, unit_resource: int | None
 ) -> tuple[str | None, SensorDeviceClass | None]:
     """A row's unit and device class for one resource: the device's own unit resource wins,
-    then the row's unit, then the model's."""
+    then the row's unit, then the model's.
+    """
     reported = resource.sibling(unit_resource)
     if isinstance(reported, str) and reported.strip():
         found, implied = senml_unit(reported.strip())
@@ -191,13 +193,15 @@ _ACTIONS = (Platform.BUTTON, Platform.NUMBER, Platform.SELECT, Platform.SWITCH, 
 
 class Tables:
     """Every platform's rows, indexed for the matcher: by (object, resource), by kind, and the
-    rows every device gets once (its status, its Send events)."""
+    rows every device gets once (its status, its Send events).
+    """
 
     def __init__(
         self,
         schemas: Mapping[Platform, Sequence[LwM2MEntityDescription]],
         device_schemas: Mapping[Platform, Sequence[LwM2MEntityDescription]],
     ) -> None:
+        """Index the rows of every platform."""
         self.rows: dict[tuple[int, int], Row] = {}
         self.generic: dict[Kind, Row] = {}
         for platform, descriptions in schemas.items():
@@ -287,7 +291,8 @@ def _named(
     mapped: bool,
 ) -> LwM2MEntityDescription:
     """The row named for one resource: its translation (with the resource instance as {index}),
-    or, where no translation or device class names it, a name from the model (or the path)."""
+    or, where no translation or device class names it, a name from the model (or the path).
+    """
     object_name, resource_name = labels
     label = f"{object_name} {resource_name}" if object_name and resource_name else str(leaf)
     translated = description.translation_key is not None

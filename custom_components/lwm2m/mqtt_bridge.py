@@ -28,23 +28,28 @@ class BridgedSource(Protocol):
     """What the bridge needs of a device source: its events, and operations on each device."""
 
     @property
-    def events(self) -> EventBus: ...
+    def events(self) -> EventBus:
+        """Return the source's event bus."""
 
-    def endpoint(self, name: str) -> DeviceOperations: ...
+    def endpoint(self, name: str) -> DeviceOperations:
+        """Return the operations on one device."""
 
 
 class MqttSubscriptions:
     """Subscriptions to Home Assistant's MQTT (and other callbacks), all ended at once."""
 
     def __init__(self, hass: HomeAssistant) -> None:
+        """Hold the subscriptions made in hass."""
         self.hass = hass
         self._unsubscribe: list[Callable[[], None]] = []
 
     async def subscribe(self, topic: str, handler: Callable[[mqtt.ReceiveMessage], None], qos: int) -> None:
+        """Subscribe handler to topic."""
         self._unsubscribe.append(await mqtt.async_subscribe(self.hass, topic, handler, qos, encoding=None))
 
     @callback
     def async_stop(self) -> None:
+        """Drop every subscription."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -56,6 +61,7 @@ class MqttBridge(MqttSubscriptions):
     """
 
     def __init__(self, hass: HomeAssistant, source: BridgedSource, settings: EmqxSettings) -> None:
+        """Bridge source's events and commands as settings say."""
         super().__init__(hass)
         self.source = source
         self.settings = settings
@@ -72,6 +78,7 @@ class MqttBridge(MqttSubscriptions):
 
     @callback
     def async_stop(self) -> None:
+        """Drop every subscription and cancel the publishing tasks."""
         super().async_stop()
         for task in self._tasks:
             task.cancel()
@@ -125,6 +132,7 @@ async def mqtt_ready(hass: HomeAssistant) -> bool:
 
 
 async def publish(hass: HomeAssistant, message: Message) -> None:
+    """Publish message unless MQTT is disconnected; a failure is logged, not raised."""
     topic, payload, qos = message
     if not mqtt.is_connected(hass):
         # Like EMQX's gateway, messages are not kept while the broker is away.

@@ -1,5 +1,6 @@
 """The consumer mode's MQTT side: the EMQX gateway's messages into the core's EmqxGateway,
-its commands out, over Home Assistant's own MQTT integration."""
+its commands out, over Home Assistant's own MQTT integration.
+"""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ class LwM2MNumber(LwM2MEntity, NumberEntity):
     _state_attr = "_attr_native_value"
 
     async def async_set_native_value(self, value: float) -> None:
+        """Write the new value (rounded for an integer resource)."""
         await self.hub.async_write(self.endpoint, self.path, round(value) if self.entity_description.integer else value)
 
 
@@ -34,6 +35,7 @@ class LwM2MNumberDescription(NumberEntityDescription, LwM2MEntityDescription):
     integer: bool = False  # the resource takes whole numbers only
 
     def specialize(self, resource: Resource) -> Self:
+        """Specialize the row for one resource: integer or not, and its range."""
         definition = resource.definition
         integer = definition is not None and definition.type in (DataType.INTEGER, DataType.UNSIGNED_INTEGER)
         low, high = self.native_min_value, self.native_max_value

@@ -22,6 +22,7 @@ class LwM2MSelect(LwM2MEntity, SelectEntity):
     _state_attr = "_attr_current_option"
 
     async def async_select_option(self, option: str) -> None:
+        """Write the number of the chosen label."""
         number = next(key for key, label in self.entity_description.enumeration.items() if label == option)
         await self.hub.async_write(self.endpoint, self.path, number)
 
@@ -34,6 +35,7 @@ class LwM2MSelectDescription(SelectEntityDescription, LwM2MEntityDescription):
     enumeration: Mapping[int, str] = field(default_factory=dict)
 
     def specialize(self, resource: Resource) -> Self:
+        """Specialize the row for one resource: its enumeration."""
         enumeration = dict(resource.definition.enumeration or {}) if resource.definition else {}
         return replace(
             self, enumeration=enumeration, options=list(enumeration.values()), value_fn=partial(_option, enumeration)

@@ -72,6 +72,7 @@ class LwM2MSensorDescription(SensorEntityDescription, LwM2MEntityDescription):
     entity_class: EntityClass = LwM2MSensor
 
     def specialize(self, resource: Resource) -> Self:
+        """Specialize the row for one resource: the device's unit and device class."""
         unit, device_class = unit_of(self.native_unit_of_measurement, self.device_class, resource, self.unit_resource)
         value_fn = self.value_fn
         if value_fn is None and resource.type not in _NUMBERS:
@@ -328,6 +329,7 @@ class LwM2MStatusSensor(LwM2MEntity, SensorEntity):
     entity_description: LwM2MStatusDescription
 
     async def async_added_to_hass(self) -> None:
+        """Follow the device's registration (or every message it sends)."""
         topic: Literal[Topic.MESSAGE, Topic.REGISTRATION] = (
             Topic.MESSAGE if self.entity_description.every_message else Topic.REGISTRATION
         )
@@ -340,10 +342,12 @@ class LwM2MStatusSensor(LwM2MEntity, SensorEntity):
 
     @property
     def available(self) -> bool:
+        """Return whether the device is registered."""
         return self.hub.registration(self.endpoint) is not None
 
     @property
     def native_value(self) -> Any:
+        """Return the status the registration shows."""
         reg = self.hub.registration(self.endpoint)
         return self.entity_description.status_fn(reg) if reg is not None else None
 

@@ -80,6 +80,7 @@ class Target:
 
     @property
     def timeout(self) -> float:
+        """Return the call's timeout in seconds."""
         return float(self.call.data[ATTR_TIMEOUT])
 
     def path(self, text: str | None = None) -> Path:
@@ -135,7 +136,8 @@ class Target:
 
 def _resolve(call: ServiceCall) -> tuple[LwM2MHub, str]:
     """The hub and endpoint a call names: a device's (through its loaded LwM2M config entry), or
-    the endpoint name's (the loaded entry it is registered with)."""
+    the endpoint name's (the loaded entry it is registered with).
+    """
     device_ids = call.data.get(ATTR_DEVICE_ID)
     if isinstance(device_ids, list):
         if len(device_ids) != 1:
@@ -162,25 +164,30 @@ def _resolve(call: ServiceCall) -> tuple[LwM2MHub, str]:
 
 
 async def async_read(t: Target) -> ServiceResponse:
+    """Read a path of a device."""
     return await t.run(t.device.read(t.path(), timeout=t.timeout))
 
 
 async def async_discover(t: Target) -> ServiceResponse:
+    """Discover the attributes at a path of a device."""
     attributes = {"attributes": lambda r: {str(p): dict(a) for p, a in r.attributes.items()}}
     return await t.run(t.device.discover(t.path(), timeout=t.timeout), **attributes)
 
 
 async def async_write(t: Target) -> ServiceResponse:
+    """Write a value to a path of a device."""
     path = t.path()
     return await t.run(t.device.write(path, t.node(path), replace=t.call.data[ATTR_REPLACE], timeout=t.timeout))
 
 
 async def async_execute(t: Target) -> ServiceResponse:
+    """Execute a resource of a device."""
     path = t.checked_path(lambda p: p.is_resource)
     return await t.run(t.device.execute(path, t.call.data.get(ATTR_ARGUMENTS), timeout=t.timeout))
 
 
 async def async_write_attributes(t: Target) -> ServiceResponse:
+    """Write the notification attributes of a path of a device."""
     path = t.path()
     attributes = {name: t.call.data[name] for name in ATTRIBUTES if name in t.call.data}
     if not attributes:
@@ -189,6 +196,7 @@ async def async_write_attributes(t: Target) -> ServiceResponse:
 
 
 async def async_create(t: Target) -> ServiceResponse:
+    """Create an object instance on a device."""
     path = t.checked_path(lambda p: p.is_object)
     try:
         values = {int(k): v for k, v in t.call.data[ATTR_VALUES].items()}
@@ -200,31 +208,38 @@ async def async_create(t: Target) -> ServiceResponse:
 
 
 async def async_delete(t: Target) -> ServiceResponse:
+    """Delete an object instance of a device."""
     return await t.run(t.device.delete(t.path(), timeout=t.timeout))
 
 
 async def async_observe(t: Target) -> ServiceResponse:
+    """Observe a path of a device."""
     return await t.run(t.device.observe(t.path(), timeout=t.timeout))
 
 
 async def async_cancel_observe(t: Target) -> ServiceResponse:
+    """Cancel the observation of a path of a device."""
     return await t.run(t.device.cancel_observe(t.path(), timeout=t.timeout))
 
 
 async def async_cancel_all_observations(t: Target) -> ServiceResponse:
+    """Cancel every observation of a device."""
     return {"cancelled": await t.device.cancel_all_observations()}
 
 
 async def async_list_observations(t: Target) -> ServiceResponse:
+    """List the observations of a device."""
     return {"observations": cast(Any, t.device.observations())}
 
 
 async def async_read_composite(t: Target) -> ServiceResponse:
+    """Read several paths of a device in one request."""
     paths = [t.path(p) for p in t.call.data[ATTR_PATHS]]
     return await t.run(t.device.read_composite(paths, timeout=t.timeout))
 
 
 async def async_write_composite(t: Target) -> ServiceResponse:
+    """Write several paths of a device in one request."""
     values: dict[Path | str, object] = {t.path(str(k)): v for k, v in t.call.data[ATTR_VALUES].items()}
     return await t.run(t.device.write_composite(values, timeout=t.timeout))
 

@@ -23,14 +23,18 @@ class LwM2MSwitch(LwM2MEntity, SwitchEntity):
     _state_attr = "_attr_is_on"
 
     async def async_turn_on(self, **kwargs: Any) -> None:
+        """Write true to the resource."""
         await self.hub.async_write(self.endpoint, self.path, True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
+        """Write false to the resource."""
         await self.hub.async_write(self.endpoint, self.path, False)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MSwitchDescription(SwitchEntityDescription, LwM2MEntityDescription):
+    """Describe a switch for a writable boolean LwM2M resource."""
+
     entity_class: EntityClass = LwM2MSwitch
     value_fn: ValueFn = bool
 

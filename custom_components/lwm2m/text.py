@@ -19,11 +19,14 @@ class LwM2MText(LwM2MEntity, TextEntity):
     _state_attr = "_attr_native_value"
 
     async def async_set_value(self, value: str) -> None:
+        """Write the new text."""
         await self.hub.async_write(self.endpoint, self.path, value)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MTextDescription(TextEntityDescription, LwM2MEntityDescription):
+    """Describe a text entity for a writable string LwM2M resource."""
+
     entity_class: EntityClass = LwM2MText
     native_max: int = MAX_STATE
     value_fn: ValueFn = text_state

@@ -1,6 +1,6 @@
-"""Run the LwM2M server alone, without Home Assistant: events out, commands in, as JSON lines.
+r"""Run the LwM2M server alone, without Home Assistant: events out, commands in, as JSON lines.
 
-    python -m custom_components.lwm2m.lwm2m --host :: --port 5683 \\
+    python -m custom_components.lwm2m.lwm2m --host :: --port 5683 \
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
 
 Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
@@ -54,6 +54,7 @@ from .server import LwM2MServer
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
+    """Return an event as one JSON object of the runner's output."""
     out: dict[str, Any] = {"event": event.type.value, **event.to_json()}
     if event.details is not None:
         out.update({k: v for k, v in event.details.to_json().items() if k not in out})
@@ -61,6 +62,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the runner's command line."""
     parser = argparse.ArgumentParser(
         prog="python -m custom_components.lwm2m.lwm2m",
         description=__doc__.splitlines()[0],
@@ -92,7 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def stdin_fd() -> int | None:
     """The fd of stdin when it is open. Ask before any file or socket is opened: when fd 0
-    is closed, the event loop or a socket takes that number, and it is no stdin."""
+    is closed, the event loop or a socket takes that number, and it is no stdin.
+    """
     if sys.stdin is None:
         return None
     try:
@@ -143,6 +146,7 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the server until stdin closes or a signal stops it."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):

@@ -107,6 +107,7 @@ class Response:
     fallback_from: tuple[int, ...] = ()
 
     def value(self, path: Path | str) -> Value:
+        """Return the value read at path."""
         return self.values[Path.parse(path) if isinstance(path, str) else path]
 
 
@@ -126,26 +127,32 @@ class SourceStats:
     started_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class DeviceOperations(Protocol):
     """The LwM2M operations on one registered device. Each returns a Response or raises an
     OperationError with the device's CoAP code (DeviceTimeout, NotRegistered, QueueFull), or a
-    CodecError for a value or path that cannot be sent."""
+    CodecError for a value or path that cannot be sent.
+    """
 
     name: str
 
     @property
-    def registration(self) -> Registration: ...
+    def registration(self) -> Registration:
+        """Return the device's current registration."""
 
-    def node_for(self, path: Path, value: object) -> Node: ...
+    def node_for(self, path: Path, value: object) -> Node:
+        """Return the node a Write of path sends for a user's value."""
 
     async def read(
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Read path."""
 
-    async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response: ...
+    async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        """Discover the attributes at path."""
 
     async def write(
         self,
@@ -155,15 +162,18 @@ class DeviceOperations(Protocol):
         replace: bool = True,
         content_format: int | None = None,
         timeout: float | None = None,
-    ) -> Response: ...
+    ) -> Response:
+        """Write a value at path (Replace, or Partial Update)."""
 
     async def write_attributes(
         self, path: Path | str, attributes: Mapping[str, float | int | None], *, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Write the notification attributes of path."""
 
     async def execute(
         self, path: Path | str, arguments: str | None = None, *, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Execute the resource at path."""
 
     async def create(
         self,
@@ -173,29 +183,37 @@ class DeviceOperations(Protocol):
         instance_id: int | None = None,
         content_format: int | None = None,
         timeout: float | None = None,
-    ) -> Response: ...
+    ) -> Response:
+        """Create an instance of the object at path."""
 
-    async def delete(self, path: Path | str, *, timeout: float | None = None) -> Response: ...
+    async def delete(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        """Delete the instance at path."""
 
     async def read_composite(
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Read several paths in one request."""
 
     async def write_composite(
         self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Write several paths in one request."""
 
     async def observe(
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Start observing path."""
 
     async def cancel_observe(
         self, path: Path | str | Iterable[Path | str], *, timeout: float | None = None
-    ) -> Response: ...
+    ) -> Response:
+        """Cancel the observation of path (or of several paths)."""
 
-    async def cancel_all_observations(self) -> int: ...
+    async def cancel_all_observations(self) -> int:
+        """Cancel every observation of the device; return how many there were."""
 
-    def observations(self) -> list[dict[str, Any]]: ...
+    def observations(self) -> list[dict[str, Any]]:
+        """Return the device's observations in JSON-friendly form."""
 
 
 class DeviceSource(Protocol):
@@ -207,11 +225,14 @@ class DeviceSource(Protocol):
     stats: SourceStats
 
     @property
-    def running(self) -> bool: ...
+    def running(self) -> bool:
+        """Return whether the source is started."""
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Start the source."""
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Stop the source."""
 
     def restore(self, saved: Iterable[dict[str, Any]]) -> list[Registration]:
         """Take back registrations saved before a restart (Registration.to_dict)."""

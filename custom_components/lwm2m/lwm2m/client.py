@@ -82,19 +82,23 @@ def code_text(code: Code) -> str:
 
 
 def format_name(fmt: int | None) -> str:
+    """Return a content format's name as people read it."""
     return "no content format" if fmt is None else _FORMAT_NAMES.get(fmt, f"content format {fmt}")
 
 
 class Endpoint:
     """The operations on one endpoint; it looks the registration up anew for each request,
-    so a device that moved (NAT rebinding) or re-registered is reached where it is now."""
+    so a device that moved (NAT rebinding) or re-registered is reached where it is now.
+    """
 
     def __init__(self, server: EndpointHost, name: str) -> None:
+        """Address the registered endpoint name on server."""
         self._server = server
         self.name = name
 
     @property
     def registration(self) -> Registration:
+        """Return the endpoint's registration; NotRegistered once it is gone."""
         reg = self._server.registrations.by_endpoint(self.name)
         if reg is None:
             raise NotRegistered(f"{self.name} is not registered", "4.04")
@@ -114,7 +118,8 @@ class Endpoint:
     def accept_candidates(self, path: Path, *, composite: bool = False) -> list[int]:
         """The Accept formats a Read or Observe of path tries, in order, until one is not
         answered with 4.06: the preferred format, then what the device's version allows,
-        less the formats this registration already refused."""
+        less the formats this registration already refused.
+        """
         reg = self.registration
         if composite:
             first = _senml(self.preferred_format())
@@ -135,7 +140,8 @@ class Endpoint:
         self, candidates: list[int], attempt: Callable[[int, bool], Awaitable[tuple[Message, Any]]]
     ) -> tuple[Message, Any, tuple[int, ...]]:
         """Run attempt(accept, tolerate_4_06) with each candidate until one is not refused with
-        4.06; remember on the registration what the device refused once another format worked."""
+        4.06; remember on the registration what the device refused once another format worked.
+        """
         refused: list[int] = []
         for index, fmt in enumerate(candidates):
             last = index == len(candidates) - 1
@@ -193,7 +199,8 @@ class Endpoint:
         tolerate_not_acceptable: bool = False,
     ) -> tuple[Message, Any]:
         """Send one request; raise on an error answer, except a 4.06 when told to tolerate it
-        (content negotiation then asks again with another Accept)."""
+        (content negotiation then asks again with another Accept).
+        """
         server = self._server
         reg = self.registration
         timeout = timeout if timeout is not None else server.config.request_timeout
@@ -313,6 +320,7 @@ class Endpoint:
     async def read(
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Read path, in the richest format the device takes."""
         path = _path(path)
         response, _, refused = await self._get(path, content_format, timeout, "read")
         return self._finish("read", path, response, self._decode(response, path), fallback_from=refused)
@@ -327,7 +335,8 @@ class Endpoint:
         observe: bool = False,
     ) -> tuple[Message, Any, tuple[int, ...]]:
         """A Read or Observe (GET), or its composite form (FETCH of several paths), asking in
-        the device's formats in turn until one is not refused with 4.06."""
+        the device's formats in turn until one is not refused with 4.06.
+        """
         composite = isinstance(target, tuple)
         path = target if isinstance(target, Path) else Path()
         if content_format is not None:
@@ -354,6 +363,7 @@ class Endpoint:
         return await self._negotiate(candidates, attempt)
 
     async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        """Discover the attributes at path."""
         path = _path(path)
         response, _ = await self._request(
             Code.GET, path, accept=ContentFormat.LINK_FORMAT, timeout=timeout, operation="discover"
@@ -407,6 +417,7 @@ class Endpoint:
     async def execute(
         self, path: Path | str, arguments: str | None = None, *, timeout: float | None = None
     ) -> Response:
+        """Execute the resource at path."""
         path = _path(path)
         if not path.is_resource:
             raise CodecError(f"Execute needs a resource path, not {path}")
@@ -455,6 +466,7 @@ class Endpoint:
         return self._finish("create", path, response, location=location)
 
     async def delete(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        """Delete the instance at path."""
         path = _path(path)
         response, _ = await self._request(Code.DELETE, path, timeout=timeout, operation="delete")
         return self._finish("delete", path, response)
@@ -462,6 +474,7 @@ class Endpoint:
     async def read_composite(
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Read several paths in one FETCH."""
         plist = tuple(_path(p) for p in paths)
         response, _, refused = await self._get(plist, content_format, timeout, "read-composite")
         return self._finish("read-composite", Path(), response, self._decode_multi(response), fallback_from=refused)
@@ -469,6 +482,7 @@ class Endpoint:
     async def write_composite(
         self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Write several paths in one iPATCH."""
         typed = {(p := _path(k)): self._server.model.typed(p, v) for k, v in values.items()}
         for p in typed:
             if p.depth < 3:
@@ -489,6 +503,7 @@ class Endpoint:
     async def observe(
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Start observing path; notifications arrive as events."""
         path = _path(path)
         response, request, refused = await self._get(path, content_format, timeout, "observe", observe=True)
         values = self._decode(response, path)
@@ -498,6 +513,7 @@ class Endpoint:
     async def observe_composite(
         self, paths: Iterable[Path | str], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Start observing several paths in one FETCH; notifications arrive as events."""
         plist = tuple(_path(p) for p in paths)
         response, request, refused = await self._get(plist, content_format, timeout, "observe-composite", observe=True)
         values = self._decode_multi(response)
@@ -574,6 +590,7 @@ class Endpoint:
         return self._finish("cancel-observe", paths[0], response)
 
     async def cancel_all_observations(self) -> int:
+        """Cancel every observation of the device; return how many there were."""
         count = 0
         for observation in self._server.observations.of(self.name):
             try:
@@ -584,6 +601,7 @@ class Endpoint:
         return count
 
     def observations(self) -> list[dict[str, Any]]:
+        """Return the device's observations in JSON-friendly form."""
         return [
             {
                 "paths": [str(p) for p in o.paths],

@@ -40,6 +40,7 @@ class BoundedDeduplication:
     """Duplicate detection of incoming requests, bounded in count and age, without timers."""
 
     def __init__(self, manager: Any, lifetime: float, max_entries: int) -> None:
+        """Take over manager's duplicate detection."""
         self._manager = manager
         self._lifetime = lifetime
         self._max = max_entries
@@ -47,9 +48,11 @@ class BoundedDeduplication:
         manager._recent_messages = {}  # noqa: SLF001 - aiocoap internals, see the module docstring
 
     def __len__(self) -> int:
+        """Return how many requests the window holds."""
         return len(self._expiry)
 
     def __call__(self, message: Message) -> bool:
+        """Return whether message is a duplicate; answer a duplicate CON request again."""
         recent = self._manager._recent_messages  # noqa: SLF001 - aiocoap internals, see the module docstring
         now = time.monotonic()
         expiry = self._expiry
@@ -79,16 +82,20 @@ class MalformedCounter(logging.Filter):
     """
 
     def __init__(self) -> None:
+        """Start counting at zero."""
         super().__init__()
         self.count = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Drop and count aiocoap's warning about an unparsable datagram."""
         if record.msg == "Ignoring unparsable message from %s":
             self.count += 1
             return False
         return True
 
     def guard(self, receive: Any) -> Any:
+        """Wrap aiocoap's receive callback so that an exception from it counts as malformed."""
+
         def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
             try:
                 receive(data, ancdata, flags, address)
@@ -129,7 +136,9 @@ def prepare_context(
 
 
 def _quiet_errors(receive: Any) -> Any:
-    """Aiocoap fails requests on ICMP errors (a device's port closed) and can raise
+    """Wrap aiocoap's ICMP error callback so that an error about a finished request stays inside.
+
+    aiocoap fails requests on ICMP errors (a device's port closed) and can raise
     InvalidStateError for one that already finished; that must not escape its callback.
     """
 

@@ -9,6 +9,8 @@ AUTO_OBSERVE_ALL = "all"
 
 @dataclass(slots=True, kw_only=True)
 class ServerConfig:
+    """Settings of the built-in LwM2M server."""
+
     host: str = "::"
     port: int = 5683
     min_lifetime: int = 10

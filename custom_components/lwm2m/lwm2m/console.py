@@ -75,11 +75,13 @@ class CommandError(LwM2MError):
     """A line that is no valid command; to_json() is the error line the runner prints."""
 
     def __init__(self, message: str, command_id: object = None, has_id: bool = False) -> None:
+        """Keep the id of the command that failed, if it had one."""
         super().__init__(message)
         self.command_id = command_id
         self.has_id = has_id
 
     def to_json(self) -> dict[str, Any]:
+        """Return the error line for this command."""
         out: dict[str, Any] = {"event": "error"}
         if self.has_id:
             out["id"] = self.command_id
@@ -504,6 +506,7 @@ class Console:
     """Takes command lines, runs each as a task of its own and writes one line per command."""
 
     def __init__(self, server: LwM2MServer, write: Callable[[dict[str, Any]], None]) -> None:
+        """Run commands on server and write results with write."""
         self._server = server
         self._write = write
         self._tasks: set[asyncio.Task[None]] = set()
@@ -541,6 +544,7 @@ class Console:
 
     @property
     def pending(self) -> int:
+        """Return how many commands are still running."""
         return len(self._tasks)
 
     async def close(self) -> None:
@@ -570,11 +574,13 @@ class LineSplitter:
     """Cuts a byte stream into text lines; a line longer than max_line comes out as None."""
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
+        """Split a byte stream into lines of at most max_line bytes."""
         self.max_line = max_line
         self._buffer = bytearray()
         self._skipping = False  # inside a line that was too long
 
     def feed(self, data: bytes) -> list[str | None]:
+        """Return the lines data completes; None for each line that was too long."""
         lines: list[str | None] = []
         self._buffer += data
         while (end := self._buffer.find(b"\n")) >= 0:

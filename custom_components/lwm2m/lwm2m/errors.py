@@ -29,6 +29,7 @@ class OperationError(LwM2MError):
     """
 
     def __init__(self, message: str, code: str | None = None) -> None:
+        """Keep the CoAP code ("4.04") of the failure, if there was one."""
         super().__init__(message)
         self.code = code
 

@@ -15,6 +15,8 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class EventType(StrEnum):
+    """The kinds of event a device source emits."""
+
     REGISTERED = "registered"
     UPDATED = "updated"
     DEREGISTERED = "deregistered"
@@ -27,7 +29,8 @@ class EventType(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationInfo:
     """A registration as it was when the event happened (registered, updated, deregistered,
-    expired); moved and objects_changed say what an Update changed."""
+    expired); moved and objects_changed say what an Update changed.
+    """
 
     reg_id: str
     endpoint: str
@@ -49,6 +52,7 @@ class RegistrationInfo:
     objects_changed: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """Return the registration in JSON-friendly form."""
         return {
             "reg_id": self.reg_id,
             "lifetime": self.lifetime,
@@ -77,6 +81,7 @@ class NotificationInfo:
     paths: tuple[Path, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """Return the paths in JSON-friendly form."""
         return {"paths": [str(p) for p in self.paths]}
 
 
@@ -89,6 +94,7 @@ class ResponseInfo:
     fallback_from: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """Return the response in JSON-friendly form."""
         out: dict[str, Any] = {"operation": self.operation}
         if self.content_format is not None:
             out["content_format"] = self.content_format
@@ -119,15 +125,18 @@ class Event:
 
     @property
     def registration(self) -> RegistrationInfo | None:
+        """Return the registration an event carries, if it carries one."""
         return self.details if isinstance(self.details, RegistrationInfo) else None
 
     @property
     def response(self) -> ResponseInfo | None:
+        """Return the response an event carries, if it carries one."""
         return self.details if isinstance(self.details, ResponseInfo) else None
 
     def to_json(self) -> dict[str, Any]:
         """The event's data in JSON-friendly form (paths as text, opaque as base64), without
-        its details (a registration's id and address stay out of what is published)."""
+        its details (a registration's id and address stay out of what is published).
+        """
         out: dict[str, Any] = {"endpoint": self.endpoint}
         if self.path is not None:
             out["path"] = str(self.path)
@@ -147,9 +156,11 @@ class EventBus:
     """Calls every listener for every event; a listener that raises is logged and skipped."""
 
     def __init__(self) -> None:
+        """Start with no listeners."""
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call listener with every event; return the function that stops it."""
         self._listeners.append(listener)
 
         def unsubscribe() -> None:
@@ -159,6 +170,7 @@ class EventBus:
         return unsubscribe
 
     def emit(self, event: Event) -> None:
+        """Pass event to every listener; a failing listener is logged and the others still get it."""
         for listener in tuple(self._listeners):
             try:
                 listener(event)
@@ -166,4 +178,5 @@ class EventBus:
                 _LOGGER.exception("Listener %r failed on %s event of %s", listener, event.type, event.endpoint)
 
     def __len__(self) -> int:
+        """Return how many listeners there are."""
         return len(self._listeners)

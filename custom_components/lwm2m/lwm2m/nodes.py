@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ResourceInstance:
+    """One instance of a multiple resource and its value."""
+
     id: int
     value: Value
 
@@ -42,12 +44,16 @@ class MultipleResource:
 
 @dataclass(frozen=True, slots=True)
 class ObjectInstance:
+    """One object instance and its resources."""
+
     id: int
     resources: Mapping[int, Resource | MultipleResource] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Object:
+    """One object and its instances."""
+
     id: int
     instances: Mapping[int, ObjectInstance] = field(default_factory=dict)
 
@@ -138,7 +144,8 @@ class _Single:
 def node_for(model: ObjectModel, path: Path, value: object) -> Node:
     """The node a Write sends from a user's value: a value for a resource (or resource
     instance), a mapping or list for a multiple resource, a mapping of resource ids for an
-    instance; each value typed by the model."""
+    instance; each value typed by the model.
+    """
     if path.is_resource_instance:
         return ResourceInstance(path.ids[3], model.typed(path, value))
     if path.is_resource:

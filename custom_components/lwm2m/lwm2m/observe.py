@@ -11,6 +11,8 @@ from .path import Path
 
 @dataclass(slots=True, kw_only=True)
 class Observation:
+    """One observation a device holds for the server."""
+
     endpoint: str
     paths: tuple[Path, ...]  # one path, or several for Observe-Composite
     token: bytes
@@ -23,9 +25,11 @@ class Observation:
 
     @property
     def key(self) -> tuple[Path, ...]:
+        """Return the key the observation is kept under: its paths."""
         return self.paths
 
     def cancel_locally(self) -> None:
+        """Forget the observation in aiocoap without telling the device."""
         observation = getattr(self.request, "observation", None)
         if observation is not None and not observation.cancelled:
             observation.cancel()
@@ -35,6 +39,7 @@ class ObservationTable:
     """Observations by endpoint, then by the paths they cover."""
 
     def __init__(self) -> None:
+        """Start with no observations."""
         self._by_endpoint: dict[str, dict[tuple[Path, ...], Observation]] = {}
 
     def add(self, observation: Observation) -> Observation | None:
@@ -45,9 +50,11 @@ class ObservationTable:
         return old
 
     def get(self, endpoint: str, paths: tuple[Path, ...]) -> Observation | None:
+        """Return the observation of paths on endpoint, if there is one."""
         return self._by_endpoint.get(endpoint, {}).get(paths)
 
     def remove(self, observation: Observation) -> None:
+        """Forget an observation unless another has taken its place."""
         table = self._by_endpoint.get(observation.endpoint)
         if table and table.get(observation.key) is observation:
             del table[observation.key]
@@ -55,6 +62,7 @@ class ObservationTable:
                 del self._by_endpoint[observation.endpoint]
 
     def of(self, endpoint: str) -> list[Observation]:
+        """Return the observations of endpoint."""
         return list(self._by_endpoint.get(endpoint, {}).values())
 
     def drop_endpoint(self, endpoint: str) -> list[Observation]:
@@ -65,7 +73,9 @@ class ObservationTable:
         return dropped
 
     def __iter__(self) -> Iterator[Observation]:
+        """Iterate over every observation."""
         return iter([o for table in self._by_endpoint.values() for o in table.values()])
 
     def __len__(self) -> int:
+        """Return how many observations there are."""
         return sum(len(t) for t in self._by_endpoint.values())

@@ -18,6 +18,7 @@ class Path:
     ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        """Refuse a path of more than 4 levels or with ids outside 0..65535."""
         if len(self.ids) > 4:
             raise PathError(f"a path has at most 4 levels, got {len(self.ids)}")
         for i in self.ids:
@@ -26,6 +27,7 @@ class Path:
 
     @classmethod
     def of(cls, *ids: int) -> Path:
+        """Build a path from its ids."""
         return cls(tuple(ids))
 
     @classmethod
@@ -50,51 +52,63 @@ class Path:
 
     @property
     def object_id(self) -> int | None:
+        """Return the object id, if the path has one."""
         return self.ids[0] if len(self.ids) > 0 else None
 
     @property
     def instance_id(self) -> int | None:
+        """Return the object instance id, if the path has one."""
         return self.ids[1] if len(self.ids) > 1 else None
 
     @property
     def resource_id(self) -> int | None:
+        """Return the resource id, if the path has one."""
         return self.ids[2] if len(self.ids) > 2 else None
 
     @property
     def resource_instance_id(self) -> int | None:
+        """Return the resource instance id, if the path has one."""
         return self.ids[3] if len(self.ids) > 3 else None
 
     @property
     def is_root(self) -> bool:
+        """Return whether this is the root path."""
         return not self.ids
 
     @property
     def is_object(self) -> bool:
+        """Return whether the path names an object."""
         return len(self.ids) == 1
 
     @property
     def is_instance(self) -> bool:
+        """Return whether the path names an object instance."""
         return len(self.ids) == 2
 
     @property
     def is_resource(self) -> bool:
+        """Return whether the path names a resource."""
         return len(self.ids) == 3
 
     @property
     def is_resource_instance(self) -> bool:
+        """Return whether the path names a resource instance."""
         return len(self.ids) == 4
 
     @property
     def depth(self) -> int:
+        """Return how many levels the path has."""
         return len(self.ids)
 
     @property
     def parent(self) -> Path:
+        """Return the path one level up; PathError for the root."""
         if not self.ids:
             raise PathError("the root path has no parent")
         return Path(self.ids[:-1])
 
     def child(self, child_id: int) -> Path:
+        """Return the path one level down, to child_id."""
         return Path((*self.ids, child_id))
 
     def startswith(self, other: Path) -> bool:
@@ -102,17 +116,21 @@ class Path:
         return self.ids[: len(other.ids)] == other.ids
 
     def relative_to(self, base: Path) -> tuple[int, ...]:
+        """Return the ids of this path below base; PathError if it is not below it."""
         if not self.startswith(base):
             raise PathError(f"{self} is not below {base}")
         return self.ids[len(base.ids) :]
 
     def __str__(self) -> str:
+        """Return the path as LwM2M writes it ("/3/0/9")."""
         return "/" + "/".join(map(str, self.ids))
 
     def __repr__(self) -> str:
+        """Return the path for debugging."""
         return f"Path({self})"
 
     def __lt__(self, other: object) -> bool:
+        """Order paths by their ids."""
         if not isinstance(other, Path):
             return NotImplemented
         return self.ids < other.ids

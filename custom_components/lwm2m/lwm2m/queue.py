@@ -18,15 +18,18 @@ class SleepQueue:
     """
 
     def __init__(self, window: float, max_queued: int) -> None:
+        """Keep a device awake for window seconds after it talks; hold at most max_queued requests."""
         self.window = window
         self.max_queued = max_queued
         self._awake_until: dict[str, float] = {}
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
 
     def is_awake(self, endpoint: str) -> bool:
+        """Return whether the device talked within the window."""
         return time.monotonic() < self._awake_until.get(endpoint, 0.0)
 
     def queued(self, endpoint: str) -> int:
+        """Return how many requests wait for the device."""
         return len(self._waiting.get(endpoint, ()))
 
     def wake(self, endpoint: str) -> None:
@@ -37,9 +40,11 @@ class SleepQueue:
                 future.set_result(None)
 
     def sleep(self, endpoint: str) -> None:
+        """Take the device to be asleep until it talks again."""
         self._awake_until.pop(endpoint, None)
 
     async def wait_awake(self, endpoint: str, expiry: float) -> None:
+        """Wait until the device talks; QueueFull when too many requests already wait."""
         if self.is_awake(endpoint):
             return
         waiting = self._waiting.setdefault(endpoint, deque())
@@ -64,5 +69,6 @@ class SleepQueue:
                 future.set_exception(DeviceTimeout(f"{endpoint} {reason}; the queued request was dropped"))
 
     def clear(self) -> None:
+        """Fail every waiting request: the server stopped."""
         for endpoint in list(self._waiting):
             self.forget(endpoint, "the server stopped")

@@ -19,12 +19,15 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class EndpointStats:
+    """Message counts of one endpoint."""
+
     messages_in: int = 0
     messages_out: int = 0
     errors: int = 0
     last_seen: float = 0.0  # wall-clock seconds
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the counts as a dict."""
         return {
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,
@@ -63,6 +66,7 @@ class Registration:
 
     @property
     def expires_at(self) -> float:
+        """Return when the registration expires (epoch seconds)."""
         return self.updated_at + self.lifetime
 
     @property
@@ -71,10 +75,12 @@ class Registration:
         return tuple(p for p in self.objects.root_path.split("/") if p)
 
     def uri_path(self, path: Path) -> tuple[str, ...]:
+        """Return the CoAP Uri-Path of path on this device (below its root path)."""
         return self.root_path + tuple(str(i) for i in path.ids)
 
     @property
     def version_tuple(self) -> tuple[int, int]:
+        """Return the LwM2M version as (major, minor)."""
         major, _, minor = self.lwm2m_version.partition(".")
         try:
             return int(major), int(minor or 0)
@@ -128,6 +134,7 @@ class Registration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Registration:
+        """Build a registration from its saved form (to_dict)."""
         objects = RegisteredObjects(
             root_path=data.get("root_path", "/"),
             content_formats=tuple(data.get("content_formats", ())),
@@ -168,6 +175,7 @@ class RegistrationStore:
     """Registrations by id and by endpoint name; one registration per endpoint."""
 
     def __init__(self) -> None:
+        """Start with no registrations."""
         self._by_id: dict[str, Registration] = {}
         self._by_endpoint: dict[str, Registration] = {}
         self._by_address: dict[str, Registration] = {}
@@ -188,13 +196,13 @@ class RegistrationStore:
         return old
 
     def register(self, reg: Registration) -> Registration | None:
-        """reg was just made from a Register (its first message); it replaces the endpoint's
-        registration, if any, which is returned."""
+        """Add reg, just made from a Register; return the endpoint's registration it replaces, if any."""
         reg.stats.messages_in = 1
         reg.stats.last_seen = reg.registered_at
         return self.add(reg)
 
     def remove(self, reg: Registration) -> None:
+        """Forget a registration unless another has taken its place."""
         if self._by_id.get(reg.reg_id) is reg:
             del self._by_id[reg.reg_id]
         if self._by_endpoint.get(reg.endpoint) is reg:
@@ -214,21 +222,26 @@ class RegistrationStore:
         return True
 
     def expired(self, now: float, grace: float) -> list[Registration]:
+        """Return the registrations that expired before now, less grace seconds."""
         return [r for r in self._by_id.values() if r.expires_at + grace <= now]
 
     def __iter__(self) -> Iterator[Registration]:
+        """Iterate over the registrations."""
         return iter(list(self._by_id.values()))
 
     def __len__(self) -> int:
+        """Return how many registrations there are."""
         return len(self._by_id)
 
     def __contains__(self, endpoint: object) -> bool:
+        """Return whether endpoint is registered."""
         return endpoint in self._by_endpoint
 
 
 def readable_registrations(saved: Iterable[dict[str, Any]]) -> Iterator[Registration]:
     """Registrations saved before a restart (Registration.to_dict); unreadable ones are logged
-    and skipped."""
+    and skipped.
+    """
     for data in saved:
         try:
             yield Registration.from_dict(data)

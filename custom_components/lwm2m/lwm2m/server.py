@@ -34,6 +34,7 @@ class LwM2MServer:
     """An LwM2M server on one UDP port. Start it, subscribe to its events, operate endpoints."""
 
     def __init__(self, config: ServerConfig | None = None, model: ObjectModel | None = None) -> None:
+        """Prepare the server with config and model; start() binds it."""
         self.config = config or ServerConfig()
         self.model = model or ObjectModel()
         self.events = EventBus()
@@ -51,18 +52,22 @@ class LwM2MServer:
 
     @property
     def port(self) -> int:
+        """Return the UDP port the server listens on."""
         return self.transport.port
 
     @property
     def running(self) -> bool:
+        """Return whether the server is started."""
         return self.transport.context is not None
 
     async def start(self) -> None:
+        """Bind the server and start expiring registrations."""
         await self.transport.start()
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop(), name="lwm2m expiry")
         _LOGGER.debug("LwM2M server listening on UDP port %s", self.port)
 
     async def stop(self) -> None:
+        """Stop expiring registrations, fail queued requests and unbind."""
         if self._expiry_task is not None:
             self._expiry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -88,13 +93,16 @@ class LwM2MServer:
     # -- endpoints ----------------------------------------------------------------------
 
     def is_awake(self, endpoint: str) -> bool:
+        """Return whether requests to the device go out now (not queued)."""
         reg = self.registrations.by_endpoint(endpoint)
         return reg is None or not reg.queue_mode or self.queue.is_awake(endpoint)
 
     def queued(self, endpoint: str) -> int:
+        """Return how many requests wait for the device."""
         return self.queue.queued(endpoint)
 
     def diagnostics(self) -> dict[str, Any]:
+        """Return what a diagnostics download shows of the server."""
         return {
             "mode": "server",
             "port": self.port,
@@ -104,6 +112,7 @@ class LwM2MServer:
         }
 
     def endpoint(self, name: str) -> Endpoint:
+        """Return the operations on a registered device; NotRegistered if there is none."""
         if name not in self.registrations:
             raise NotRegistered(f"{name} is not registered", "4.04")
         return Endpoint(self, name)
@@ -127,6 +136,7 @@ class LwM2MServer:
         return max(self.config.min_lifetime, min(self.config.max_lifetime, lifetime))
 
     def handle_register(self, request: Message, params: RegisterParams) -> Message:
+        """Register a device."""
         version = params.version or "1.0"
         if version not in SUPPORTED_VERSIONS:
             raise Refused(
@@ -165,6 +175,7 @@ class LwM2MServer:
         return Message(code=Code.CREATED, location_path=("rd", reg.reg_id))
 
     def handle_update(self, request: Message, reg_id: str, params: RegisterParams) -> Message:
+        """Update a device's registration."""
         reg = self.registrations.by_id(reg_id)
         if reg is None:
             raise Refused(f"no registration {reg_id}; register again", Code.NOT_FOUND)
@@ -191,6 +202,7 @@ class LwM2MServer:
         return Message(code=Code.CHANGED)
 
     def handle_deregister(self, request: Message, reg_id: str) -> Message:
+        """Deregister a device."""
         reg = self.registrations.by_id(reg_id)
         if reg is None:
             raise Refused(f"no registration {reg_id}", Code.NOT_FOUND)
@@ -201,6 +213,7 @@ class LwM2MServer:
         return Message(code=Code.DELETED)
 
     def handle_send(self, request: Message) -> Message:
+        """Take the values a device sends with Send."""
         reg = self.registrations.by_address(address_of(request.remote))
         if reg is None:
             raise Refused("Send from an address with no registration; register first", Code.NOT_FOUND)
@@ -234,6 +247,7 @@ class LwM2MServer:
             self.expire_now()
 
     def expire_now(self, now: float | None = None) -> list[Registration]:
+        """Drop the registrations that expired; return them."""
         expired = self.registrations.expired(time.time() if now is None else now, self.config.grace_period)
         for reg in expired:
             self.registrations.remove(reg)
@@ -245,6 +259,7 @@ class LwM2MServer:
     # -- observation --------------------------------------------------------------------
 
     def on_notification(self, observation: Observation, message: Message) -> None:
+        """Emit a notification of an observation as an event."""
         reg = self.registrations.by_endpoint(observation.endpoint)
         if reg is None or reg.reg_id != observation.reg_id:
             return
@@ -290,6 +305,7 @@ class LwM2MServer:
         )
 
     def on_observation_error(self, observation: Observation, exception: BaseException) -> None:
+        """Forget an observation that aiocoap ended."""
         _LOGGER.debug("Observation of %s on %s ended: %s", observation.paths, observation.endpoint, exception)
         self.observations.remove(observation)
 
@@ -312,7 +328,7 @@ class LwM2MServer:
 
 
 def _older(sequence: int, last: int) -> bool:
-    """RFC 7641 section 3.4: is notification number sequence older than last (24-bit wrap)?"""
+    """Return whether notification number sequence is older than last (RFC 7641 section 3.4, 24-bit wrap)."""
     if sequence == last:
         return False
     newer = (last < sequence and sequence - last < 2**23) or (last > sequence and last - sequence > 2**23)

@@ -27,12 +27,15 @@ class Refused(Exception):
     """A device's request is refused; the text goes back as the diagnostic payload."""
 
     def __init__(self, message: str, code: Code = Code.BAD_REQUEST) -> None:
+        """Refuse a request with a reason and a CoAP code."""
         super().__init__(message)
         self.code = code
 
 
 @dataclass(slots=True, kw_only=True)
 class RegisterParams:
+    """The query parameters of a Register or Update."""
+
     endpoint: str | None = None
     lifetime: int | None = None
     version: str | None = None
@@ -43,6 +46,7 @@ class RegisterParams:
 
 
 def parse_params(request: Message, *, register: bool) -> RegisterParams:
+    """Parse the query of a Register or Update; Refused names what is wrong."""
     params = RegisterParams()
     seen: set[str] = set()
     for item in request.opt.uri_query:
@@ -99,26 +103,33 @@ class RegistrationInterface(Protocol):
 
     stats: SourceStats
 
-    def handle_register(self, request: Message, params: RegisterParams) -> Message: ...
+    def handle_register(self, request: Message, params: RegisterParams) -> Message:
+        """Register a device."""
 
-    def handle_update(self, request: Message, reg_id: str, params: RegisterParams) -> Message: ...
+    def handle_update(self, request: Message, reg_id: str, params: RegisterParams) -> Message:
+        """Update a device's registration."""
 
-    def handle_deregister(self, request: Message, reg_id: str) -> Message: ...
+    def handle_deregister(self, request: Message, reg_id: str) -> Message:
+        """Deregister a device."""
 
-    def handle_send(self, request: Message) -> Message: ...
+    def handle_send(self, request: Message) -> Message:
+        """Take the values a device sends with Send."""
 
 
 class LwM2MSite(Resource, PathCapable):
     """Every request a device sends to the server lands here."""
 
     def __init__(self, server: RegistrationInterface) -> None:
+        """Route requests to server."""
         super().__init__()
         self._server = server
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
+        """Return True: a Register or Send may span several blocks."""
         return True
 
     async def render(self, request: Message) -> Message:
+        """Answer a device's request."""
         server = self._server
         server.stats.requests_in += 1
         path = request.opt.uri_path

@@ -21,6 +21,7 @@ class FastTuning(TransportTuning):
     """Retransmission for requests to devices: a dead device fails in ~ACK_TIMEOUT * 7."""
 
     def __init__(self, ack_timeout: float = 2.0, max_retransmit: int = 2) -> None:
+        """Use ack_timeout and max_retransmit instead of CoAP's defaults."""
         self.ACK_TIMEOUT = ack_timeout
         self.MAX_RETRANSMIT = max_retransmit
 
@@ -31,6 +32,7 @@ class CoapTransport:
     def __init__(
         self, site: Any, host: str, port: int, *, dedup_lifetime: float = 247.0, dedup_max: int = 20_000
     ) -> None:
+        """Serve site on host and port once started."""
         self._site = site
         self._host = host
         self._port = port
@@ -42,12 +44,14 @@ class CoapTransport:
         self.port = 0
 
     async def start(self) -> None:
+        """Bind the CoAP server."""
         self.context = await aiocoap.Context.create_server_context(
             self._site, bind=(bind_address(self._host), self._port), transports=["udp6"]
         )
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
 
     async def stop(self) -> None:
+        """Unbind the CoAP server."""
         context, self.context = self.context, None
         if context is not None:
             await context.shutdown()
@@ -55,6 +59,7 @@ class CoapTransport:
             await asyncio.sleep(0)
 
     def request(self, message: Message) -> Any:
+        """Send a request; RuntimeError when the transport is not running."""
         if self.context is None:
             raise RuntimeError("the CoAP transport is not running")
         return self.context.request(message)
@@ -80,7 +85,8 @@ def bind_address(host: str) -> str:
 def bind_problem(host: str, port: int) -> str | None:
     """Why the server could not bind port on host, checked the way udp6 binds it: None,
     "in_use", "not_local" (no such address here) or "no_ipv6" (a kernel started with
-    ipv6.disable=1 has no IPv6 sockets, which udp6 needs even for IPv4 devices)."""
+    ipv6.disable=1 has no IPv6 sockets, which udp6 needs even for IPv4 devices).
+    """
     try:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     except OSError:

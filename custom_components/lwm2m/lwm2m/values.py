@@ -30,6 +30,7 @@ class DataType(StrEnum):
 
     @classmethod
     def from_xml(cls, text: str | None) -> DataType:
+        """Parse the Type element of an object XML."""
         text = (text or "").strip()
         if not text:
             return cls.NONE
@@ -47,18 +48,21 @@ class ObjLnk:
     instance_id: int
 
     def __post_init__(self) -> None:
+        """Refuse an object or instance id outside 0..65535."""
         for part in (self.object_id, self.instance_id):
             if type(part) is not int or not 0 <= part <= 0xFFFF:
                 raise CodecError(f"object link part {part!r} is not between 0 and 65535")
 
     @classmethod
     def parse(cls, text: str) -> ObjLnk:
+        """Parse an Objlnk from its text form ("3:0")."""
         left, sep, right = str(text).partition(":")
         if not sep or not left.isdigit() or not right.isdigit() or len(left) > 5 or len(right) > 5:
             raise CodecError(f"invalid object link {text!r}, expected 'object:instance'")
         return cls(int(left), int(right))
 
     def __str__(self) -> str:
+        """Return the Objlnk as text ("3:0")."""
         return f"{self.object_id}:{self.instance_id}"
 
 
@@ -66,6 +70,7 @@ Value = int | float | bool | str | bytes | datetime | ObjLnk
 
 
 def time_from_seconds(seconds: float) -> datetime:
+    """Return a time from epoch seconds; CodecError if it is out of range."""
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError) as err:
@@ -73,6 +78,7 @@ def time_from_seconds(seconds: float) -> datetime:
 
 
 def time_to_seconds(value: datetime) -> int:
+    """Return a time as epoch seconds (a naive time is taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return math.floor(value.timestamp())

@@ -1,5 +1,6 @@
 """Every LwM2M content format behind one interface: decode to leaf values keyed by their full
-path, encode from nodes (the tree a Write sends)."""
+path, encode from nodes (the tree a Write sends).
+"""
 
 from __future__ import annotations
 
@@ -94,6 +95,7 @@ def _below(path: Path, values: dict[Path, Value]) -> dict[Path, Value]:
 
 
 def encode(fmt: int, node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    """Encode a node at path in content format fmt."""
     return _codec(fmt, _ENCODERS).encode(node, path, model)  # type: ignore[no-any-return]
 
 
@@ -105,6 +107,7 @@ def decode_values(fmt: int | None, payload: bytes, model: ObjectModel | None = N
 
 
 def encode_values(fmt: int, values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
+    """Encode leaf values in content format fmt."""
     return _codec(fmt, _MULTI).encode_values(values, base)  # type: ignore[no-any-return]
 
 
@@ -115,6 +118,7 @@ def decode_paths(fmt: int, payload: bytes) -> list[Path]:
 
 
 def encode_paths(fmt: int, paths: Iterable[Path]) -> bytes:
+    """Encode the path list of a composite request in content format fmt."""
     payload: bytes = _codec(fmt, _SENML).encode_paths(paths)
     return payload
 

@@ -18,6 +18,7 @@ def typed(value: Value, path: Path, model: ObjectModel | None) -> Value:
 
 
 def check_number(value: object, where: str) -> int | float:
+    """Return value if it is a number; CodecError (naming where) if not."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CodecError(f"{where}: expected a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):

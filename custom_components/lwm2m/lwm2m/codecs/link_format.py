@@ -25,6 +25,8 @@ _QUOTED_ATTRS = {"rt", "if", "title", "anchor", "rel"}
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """One CoRE link: a URI and its attributes."""
+
     uri: str
     attributes: Mapping[str, AttrValue] = field(default_factory=dict)
 
@@ -121,6 +123,7 @@ def _format_attr(name: str, value: AttrValue) -> str:
 
 
 def format_links(links: Iterable[Link]) -> bytes:
+    """Encode links as CoRE link format."""
     return ",".join(
         f"<{link.uri}>" + "".join(_format_attr(k, v) for k, v in link.attributes.items()) for link in links
     ).encode()
@@ -136,6 +139,7 @@ class RegisteredObjects:
     instances: tuple[Path, ...] = ()  # object-instance paths, sorted
 
     def instance_ids(self, object_id: int) -> list[int]:
+        """Return the instance ids the device announced for object_id."""
         return [p.ids[1] for p in self.instances if p.ids[0] == object_id]
 
     def free_instance_id(self, object_id: int) -> int:
@@ -145,6 +149,7 @@ class RegisteredObjects:
 
 
 def parse_registration(payload: bytes | str) -> RegisteredObjects:
+    """Parse a Register or Update payload into the objects the device announced."""
     links = parse(payload)
     root = "/"
     formats: tuple[int, ...] = ()
@@ -181,6 +186,7 @@ def parse_registration(payload: bytes | str) -> RegisteredObjects:
 
 
 def format_registration(registered: RegisteredObjects) -> bytes:
+    """Encode the objects a device announced as a Register payload."""
     links: list[Link] = []
     prefix = registered.root_path.rstrip("/")
     if prefix or registered.content_formats:
@@ -208,4 +214,5 @@ def parse_discover(payload: bytes | str) -> dict[Path, dict[str, AttrValue]]:
 
 
 def format_discover(entries: Mapping[Path, Mapping[str, AttrValue]]) -> bytes:
+    """Encode a Discover answer from path -> attributes."""
     return format_links(Link(str(p), a) for p, a in entries.items())

@@ -51,6 +51,7 @@ def _leaf(value: Any, prefix: tuple[int, ...]) -> Value:
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+    """Decode LwM2M CBOR into leaf values keyed by full path."""
     doc = load(payload)
     if not isinstance(doc, dict):
         raise CodecError("LwM2M CBOR must be a map")
@@ -68,6 +69,7 @@ def _cbor_value(value: Value) -> Any:
 
 
 def encode_values(values: Mapping[Path, Value], base: Path | None = None) -> bytes:
+    """Encode leaf values as LwM2M CBOR."""
     root: dict[int, Any] = {}
     for path, value in sorted(values.items()):
         if path.depth < 3:
@@ -80,4 +82,5 @@ def encode_values(values: Mapping[Path, Value], base: Path | None = None) -> byt
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    """Encode a node at path as LwM2M CBOR."""
     return encode_values(flatten(node, path))

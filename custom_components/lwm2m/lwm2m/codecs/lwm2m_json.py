@@ -19,6 +19,7 @@ _FIELDS = ("v", "sv", "bv", "ov")
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+    """Decode OMA JSON into leaf values keyed by full path."""
     doc = load(payload)
     if not isinstance(doc, dict):
         raise CodecError("LwM2M JSON must be an object with an 'e' array")
@@ -73,6 +74,7 @@ def _value(field: str, raw: Any, path: Path, model: ObjectModel | None) -> Value
 
 
 def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
+    """Encode leaf values as OMA JSON, names relative to base."""
     entries = []
     for path, value in sorted(values.items()):
         entry: dict[str, Any] = {}
@@ -98,4 +100,5 @@ def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    """Encode a node at path as OMA JSON."""
     return encode_values(flatten(node, path), path)

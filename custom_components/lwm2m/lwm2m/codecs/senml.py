@@ -86,6 +86,7 @@ def to_paths(raw: object) -> list[Path]:
 
 
 def from_values(values: Mapping[Path, Value], base: Path, encode_vd: Any) -> list[Record]:
+    """Turn leaf values into SenML records relative to base."""
     records: list[Record] = []
     for path, value in sorted(values.items()):
         rec: Record = {}
@@ -102,6 +103,7 @@ def from_values(values: Mapping[Path, Value], base: Path, encode_vd: Any) -> lis
 
 
 def from_paths(paths: Iterable[Path]) -> list[Record]:
+    """Turn paths into SenML records that name them."""
     return [{"n": str(p)} for p in paths]
 
 

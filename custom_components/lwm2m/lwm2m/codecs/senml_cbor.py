@@ -29,6 +29,7 @@ NAMES = {code: name for name, code in LABELS.items()} | {
 
 
 def load(payload: bytes) -> object:
+    """Decode CBOR; CodecError if it is not CBOR."""
     try:
         return cbor2.loads(payload)
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError, MemoryError) as err:
@@ -63,20 +64,25 @@ def _to_cbor(records: list[dict[str, Any]]) -> bytes:
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+    """Decode SenML CBOR into leaf values keyed by full path."""
     return to_values(_from_cbor(load(payload)), model, _decode_vd)
 
 
 def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
+    """Encode leaf values as SenML CBOR."""
     return _to_cbor(from_values(values, base, bytes))
 
 
 def decode_paths(payload: bytes) -> list[Path]:
+    """Decode the path list of a composite request in SenML CBOR."""
     return to_paths(_from_cbor(load(payload)))
 
 
 def encode_paths(paths: Iterable[Path]) -> bytes:
+    """Encode a composite request's path list as SenML CBOR."""
     return _to_cbor(from_paths(paths))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    """Encode a node at path as SenML CBOR."""
     return encode_values(flatten(node, path), path)

@@ -29,6 +29,7 @@ def _encode_vd(value: bytes) -> str:
 
 
 def load(payload: bytes) -> object:
+    """Decode JSON; CodecError if it is not JSON."""
     try:
         return json.loads(payload)
     except (ValueError, RecursionError) as err:
@@ -36,6 +37,7 @@ def load(payload: bytes) -> object:
 
 
 def dump(doc: object) -> bytes:
+    """Encode a document as compact JSON; CodecError if it cannot be."""
     try:
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
     except ValueError as err:
@@ -43,20 +45,25 @@ def dump(doc: object) -> bytes:
 
 
 def decode_values(payload: bytes, model: ObjectModel | None = None) -> dict[Path, Value]:
+    """Decode SenML JSON into leaf values keyed by full path."""
     return to_values(load(payload), model, _decode_vd)
 
 
 def encode_values(values: Mapping[Path, Value], base: Path = ROOT) -> bytes:
+    """Encode leaf values as SenML JSON."""
     return dump(from_values(values, base, _encode_vd))
 
 
 def decode_paths(payload: bytes) -> list[Path]:
+    """Decode the path list of a composite request in SenML JSON."""
     return to_paths(load(payload))
 
 
 def encode_paths(paths: Iterable[Path]) -> bytes:
+    """Encode a composite request's path list as SenML JSON."""
     return dump(from_paths(paths))
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    """Encode a node at path as SenML JSON."""
     return encode_values(flatten(node, path), path)

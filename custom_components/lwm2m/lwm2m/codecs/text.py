@@ -19,6 +19,7 @@ _FLOAT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
 def decode_value(payload: bytes, path: Path, model: ObjectModel | None) -> Value:
+    """Decode the plain-text value of the resource at path."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -58,6 +59,7 @@ def decode_value(payload: bytes, path: Path, model: ObjectModel | None) -> Value
 
 
 def encode_value(value: Value) -> bytes:
+    """Encode one value as plain text."""
     if isinstance(value, bool):
         return b"1" if value else b"0"
     if isinstance(value, int):
@@ -78,6 +80,7 @@ def encode_value(value: Value) -> bytes:
 
 
 def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
+    """Encode a resource's value as plain text."""
     if isinstance(node, (Resource, ResourceInstance)):
         return encode_value(node.value)
     raise CodecError(f"plain text carries one value, not a {type(node).__name__} at {path}")

@@ -1,6 +1,7 @@
 """The EMQX LwM2M gateway's behaviour on its MQTT side, without MQTT: which messages an
 event publishes, and how a command is carried out on a device and answered. The Home
-Assistant bridge (mqtt_bridge.py) only moves these messages to and from the broker."""
+Assistant bridge (mqtt_bridge.py) only moves these messages to and from the broker.
+"""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ Message = tuple[str, dict[str, Any], int]  # topic, JSON object, QoS
 class EmqxBridge:
     """Turns events into up messages and commands into operations and responses.
 
-    endpoint_for(name) gives the operations of one device (NotRegistered if there is none)."""
+    endpoint_for(name) gives the operations of one device (NotRegistered if there is none).
+    """
 
     def __init__(self, settings: EmqxSettings, endpoint_for: Callable[[str], DeviceOperations]) -> None:
+        """Bridge with settings; endpoint_for gives a device's operations."""
         self.settings = settings
         self._endpoint_for = endpoint_for
         self._observe_ids: dict[tuple[str, Path], Any] = {}  # (endpoint, path) -> reqID of its observe
@@ -40,6 +43,7 @@ class EmqxBridge:
     # -- up: events -----------------------------------------------------------------------------
 
     def messages_for(self, event: Event) -> Iterator[Message]:
+        """Yield the MQTT messages EMQX publishes for an event."""
         settings = self.settings
         endpoint = event.endpoint
         info = event.registration
@@ -67,7 +71,8 @@ class EmqxBridge:
 
     def parse(self, topic: str, payload: bytes | str) -> tuple[str, Command | Message] | None:
         """The endpoint a command topic names with its command, or with the error response to
-        publish at once; None for a topic that is not a command topic."""
+        publish at once; None for a topic that is not a command topic.
+        """
         endpoint = self.settings.endpoint_of(topic)
         if endpoint is None:
             return None

@@ -43,6 +43,7 @@ class EmqxError(LwM2MError):
     """A command cannot be carried out; code and message go back on the response topic."""
 
     def __init__(self, message: str, code: str = BAD_REQUEST, req_id: Any = None, msg_type: str | None = None) -> None:
+        """Keep what the error response needs: its code and the command it answers."""
         super().__init__(message)
         self.code = code
         self.req_id = req_id
@@ -92,6 +93,7 @@ class RegisterMessage:
         )
 
     def encode(self) -> dict[str, Any]:
+        """Return the message as EMQX's JSON."""
         data: dict[str, Any] = {}
         for key, value in (
             ("ep", self.endpoint),
@@ -109,6 +111,7 @@ class RegisterMessage:
 
     @classmethod
     def decode(cls, doc: Mapping[str, Any]) -> RegisterMessage:
+        """Parse a registration message; EmqxError names what is wrong."""
         data = _data(doc)
         version = data.get("lwm2m")
         if isinstance(version, (int, float)) and not isinstance(version, bool):
@@ -158,6 +161,7 @@ class NotifyMessage:
     values: Mapping[Path, Any] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
+        """Return the message as EMQX's JSON."""
         return {
             "reqID": self.req_id,
             "msgType": "notify",
@@ -172,6 +176,7 @@ class NotifyMessage:
 
     @classmethod
     def decode(cls, doc: Mapping[str, Any]) -> NotifyMessage:
+        """Parse a notify message; EmqxError names what is wrong."""
         _one_of(doc.get("msgType"), ("notify",), "msgType")
         data = _data(doc)
         sequence = doc.get("seqNum")
@@ -193,6 +198,7 @@ def encode_values(values: Mapping[Path, Any]) -> list[dict[str, Any]]:
 
 
 def decode_values(content: Any) -> dict[Path, Any]:
+    """Parse the content of a read, observe or notify into values by path."""
     if content is None:
         return {}
     if not isinstance(content, list):
@@ -211,6 +217,7 @@ def encode_links(attributes: Mapping[Path, Mapping[str, AttrValue]]) -> list[str
 
 
 def decode_links(content: Any) -> dict[Path, dict[str, AttrValue]]:
+    """Parse the content of a discover into attributes by path."""
     links = content if isinstance(content, list) else [content] if isinstance(content, str) else []
     return parse_discover(",".join(str(link) for link in links))
 
@@ -225,7 +232,8 @@ def _json(value: Any) -> Any:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseMessage:
     """The answer to a command: the device's code, and content by msgType (values for read
-    and observe, links for discover, an explanation for an error)."""
+    and observe, links for discover, an explanation for an error).
+    """
 
     req_id: Any
     msg_type: str
@@ -240,6 +248,7 @@ class ResponseMessage:
         return cls(req_id=err.req_id, msg_type=err.msg_type or "error", code=err.code, content=str(err))
 
     def encode(self) -> dict[str, Any]:
+        """Return the response as EMQX's JSON."""
         data: dict[str, Any] = {
             "reqPath": self.req_path,
             "code": self.code,
@@ -251,6 +260,7 @@ class ResponseMessage:
 
     @classmethod
     def decode(cls, doc: Mapping[str, Any]) -> ResponseMessage:
+        """Parse a response; EmqxError names what is wrong."""
         msg_type = doc.get("msgType")
         if not isinstance(msg_type, str) or msg_type in ("register", "update", "notify"):
             raise CodecError(f"msgType {msg_type!r} is not a command's")
@@ -298,7 +308,8 @@ def decode_up(payload: bytes | str) -> UpMessage:
 class Command:
     """One command, typed: path is the path (or basePath) it names, req_path that path as the
     command wrote it (echoed in the response). values: a write's or create's, by full path;
-    attributes: a write-attr's (None clears one); args: an execute's."""
+    attributes: a write-attr's (None clears one); args: an execute's.
+    """
 
     req_id: Any = None
     msg_type: str
@@ -309,6 +320,7 @@ class Command:
     req_path: str = ""
 
     def __post_init__(self) -> None:
+        """Default req_path to the path."""
         if not self.req_path:
             object.__setattr__(self, "req_path", str(self.path))
 
@@ -318,10 +330,12 @@ class Command:
         return list(self.values) == [self.path] and self.path.depth >= 3
 
     def encode(self) -> dict[str, Any]:
+        """Return the command as EMQX's JSON."""
         return {"reqID": self.req_id, "msgType": self.msg_type, "data": _CODECS[self.msg_type][1](self)}
 
     @classmethod
     def decode(cls, doc: Any) -> Command:
+        """Parse a command; EmqxError names what is wrong."""
         if not isinstance(doc, dict):
             raise EmqxError("the command must be a JSON object with reqID, msgType and data")
         req_id = doc.get("reqID")
@@ -399,7 +413,7 @@ def _decode_create(req_id: Any, msg_type: str, data: Mapping[str, Any]) -> Comma
 
 
 def _decode_content(data: Mapping[str, Any]) -> tuple[Path, dict[Path, Value]]:
-    """basePath and content [{path, type, value}], each path relative to basePath."""
+    """Decode basePath and content [{path, type, value}], each path relative to basePath."""
     base_text = data["basePath"]
     base = _path(base_text, "basePath")
     content = data.get("content")

@@ -1,6 +1,7 @@
 """Operations on one device behind an EMQX LwM2M gateway, with the same signatures and results
 as a device of the built-in server (api.DeviceOperations): each one is a command on the
-gateway's command topic, answered by the response with the same reqID."""
+gateway's command topic, answered by the response with the same reqID.
+"""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class CommandChannel(Protocol):
 
 def typed_values(model: ObjectModel, raw_values: Mapping[Path, Any]) -> dict[Path, Value]:
     """Values as JSON carries them, typed by the object model (JSON has no Opaque); where the
-    model disagrees, the gateway's idea of the type wins."""
+    model disagrees, the gateway's idea of the type wins.
+    """
     values: dict[Path, Value] = {}
     for path, raw in raw_values.items():
         try:
@@ -64,17 +66,20 @@ class GatewayEndpoint:
     """A device behind the gateway; looks its registration up anew for each command."""
 
     def __init__(self, channel: CommandChannel, name: str) -> None:
+        """Address the endpoint name behind the gateway on channel."""
         self._channel = channel
         self.name = name
 
     @property
     def registration(self) -> Registration:
+        """Return the endpoint's registration; NotRegistered once it is gone."""
         reg = self._channel.registrations.by_endpoint(self.name)
         if reg is None:
             raise NotRegistered(f"{self.name} is not registered", "4.04")
         return reg
 
     def node_for(self, path: Path, value: object) -> Node:
+        """Return the node a Write of path sends for a user's value."""
         return node_for(self._channel.model, path, value)
 
     # -- the command path -------------------------------------------------------------------
@@ -127,11 +132,13 @@ class GatewayEndpoint:
     async def read(
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Read path."""
         path = _path(path)
         answer = await self._command(Command(msg_type="read", path=path), timeout)
         return self._finish("read", path, answer.code, self._values(path, answer))
 
     async def discover(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        """Discover the attributes at path."""
         path = _path(path)
         answer = await self._command(Command(msg_type="discover", path=path), timeout)
         try:
@@ -159,6 +166,7 @@ class GatewayEndpoint:
     async def write_attributes(
         self, path: Path | str, attributes: Mapping[str, float | int | None], *, timeout: float | None = None
     ) -> Response:
+        """Write the notification attributes of path."""
         path = _path(path)
         command = Command(msg_type="write-attr", path=path, attributes=check_attributes(attributes))
         answer = await self._command(command, timeout)
@@ -167,6 +175,7 @@ class GatewayEndpoint:
     async def execute(
         self, path: Path | str, arguments: str | None = None, *, timeout: float | None = None
     ) -> Response:
+        """Execute the resource at path."""
         path = _path(path)
         if not path.is_resource:
             raise CodecError(f"Execute needs a resource path, not {path}")
@@ -182,6 +191,7 @@ class GatewayEndpoint:
         content_format: int | None = None,
         timeout: float | None = None,
     ) -> Response:
+        """Create an instance of the object at path."""
         path = _path(path)
         if not path.is_object:
             raise CodecError(f"Create needs an object path, not {path}")
@@ -193,6 +203,7 @@ class GatewayEndpoint:
         return self._finish("create", path, answer.code, {}, location=location)
 
     async def delete(self, path: Path | str, *, timeout: float | None = None) -> Response:
+        """Delete the instance at path."""
         path = _path(path)
         answer = await self._command(Command(msg_type="delete", path=path), timeout)
         return self._finish("delete", path, answer.code, {})
@@ -210,7 +221,8 @@ class GatewayEndpoint:
         self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
         """EMQX's JSON has no composite write: one write with basePath per object instance,
-        in turn (so not atomic across instances)."""
+        in turn (so not atomic across instances).
+        """
         typed = {(p := _path(k)): self._channel.model.typed(p, v) for k, v in values.items()}
         by_instance: dict[Path, dict[Path, Value]] = {}
         for p, value in typed.items():
@@ -227,6 +239,7 @@ class GatewayEndpoint:
     async def observe(
         self, path: Path | str, *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
+        """Start observing path; notifications arrive as events."""
         path = _path(path)
         answer = await self._command(Command(msg_type="observe", path=path), timeout)
         self._channel.observations[(self.name, path)] = RemoteObservation(self.name, path)
@@ -235,6 +248,7 @@ class GatewayEndpoint:
     async def cancel_observe(
         self, path: Path | str | Iterable[Path | str], *, timeout: float | None = None
     ) -> Response:
+        """Cancel the observation of path (or of several paths)."""
         paths = (_path(path),) if isinstance(path, (str, Path)) else tuple(_path(p) for p in path)
         if len(paths) != 1:
             raise CodecError("EMQX's gateway cancels one path at a time")
@@ -244,6 +258,7 @@ class GatewayEndpoint:
         return self._finish("cancel-observe", target, answer.code, {})
 
     async def cancel_all_observations(self) -> int:
+        """Cancel every observation of the device; return how many there were."""
         count = 0
         for endpoint, path in list(self._channel.observations):
             if endpoint != self.name:
@@ -256,6 +271,7 @@ class GatewayEndpoint:
         return count
 
     def observations(self) -> list[dict[str, Any]]:
+        """Return the device's observations in JSON-friendly form."""
         return [
             {
                 "paths": [str(o.path)],

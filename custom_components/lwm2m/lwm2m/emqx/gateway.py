@@ -38,6 +38,8 @@ DEFAULT_LIFETIME = 86400  # LwM2M's, for a Register that names none
 
 @dataclass(slots=True, kw_only=True)
 class GatewayConfig:
+    """Timing of the gateway's devices."""
+
     request_timeout: float = 30.0  # the gateway may hold a command for a sleeping device
     # EMQX's qmode_time_window: after each message from a queue-mode device the gateway sends
     # it commands at once; later ones wait in the gateway until the device talks again.
@@ -56,6 +58,7 @@ class EmqxGateway:
         publish: Publish,
         config: GatewayConfig | None = None,
     ) -> None:
+        """Take the gateway's devices with settings; publish sends a command."""
         self.settings = settings
         self.model = model
         self.config = config or GatewayConfig()
@@ -81,11 +84,13 @@ class EmqxGateway:
         return self.settings.publishes_every_update
 
     async def start(self) -> None:
+        """Start expiring registrations."""
         self.running = True
         if self.expires:
             self._expiry = asyncio.get_running_loop().create_task(self._expire_loop(), name="lwm2m emqx expiry")
 
     async def stop(self) -> None:
+        """Stop expiring registrations."""
         self.running = False
         if self._expiry is not None:
             self._expiry.cancel()
@@ -114,6 +119,7 @@ class EmqxGateway:
         return self._pending_by_endpoint.get(endpoint, 0)
 
     def diagnostics(self) -> dict[str, Any]:
+        """Return what a diagnostics download shows of the gateway."""
         return {
             "mode": "emqx",
             "malformed_messages": self.malformed,
@@ -123,9 +129,11 @@ class EmqxGateway:
         }
 
     def endpoint(self, name: str) -> GatewayEndpoint:
+        """Return the operations on one device behind the gateway."""
         return GatewayEndpoint(self, name)
 
     def up_filters(self) -> dict[str, int]:
+        """Return the subscriptions that receive what the gateway publishes."""
         return self.settings.up_filters()
 
     # -- messages from the gateway -------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The EMQX LwM2M gateway's settings that shape its MQTT side, with EMQX's defaults (written
 here once), and the topics they make: {mountpoint}{translator topic}, where the mountpoint
-names the endpoint with ${endpoint_name}."""
+names the endpoint with ${endpoint_name}.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ OPTION_PREFIX = "mqtt_"  # the flat form: mqtt_mountpoint, mqtt_command_topic, m
 
 @dataclass(frozen=True, slots=True)
 class Translator:
+    """One of EMQX's translators: a topic and its QoS."""
+
     topic: str
     qos: int = 0
 
@@ -37,7 +40,8 @@ class EmqxSettings:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EmqxSettings:
         """Settings from their flat form (OPTION_PREFIX + EMQX's name, as a config entry keeps
-        them); a setting left out keeps EMQX's default."""
+        them); a setting left out keeps EMQX's default.
+        """
         defaults = cls()
 
         def translator(name: str) -> Translator:
@@ -58,9 +62,11 @@ class EmqxSettings:
 
     @property
     def publishes_every_update(self) -> bool:
+        """Return whether every Update is published, not only changes."""
         return self.update_msg_publish_condition == "always"
 
     def topic(self, endpoint: str, translator: Translator) -> str:
+        """Return the topic of translator for endpoint."""
         return self.mountpoint.replace(ENDPOINT_VARIABLE, endpoint) + translator.topic
 
     # -- the bridge's side: commands in -----------------------------------------------------
@@ -78,7 +84,8 @@ class EmqxSettings:
 
     def command_topic(self, endpoint: str) -> str:
         """Where a consumer publishes a command for endpoint: the command filter made concrete
-        (EMQX's default "dn/#" becomes "dn/cmd", as EMQX's own examples publish)."""
+        (EMQX's default "dn/#" becomes "dn/cmd", as EMQX's own examples publish).
+        """
         levels = ["cmd" if level in ("#", "+") else level for level in self.command.topic.split("/")]
         return self.topic(endpoint, Translator("/".join(levels)))
 

@@ -23,6 +23,7 @@ class Operations(Flag):
 
     @classmethod
     def parse(cls, text: str | None) -> Operations:
+        """Parse the Operations element of an object XML ("RW", "E", empty)."""
         ops = cls.NONE
         for ch in (text or "").strip().upper():
             if ch == "R":
@@ -36,25 +37,31 @@ class Operations(Flag):
         return ops
 
     def __str__(self) -> str:
+        """Return the operations as the object XML writes them."""
         return "".join(
             ch for ch, flag in (("R", Operations.R), ("W", Operations.W), ("E", Operations.E)) if flag in self
         )
 
     @property
     def readable(self) -> bool:
+        """Return whether the resource can be read."""
         return Operations.R in self
 
     @property
     def writable(self) -> bool:
+        """Return whether the resource can be written."""
         return Operations.W in self
 
     @property
     def executable(self) -> bool:
+        """Return whether the resource can be executed."""
         return Operations.E in self
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceDefinition:
+    """One resource of an object, as its object XML defines it."""
+
     id: int
     name: str
     operations: Operations
@@ -72,6 +79,7 @@ class ResourceDefinition:
         return SENML_UNITS.get(self.units, self.units)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the definition in its compact, JSON-friendly form."""
         out: dict[str, Any] = {"name": self.name, "ops": str(self.operations), "type": self.type.value}
         if self.multiple:
             out["multiple"] = True
@@ -89,6 +97,7 @@ class ResourceDefinition:
 
     @classmethod
     def from_dict(cls, rid: int, data: dict[str, Any]) -> ResourceDefinition:
+        """Build a definition from its compact form (to_dict)."""
         enum = data.get("enum")
         return cls(
             id=rid,
@@ -106,6 +115,8 @@ class ResourceDefinition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectDefinition:
+    """One LwM2M object, as its object XML defines it."""
+
     id: int
     name: str
     version: str = "1.0"
@@ -116,6 +127,7 @@ class ObjectDefinition:
     resources: dict[int, ResourceDefinition] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the definition in its compact, JSON-friendly form."""
         return {
             "name": self.name,
             "version": self.version,
@@ -128,6 +140,7 @@ class ObjectDefinition:
 
     @classmethod
     def from_dict(cls, oid: int, data: dict[str, Any]) -> ObjectDefinition:
+        """Build a definition from its compact form (to_dict)."""
         return cls(
             id=oid,
             name=data["name"],

@@ -30,6 +30,7 @@ class ObjectModel:
     """Looks up object and resource definitions; unknown ones are simply None."""
 
     def __init__(self, definitions: Iterable[ObjectDefinition] | None = None, *, bundled: bool = True) -> None:
+        """Hold the bundled definitions (unless told not to) overridden by definitions."""
         self._objects: dict[int, ObjectDefinition] = dict(_bundled()) if bundled else {}
         for definition in definitions or ():
             self._objects[definition.id] = definition
@@ -52,16 +53,20 @@ class ObjectModel:
         return model, problems
 
     def add(self, definitions: Iterable[ObjectDefinition]) -> None:
+        """Add definitions, replacing any of the same object id."""
         for definition in definitions:
             self._objects[definition.id] = definition
 
     def object(self, object_id: int | None) -> ObjectDefinition | None:
+        """Return the definition of an object, if there is one."""
         return self._objects.get(object_id) if object_id is not None else None
 
     def typed(self, path: Path, value: builtins.object) -> Value:
-        """value as the resource at path takes it (values.coerce by the model's type). A
-        resource the model does not describe (or an executable one) keeps a typed value as
-        it is; the device decides."""
+        """Return value as the resource at path takes it (values.coerce by the model's type).
+
+        A resource the model does not describe (or an executable one) keeps a typed value as
+        it is; the device decides.
+        """
         rdef = self.resource(path)
         if rdef is not None and rdef.type is not DataType.NONE:
             try:
@@ -84,10 +89,13 @@ class ObjectModel:
         return obj.resources.get(rid) if obj else None
 
     def __contains__(self, object_id: builtins.object) -> bool:
+        """Return whether an object is defined."""
         return object_id in self._objects
 
     def __iter__(self) -> Iterator[ObjectDefinition]:
+        """Iterate over the definitions by object id."""
         return iter(sorted(self._objects.values(), key=lambda o: o.id))
 
     def __len__(self) -> int:
+        """Return how many objects are defined."""
         return len(self._objects)

@@ -131,6 +131,7 @@ def parse_object_xml(data: bytes, where: str = "<xml>") -> list[ObjectDefinition
 
 
 def parse_object_file(path: str | FsPath) -> list[ObjectDefinition]:
+    """Read the object definitions of one OMA object XML file."""
     path = FsPath(path)
     try:
         data = path.read_bytes()
