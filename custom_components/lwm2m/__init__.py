@@ -47,8 +47,9 @@ PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "se
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:
-    """Start the device source of this entry (our LwM2M server, or an EMQX gateway's devices over
-    MQTT), hand it to the hub, and set up its devices' entities.
+    """Start this entry's device source, hand it to the hub, and set up its devices' entities.
+
+    The source is our LwM2M server, or an EMQX gateway's devices over MQTT.
     """
     from homeassistant.exceptions import ConfigEntryNotReady
 
@@ -102,7 +103,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
 
 
 def server_config(settings: dict[str, Any]) -> ServerConfig:
-    """The built-in server's settings from the entry's data and options."""
+    """Build the built-in server's settings from the entry's data and options."""
     from .const import (
         CONF_HOST,
         CONF_MAX_LIFETIME,
@@ -125,8 +126,9 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
 
 
 def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: str | None, problems: list[str]) -> None:
-    """Object definition files that could not be read are skipped (the core logs each one);
-    a repair issue tells the user which, until a reload finds none.
+    """Tell the user, in a repair issue, which object definition files could not be read.
+
+    Those files are skipped (the core logs each one); the issue stays until a reload finds none.
     """
     from homeassistant.helpers import issue_registry as ir
 
@@ -151,7 +153,7 @@ def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: s
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
-    """The entry is gone: so are its repair issues."""
+    """Delete the repair issues of an entry that is gone."""
     from homeassistant.helpers import issue_registry as ir
 
     ir.async_delete_issue(hass, DOMAIN, f"object_files_{entry.entry_id}")

@@ -1,6 +1,8 @@
-"""Set up LwM2M from the UI: either an LwM2M server here (address, UDP port, lifetimes,
-observation, object files, the optional MQTT bridge) or the devices of an external EMQX
-LwM2M gateway over MQTT (its mountpoint and topics).
+"""Set up LwM2M from the UI: either an LwM2M server here or an external EMQX gateway's devices.
+
+The server takes its address, UDP port, lifetimes, observation, object files and the optional
+MQTT bridge; the devices of an external EMQX LwM2M gateway come over MQTT (its mountpoint and
+topics).
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def _check_mqtt(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _topic_ok(topic: str, *, wildcards: bool) -> bool:
-    """An MQTT topic (or, with wildcards, a filter: '+' levels, a last '#')."""
+    """Tell whether topic is a valid MQTT topic (or, with wildcards, a filter: '+' levels, a last '#')."""
     if not topic or "\x00" in topic:
         return False
     levels = topic.split("/")
@@ -154,7 +156,7 @@ def _emqx_title(data: dict[str, Any]) -> str:
 
 
 def _schema(fields: dict[Any, Any]) -> Any:
-    """A form schema (typed Any: Home Assistant moved from voluptuous to probatio)."""
+    """Make a form schema (typed Any: Home Assistant moved from voluptuous to probatio)."""
     return vol.Schema(fields)
 
 
@@ -181,8 +183,9 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _options_without(entry: LwM2MConfigEntry, data: dict[str, Any]) -> dict[str, Any]:
-    """The entry's options less what Reconfigure just set (options would shadow it); the
-    MQTT bridge and every other option stay as they were.
+    """Return the entry's options less what Reconfigure just set (options would shadow it).
+
+    The MQTT bridge and every other option stay as they were.
     """
     return {key: value for key, value in entry.options.items() if key not in data}
 
@@ -210,7 +213,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         return {}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """An LwM2M server here, or the devices of an EMQX gateway over MQTT."""
+        """Offer the choice: an LwM2M server here, or the devices of an EMQX gateway over MQTT."""
         return self.async_show_menu(step_id="user", menu_options=[MODE_SERVER, MODE_EMQX])
 
     async def async_step_server(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -307,6 +310,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
 
 class LwM2MOptionsFlow(OptionsFlow):
     """Lifetimes, observation, object files and the MQTT bridge; the entry restarts with them.
+
     For an EMQX gateway entry: observation, object files and the gateway's topics.
     """
 
@@ -339,7 +343,7 @@ class LwM2MOptionsFlow(OptionsFlow):
         )
 
     async def async_step_mqtt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """The bridge's topics, as in the EMQX gateway's settings."""
+        """Ask for the bridge's topics, as in the EMQX gateway's settings."""
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize_mqtt(user_input)

@@ -19,8 +19,10 @@ TO_REDACT = {"address", "identity", "sms", "serial_number", "3/0/2", "/3/0/2", "
 
 
 def pseudonym(entry: LwM2MConfigEntry, endpoint: str) -> str:
-    """An endpoint name (often urn:imei:...) as a stable stand-in: the same device gets the
-    same one in every download of this entry, so reports can still be correlated.
+    """Return a stable stand-in for an endpoint name (often urn:imei:...).
+
+    The same device gets the same one in every download of this entry, so reports can still be
+    correlated.
     """
     digest = hashlib.sha256(f"{entry.entry_id}/{endpoint}".encode()).hexdigest()[:10]
     return f"endpoint-{digest}"

@@ -1,5 +1,6 @@
-"""The base of every LwM2M entity (one match: endpoint, path, description; its device, its
-availability) and the set-up every platform shares.
+"""The base of every LwM2M entity, and the set-up every platform shares.
+
+An entity is one match (endpoint, path, description), with its device and its availability.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ type SetupEntry = Callable[[HomeAssistant, LwM2MConfigEntry, AddConfigEntryEntit
 
 
 def platform_setup(platform: Platform) -> SetupEntry:
-    """A platform's async_setup_entry: each match becomes an entity of its description's class,
-    now (devices known from the last run) and whenever the hub finds more.
+    """Make a platform's async_setup_entry: each match becomes an entity of its description's class.
+
+    That happens now (devices known from the last run) and whenever the hub finds more.
     """
 
     async def async_setup_entry(

@@ -1,5 +1,6 @@
-"""The hub: one config entry's device source (the built-in server, or an EMQX gateway), its
-endpoints as devices, their resources as entities, and one keyed store of subscriptions.
+"""The hub: one config entry's device source, its endpoints as devices, their resources as entities.
+
+The source is the built-in server or an EMQX gateway; one keyed store holds the subscriptions.
 
 The store follows ESPHome's entry data: (endpoint, path) -> the value held and the callbacks of
 the entities that show it, (endpoint, topic) -> the callbacks of those that follow the device
@@ -333,15 +334,16 @@ class LwM2MHub:
 
     @callback
     def async_subscribe(self, endpoint: str, key: Path | Topic, listener: Callable[[Any], None]) -> CALLBACK_TYPE:
-        """Call listener with each new value of (endpoint, path), or with what a topic brings;
-        the returned function ends it (entities call it when they are removed).
+        """Call listener with each new value of (endpoint, path), or with what a topic brings.
+
+        The returned function ends it (entities call it when they are removed).
         """
         slot = self._store.setdefault((endpoint, key), _Slot())
         slot.listeners.append(listener)
         return partial(slot.listeners.remove, listener)
 
     def value(self, endpoint: str, path: Path) -> Value | None:
-        """The value held for (endpoint, path), if one came."""
+        """Return the value held for (endpoint, path), if one came."""
         slot = self._store.get((endpoint, path))
         return None if slot is None or slot.value is _MISSING else slot.value
 
@@ -395,7 +397,7 @@ class LwM2MHub:
 
     @callback
     def forget_device(self, endpoint: str) -> None:
-        """The user deleted the device: its entities come back if it registers again."""
+        """Drop a device the user deleted; its entities come back if it registers again."""
         self.matches.pop(endpoint, None)
         self.known_paths.pop(endpoint, None)
         self._save()
@@ -404,7 +406,7 @@ class LwM2MHub:
 def translate_error(
     err: LwM2MError | TimeoutError, endpoint: str, *, path: Path | str = "", timeout: float = 0.0
 ) -> HomeAssistantError:
-    """A core error as the translated error users see, for services and entity actions alike."""
+    """Turn a core error into the translated error users see, for services and entity actions alike."""
     if isinstance(err, TimeoutError):
         return HomeAssistantError(
             translation_domain=DOMAIN,

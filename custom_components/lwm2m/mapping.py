@@ -27,12 +27,12 @@ MAX_STATE = 255  # characters a state can hold
 
 
 def text_state(value: Value) -> str:
-    """A value as text a state can hold."""
+    """Show a value as text a state can hold."""
     return str(value)[:MAX_STATE]
 
 
 def number_state(value: Value) -> float | None:
-    """A numeric value as a float; anything else as unknown."""
+    """Show a numeric value as a float; anything else as unknown."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -56,7 +56,7 @@ _TEXTS = (DataType.STRING, DataType.CORELNK, DataType.OBJLNK)
 
 
 def classify(definition: ResourceDefinition | None, value: Value | None) -> Kind | None:
-    """The generic row a resource falls to; None for write-only ones (the services reach them)."""
+    """Pick the generic row a resource falls to; None for write-only ones (the services reach them)."""
     if definition is not None and definition.operations.executable:
         return Kind.COMMAND
     if definition is not None and not definition.operations.readable:
@@ -86,7 +86,7 @@ class Resource:
     values: Mapping[Path, Value | None]  # what was read of the device (units beside a value)
 
     def sibling(self, resource_id: int | None) -> Value | None:
-        """The value of another resource of the same instance (a unit resource such as 5701)."""
+        """Return the value of another resource of the same instance (a unit resource such as 5701)."""
         return None if resource_id is None else self.values.get(Path(self.path.ids[:2]).child(resource_id))
 
 
@@ -164,15 +164,16 @@ _DEVICE_CLASSES: dict[str, SensorDeviceClass] = {
 
 
 def senml_unit(senml: str) -> tuple[str, SensorDeviceClass | None]:
-    """A SenML unit as Home Assistant writes it, with the device class it implies."""
+    """Translate a SenML unit to Home Assistant's spelling, with the device class it implies."""
     return _HA_UNITS.get(senml, senml), _DEVICE_CLASSES.get(senml)
 
 
 def unit_of(
     unit: str | None, device_class: SensorDeviceClass | None, resource: Resource, unit_resource: int | None
 ) -> tuple[str | None, SensorDeviceClass | None]:
-    """A row's unit and device class for one resource: the device's own unit resource wins,
-    then the row's unit, then the model's.
+    """Pick a row's unit and device class for one resource.
+
+    The device's own unit resource wins, then the row's unit, then the model's.
     """
     reported = resource.sibling(unit_resource)
     if isinstance(reported, str) and reported.strip():
@@ -192,8 +193,10 @@ _ACTIONS = (Platform.BUTTON, Platform.NUMBER, Platform.SELECT, Platform.SWITCH, 
 
 
 class Tables:
-    """Every platform's rows, indexed for the matcher: by (object, resource), by kind, and the
-    rows every device gets once (its status, its Send events).
+    """Every platform's rows, indexed for the matcher.
+
+    They are indexed by (object, resource) and by kind, beside the rows every device gets once
+    (its status, its Send events).
     """
 
     def __init__(
@@ -221,7 +224,7 @@ class Tables:
     def match(
         self, endpoint: str, instances: Sequence[Path], values: Mapping[Path, Value | None], model: ObjectModel
     ) -> list[Match]:
-        """The entities of one device, from its announced instances and what was read of it."""
+        """Find the entities of one device, from its announced instances and what was read of it."""
         found = [Match(endpoint, platform, description) for platform, description in self.device]
         counts: dict[int, int] = {}
         for inst in instances:
@@ -290,8 +293,9 @@ def _named(
     multiple: bool,
     mapped: bool,
 ) -> LwM2MEntityDescription:
-    """The row named for one resource: its translation (with the resource instance as {index}),
-    or, where no translation or device class names it, a name from the model (or the path).
+    """Name the row for one resource by its translation (with the resource instance as {index}).
+
+    Where no translation or device class names it, the name comes from the model (or the path).
     """
     object_name, resource_name = labels
     label = f"{object_name} {resource_name}" if object_name and resource_name else str(leaf)

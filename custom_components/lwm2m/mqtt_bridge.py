@@ -1,5 +1,6 @@
-"""The MQTT bridge: every LwM2M event of a device source published, and commands executed, in
-the JSON of the EMQX LwM2M gateway, over Home Assistant's own MQTT integration.
+"""The MQTT bridge: every LwM2M event of a device source published, and commands executed.
+
+It speaks the JSON of the EMQX LwM2M gateway, over Home Assistant's own MQTT integration.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ class MqttSubscriptions:
 
 
 class MqttBridge(MqttSubscriptions):
-    """Publishes a device source's events and answers commands, as EMQX's gateway does; what
-    to publish and how to answer is the core's EmqxBridge, this only moves messages.
+    """Publishes a device source's events and answers commands, as EMQX's gateway does.
+
+    What to publish and how to answer is the core's EmqxBridge; this only moves messages.
     """
 
     def __init__(self, hass: HomeAssistant, source: BridgedSource, settings: EmqxSettings) -> None:
@@ -110,12 +112,12 @@ class MqttBridge(MqttSubscriptions):
 
 
 def payload_of(message: mqtt.ReceiveMessage) -> bytes | str:
-    """A received payload as bytes or text (subscriptions here ask for no decoding)."""
+    """Take a received payload as bytes or text (subscriptions here ask for no decoding)."""
     return message.payload if isinstance(message.payload, (bytes, str)) else str(message.payload)
 
 
 async def mqtt_ready(hass: HomeAssistant) -> bool:
-    """True once Home Assistant's MQTT client is up; else a repair issue says what to do."""
+    """Wait for Home Assistant's MQTT client and say whether it is up; if not, a repair issue says what to do."""
     if not await mqtt.async_wait_for_mqtt_client(hass):
         ir.async_create_issue(
             hass,

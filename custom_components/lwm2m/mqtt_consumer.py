@@ -1,5 +1,6 @@
-"""The consumer mode's MQTT side: the EMQX gateway's messages into the core's EmqxGateway,
-its commands out, over Home Assistant's own MQTT integration.
+"""The consumer mode's MQTT side, over Home Assistant's own MQTT integration.
+
+The EMQX gateway's messages go into the core's EmqxGateway, and its commands go out.
 """
 
 from __future__ import annotations

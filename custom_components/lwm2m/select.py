@@ -43,7 +43,7 @@ class LwM2MSelectDescription(SelectEntityDescription, LwM2MEntityDescription):
 
 
 def _option(enumeration: Mapping[int, str], value: Value) -> str | None:
-    """The label of the device's number (a number outside the enumeration is unknown)."""
+    """Label the device's number (a number outside the enumeration is unknown)."""
     return enumeration.get(value) if isinstance(value, int) else None
 
 

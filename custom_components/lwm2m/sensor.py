@@ -83,7 +83,7 @@ class LwM2MSensorDescription(SensorEntityDescription, LwM2MEntityDescription):
 
 
 def _ipso(oid: int, key: str, device_class: SensorDeviceClass | None, unit: str | None) -> list[LwM2MSensorDescription]:
-    """The IPSO sensor pattern: the value (5700) in the unit 5701 names, its extremes (5601, 5602)."""
+    """Describe the IPSO sensor pattern: the value (5700) in the unit 5701 names, its extremes (5601, 5602)."""
     value = LwM2MSensorDescription(
         key=key,
         objects=(oid,),

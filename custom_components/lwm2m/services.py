@@ -72,7 +72,7 @@ class Target:
 
     @classmethod
     def of(cls, call: ServiceCall) -> Target:
-        """The device (by device_id: its loaded LwM2M entry) or endpoint name a call targets."""
+        """Find the device (by device_id: its loaded LwM2M entry) or endpoint name a call targets."""
         hub, endpoint = _resolve(call)
         if hub.registration(endpoint) is None:
             raise _invalid("unknown_endpoint", endpoint=endpoint)
@@ -84,7 +84,7 @@ class Target:
         return float(self.call.data[ATTR_TIMEOUT])
 
     def path(self, text: str | None = None) -> Path:
-        """A path ("/3/0/9") or a resource key from the object model ("batteryLevel")."""
+        """Resolve a path ("/3/0/9") or a resource key from the object model ("batteryLevel")."""
         text = (self.call.data[ATTR_PATH] if text is None else text).strip()
         if text.startswith("/") or text[:1].isdigit():
             try:
@@ -104,14 +104,14 @@ class Target:
         return matches[0]
 
     def checked_path(self, check: Callable[[Path], bool]) -> Path:
-        """The call's path, if an operation that takes only some paths can take it."""
+        """Return the call's path, refused unless check says the call's operation can take it."""
         path = self.path()
         if not check(path):
             raise _invalid("invalid_path", path=str(path))
         return path
 
     def node(self, path: Path) -> Node:
-        """The call's value as what a Write of path sends."""
+        """Build what a Write of path sends from the call's value."""
         try:
             return self.device.node_for(path, self.call.data[ATTR_VALUE])
         except LwM2MError as err:
@@ -135,8 +135,10 @@ class Target:
 
 
 def _resolve(call: ServiceCall) -> tuple[LwM2MHub, str]:
-    """The hub and endpoint a call names: a device's (through its loaded LwM2M config entry), or
-    the endpoint name's (the loaded entry it is registered with).
+    """Find the hub and endpoint a call names.
+
+    Either a device's (through its loaded LwM2M config entry), or the endpoint name's (the
+    loaded entry it is registered with).
     """
     device_ids = call.data.get(ATTR_DEVICE_ID)
     if isinstance(device_ids, list):

@@ -93,8 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def stdin_fd() -> int | None:
-    """The fd of stdin when it is open. Ask before any file or socket is opened: when fd 0
-    is closed, the event loop or a socket takes that number, and it is no stdin.
+    """Return the fd of stdin when it is open.
+
+    Ask before any file or socket is opened: when fd 0 is closed, the event loop or a socket
+    takes that number, and it is no stdin.
     """
     if sys.stdin is None:
         return None

@@ -1,5 +1,7 @@
-"""The device-source interface: what the Home Assistant layer, the services, the runner and the
-MQTT bridge use of a source of LwM2M devices (the built-in server, an EMQX gateway).
+"""The device-source interface: what the rest of the integration uses of a source of LwM2M devices.
+
+Its users are the Home Assistant layer, the services, the runner and the MQTT bridge; the
+sources are the built-in server and an EMQX gateway.
 
 Nothing here speaks CoAP or MQTT: a source has registrations, an event stream, statistics and
 operations on one device that return a Response or raise an LwM2MError.
@@ -61,7 +63,7 @@ def code_name(code: str) -> str:
 
 
 def meaning(code: str) -> str:
-    """A CoAP code as people read it: "4.04" -> "not found"."""
+    """Spell out a CoAP code as people read it: "4.04" -> "not found"."""
     return code_name(code).replace("_", " ")
 
 
@@ -132,9 +134,11 @@ class SourceStats:
 
 
 class DeviceOperations(Protocol):
-    """The LwM2M operations on one registered device. Each returns a Response or raises an
-    OperationError with the device's CoAP code (DeviceTimeout, NotRegistered, QueueFull), or a
-    CodecError for a value or path that cannot be sent.
+    """The LwM2M operations on one registered device.
+
+    Each returns a Response or raises an OperationError with the device's CoAP code
+    (DeviceTimeout, NotRegistered, QueueFull), or a CodecError for a value or path that cannot
+    be sent.
     """
 
     name: str
@@ -239,7 +243,7 @@ class DeviceSource(Protocol):
         ...
 
     def endpoint(self, name: str) -> DeviceOperations:
-        """The operations on a registered device; NotRegistered if there is none."""
+        """Return the operations on a registered device; raise NotRegistered if there is none."""
         ...
 
     def is_awake(self, endpoint: str) -> bool:
@@ -247,9 +251,9 @@ class DeviceSource(Protocol):
         ...
 
     def queued(self, endpoint: str) -> int:
-        """Requests waiting for the device (asleep, or answered later)."""
+        """Count the requests waiting for the device (asleep, or answered later)."""
         ...
 
     def diagnostics(self) -> dict[str, Any]:
-        """What a diagnostics download shows of the source itself (no endpoint names)."""
+        """Return what a diagnostics download shows of the source itself (no endpoint names)."""
         ...

@@ -87,8 +87,10 @@ def format_name(fmt: int | None) -> str:
 
 
 class Endpoint:
-    """The operations on one endpoint; it looks the registration up anew for each request,
-    so a device that moved (NAT rebinding) or re-registered is reached where it is now.
+    """The operations on one endpoint.
+
+    It looks the registration up anew for each request, so a device that moved (NAT rebinding)
+    or re-registered is reached where it is now.
     """
 
     def __init__(self, server: EndpointHost, name: str) -> None:
@@ -107,7 +109,7 @@ class Endpoint:
     # -- content formats ---------------------------------------------------------------
 
     def preferred_format(self) -> int:
-        """The richest format the device announced, else the default of its LwM2M version."""
+        """Pick the richest format the device announced, else the default of its LwM2M version."""
         reg = self.registration
         announced = reg.objects.content_formats
         for fmt in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON, ContentFormat.TLV, ContentFormat.LWM2M_JSON):
@@ -116,9 +118,10 @@ class Endpoint:
         return ContentFormat.SENML_CBOR if reg.version_tuple >= (1, 1) else ContentFormat.TLV
 
     def accept_candidates(self, path: Path, *, composite: bool = False) -> list[int]:
-        """The Accept formats a Read or Observe of path tries, in order, until one is not
-        answered with 4.06: the preferred format, then what the device's version allows,
-        less the formats this registration already refused.
+        """List the Accept formats a Read or Observe of path tries in turn, until one is not refused with 4.06.
+
+        The preferred format comes first, then what the device's version allows, less the formats
+        this registration already refused.
         """
         reg = self.registration
         if composite:
@@ -139,8 +142,9 @@ class Endpoint:
     async def _negotiate(
         self, candidates: list[int], attempt: Callable[[int, bool], Awaitable[tuple[Message, Any]]]
     ) -> tuple[Message, Any, tuple[int, ...]]:
-        """Run attempt(accept, tolerate_4_06) with each candidate until one is not refused with
-        4.06; remember on the registration what the device refused once another format worked.
+        """Run attempt(accept, tolerate_4_06) with each candidate until one is not refused with 4.06.
+
+        Once another format worked, remember on the registration what the device refused.
         """
         refused: list[int] = []
         for index, fmt in enumerate(candidates):
@@ -198,8 +202,9 @@ class Endpoint:
         operation: str,
         tolerate_not_acceptable: bool = False,
     ) -> tuple[Message, Any]:
-        """Send one request; raise on an error answer, except a 4.06 when told to tolerate it
-        (content negotiation then asks again with another Accept).
+        """Send one request; raise on an error answer, except a 4.06 when told to tolerate it.
+
+        Content negotiation then asks again with another Accept.
         """
         server = self._server
         reg = self.registration
@@ -334,8 +339,9 @@ class Endpoint:
         *,
         observe: bool = False,
     ) -> tuple[Message, Any, tuple[int, ...]]:
-        """A Read or Observe (GET), or its composite form (FETCH of several paths), asking in
-        the device's formats in turn until one is not refused with 4.06.
+        """Send a Read or Observe (GET), or its composite form (FETCH of several paths).
+
+        Ask in the device's formats in turn until one is not refused with 4.06.
         """
         composite = isinstance(target, tuple)
         path = target if isinstance(target, Path) else Path()
@@ -624,7 +630,7 @@ def _senml(fmt: int) -> int:
 
 
 def _composite_body(accept: int) -> int:
-    """The SenML format of a composite request's path list; LwM2M CBOR answers get a CBOR one."""
+    """Pick the SenML format of a composite request's path list; LwM2M CBOR answers get a CBOR one."""
     return accept if accept in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON) else ContentFormat.SENML_CBOR
 
 

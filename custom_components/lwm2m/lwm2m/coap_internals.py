@@ -167,8 +167,9 @@ def enlarge_receive_buffer(sock: socket.socket) -> int:
 
 
 def request_with_token(context: aiocoap.Context, message: Message, token: bytes) -> Any:
-    """Send message with a chosen token: the request goes straight into the token layer with
-    a one-off token source.
+    """Send message with a chosen token.
+
+    The request goes straight into the token layer with a one-off token source.
     """
     interface = context.request_interfaces[0]
     pipe = Pipe(message, context.log)
@@ -184,8 +185,9 @@ def request_with_token(context: aiocoap.Context, message: Message, token: bytes)
 def on_notifications(
     request: Any, on_message: Callable[[Message], None], on_error: Callable[[BaseException], None]
 ) -> None:
-    """Call on_message for every notification of an observing request, on_error once when the
-    observation ends.
+    """Call on_message for every notification of an observing request.
+
+    on_error is called once, when the observation ends.
     """
     request.observation.register_callback(on_message, _suppress_deprecation=True)
     request.observation.register_errback(on_error, _suppress_deprecation=True)

@@ -109,7 +109,7 @@ class Command:
     timeout: float | None = None  # seconds; None: the server's request timeout
 
     def head(self) -> dict[str, Any]:
-        """The first fields of this command's result line."""
+        """Start this command's result line with its first fields."""
         out: dict[str, Any] = {"event": "result"}
         if self.has_id:
             out["id"] = self.id
@@ -125,7 +125,7 @@ class Command:
 
 
 def parse_line(line: str) -> Command | None:
-    """The command a line holds; None for a blank line or a "#" comment.
+    """Parse the command a line holds; return None for a blank line or a "#" comment.
 
     Raises CommandError for anything else that is not a valid command.
     """
@@ -144,7 +144,7 @@ def parse_line(line: str) -> Command | None:
 
 
 def parse_human(text: str) -> dict[str, Any]:
-    """The JSON form of a human command line such as "write dev1 /3311/0/5850 true"."""
+    """Turn a human command line such as "write dev1 /3311/0/5850 true" into its JSON form."""
     word, rest = _split(text)
     op = word.lower().replace("-", "_")
     if op not in OPS:
@@ -239,7 +239,7 @@ def parse_command(data: Mapping[str, Any]) -> Command:
 
 
 def _op_fields(op: str, path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields only some ops have, checked; CommandError names what is wrong."""
+    """Collect and check the fields only some ops have; CommandError names what is wrong."""
     fields: dict[str, Any] = {}
     match op:
         case "write":
@@ -557,7 +557,7 @@ class Console:
 
 
 def line_writer(stream: TextIO | None = None) -> Callable[[dict[str, Any]], None]:
-    """A function that prints a dict as one JSON line, whole, from any thread."""
+    """Make a function that prints a dict as one JSON line, whole, from any thread."""
     lock = threading.Lock()
 
     def write(data: dict[str, Any]) -> None:
@@ -600,7 +600,7 @@ class LineSplitter:
         return lines
 
     def end(self) -> list[str | None]:
-        """The last line, when the stream did not end with a newline."""
+        """Return the last line, when the stream did not end with a newline."""
         rest, skipping = bytes(self._buffer), self._skipping
         self._buffer.clear()
         self._skipping = False

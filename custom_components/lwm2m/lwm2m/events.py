@@ -28,8 +28,9 @@ class EventType(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationInfo:
-    """A registration as it was when the event happened (registered, updated, deregistered,
-    expired); moved and objects_changed say what an Update changed.
+    """A registration as it was when the event happened (registered, updated, deregistered, expired).
+
+    moved and objects_changed say what an Update changed.
     """
 
     reg_id: str
@@ -134,8 +135,9 @@ class Event:
         return self.details if isinstance(self.details, ResponseInfo) else None
 
     def to_json(self) -> dict[str, Any]:
-        """The event's data in JSON-friendly form (paths as text, opaque as base64), without
-        its details (a registration's id and address stay out of what is published).
+        """Return the event's data in JSON-friendly form (paths as text, opaque as base64).
+
+        Its details are left out, so a registration's id and address are not published.
         """
         out: dict[str, Any] = {"endpoint": self.endpoint}
         if self.path is not None:

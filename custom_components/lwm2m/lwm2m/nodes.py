@@ -142,9 +142,10 @@ class _Single:
 
 
 def node_for(model: ObjectModel, path: Path, value: object) -> Node:
-    """The node a Write sends from a user's value: a value for a resource (or resource
-    instance), a mapping or list for a multiple resource, a mapping of resource ids for an
-    instance; each value typed by the model.
+    """Build the node a Write sends from a user's value, each value typed by the model.
+
+    The user gives a value for a resource (or resource instance), a mapping or list for a
+    multiple resource, a mapping of resource ids for an instance.
     """
     if path.is_resource_instance:
         return ResourceInstance(path.ids[3], model.typed(path, value))
@@ -166,7 +167,7 @@ def node_for(model: ObjectModel, path: Path, value: object) -> Node:
 
 
 def _id(key: object, below: Path) -> int:
-    """A resource (instance) id as a user gave it ("5700", 5700)."""
+    """Read a resource (instance) id as a user gave it ("5700", 5700)."""
     try:
         number = int(str(key))
     except ValueError:

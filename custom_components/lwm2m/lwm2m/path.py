@@ -112,7 +112,7 @@ class Path:
         return Path((*self.ids, child_id))
 
     def startswith(self, other: Path) -> bool:
-        """True when other is this path or one of its ancestors."""
+        """Tell whether other is this path or one of its ancestors."""
         return self.ids[: len(other.ids)] == other.ids
 
     def relative_to(self, base: Path) -> tuple[int, ...]:

@@ -33,7 +33,7 @@ class SleepQueue:
         return len(self._waiting.get(endpoint, ()))
 
     def wake(self, endpoint: str) -> None:
-        """The device just talked to us: release what waits for it, in order."""
+        """Release, in order, what waits for a device that just talked to us."""
         self._awake_until[endpoint] = time.monotonic() + self.window
         for future in self._waiting.pop(endpoint, ()):
             if not future.done():
@@ -62,7 +62,7 @@ class SleepQueue:
                 waiting.remove(future)
 
     def forget(self, endpoint: str, reason: str) -> None:
-        """The endpoint is gone: fail whatever waits for it."""
+        """Fail whatever waits for an endpoint that is gone."""
         self._awake_until.pop(endpoint, None)
         for future in self._waiting.pop(endpoint, ()):
             if not future.done():

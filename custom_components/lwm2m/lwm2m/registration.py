@@ -88,7 +88,7 @@ class Registration:
             return 1, 0
 
     def info(self, *, moved: bool = False, objects_changed: bool = False) -> RegistrationInfo:
-        """The registration as an event carries it."""
+        """Describe the registration as an event carries it."""
         return RegistrationInfo(
             reg_id=self.reg_id,
             endpoint=self.endpoint,
@@ -111,7 +111,7 @@ class Registration:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly form (for storage and diagnostics); no transport object."""
+        """Return a JSON-friendly form (for storage and diagnostics); no transport object."""
         return {
             "reg_id": self.reg_id,
             "endpoint": self.endpoint,
@@ -160,14 +160,14 @@ class Registration:
 
 
 def _formats(value: Any) -> set[int]:
-    """Saved content format numbers; anything else (older data, garbage) is ignored."""
+    """Read saved content format numbers; anything else (older data, garbage) is ignored."""
     if not isinstance(value, (list, tuple)):
         return set()
     return {f for f in value if isinstance(f, int) and not isinstance(f, bool) and 0 <= f <= 0xFFFF}
 
 
 def new_registration_id() -> str:
-    """An unguessable Location-Path segment (64 random bits)."""
+    """Make an unguessable Location-Path segment (64 random bits)."""
     return secrets.token_hex(8)
 
 
@@ -211,7 +211,7 @@ class RegistrationStore:
             del self._by_address[reg.address]
 
     def move(self, reg: Registration, remote: Any, address: str) -> bool:
-        """The device now talks from another address (NAT rebinding); True if it moved."""
+        """Follow a device that now talks from another address (NAT rebinding); return True if it moved."""
         if reg.address == address:
             reg.remote = remote
             return False
@@ -239,8 +239,9 @@ class RegistrationStore:
 
 
 def readable_registrations(saved: Iterable[dict[str, Any]]) -> Iterator[Registration]:
-    """Registrations saved before a restart (Registration.to_dict); unreadable ones are logged
-    and skipped.
+    """Yield the registrations saved before a restart (Registration.to_dict).
+
+    Unreadable ones are logged and skipped.
     """
     for data in saved:
         try:

@@ -237,7 +237,7 @@ class LwM2MServer:
         return Message(code=Code.CHANGED)
 
     def _forget(self, reg: Registration) -> None:
-        """A registration ended or was replaced: its observations and queue go with it."""
+        """Drop the observations and queue of a registration that ended or was replaced."""
         self.observations.drop_endpoint(reg.endpoint)
         self.queue.forget(reg.endpoint, "is no longer registered")
 

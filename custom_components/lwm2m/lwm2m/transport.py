@@ -72,7 +72,7 @@ class CoapTransport:
 
 
 def bind_address(host: str) -> str:
-    """The IPv6 address aiocoap's udp6 transport binds for host.
+    """Return the IPv6 address aiocoap's udp6 transport binds for host.
 
     udp6 on :: serves IPv4 (as ::ffff:a.b.c.d) and IPv6 alike, also where IPv6 is switched
     off by sysctl (Docker's default); an IPv4 address is bound in its IPv4-mapped form.
@@ -83,9 +83,10 @@ def bind_address(host: str) -> str:
 
 
 def bind_problem(host: str, port: int) -> str | None:
-    """Why the server could not bind port on host, checked the way udp6 binds it: None,
-    "in_use", "not_local" (no such address here) or "no_ipv6" (a kernel started with
-    ipv6.disable=1 has no IPv6 sockets, which udp6 needs even for IPv4 devices).
+    """Tell why the server could not bind port on host, checked the way udp6 binds it.
+
+    The answer is None, "in_use", "not_local" (no such address here) or "no_ipv6" (a kernel
+    started with ipv6.disable=1 has no IPv6 sockets, which udp6 needs even for IPv4 devices).
     """
     try:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)

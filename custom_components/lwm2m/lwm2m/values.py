@@ -114,12 +114,12 @@ def check_value(value: Value, dtype: DataType) -> Value:
 
 
 def coerce(value: object, dtype: DataType) -> Value:
-    """Turn a raw value (a user's, MQTT JSON, a self-described SenML/JSON/CBOR value) into a
-    value of dtype: the one conversion from raw to typed.
+    """Turn a raw value (a user's, MQTT JSON, a self-described SenML/JSON/CBOR value) into one of dtype.
 
-    Accepts the obvious spellings: "21.5" for a Float, "true"/"on"/1 for a Boolean,
-    "3:0" for an Objlnk, ISO 8601 text or epoch seconds for a Time, base64 (padded or not,
-    URL-safe or not) or 0x-hex text for Opaque, UTF-8 bytes for a String.
+    This is the one conversion from raw to typed. It accepts the obvious spellings: "21.5" for a
+    Float, "true"/"on"/1 for a Boolean, "3:0" for an Objlnk, ISO 8601 text or epoch seconds for a
+    Time, base64 (padded or not, URL-safe or not) or 0x-hex text for Opaque, UTF-8 bytes for a
+    String.
     """
     try:
         match dtype:
@@ -214,7 +214,7 @@ def _coerce_time(value: object) -> Value:
 
 
 def guess_type(value: Value) -> DataType:
-    """The data type a Python value naturally has (for resources no model describes)."""
+    """Guess the data type a Python value naturally has (for resources no model describes)."""
     return _NATURAL_TYPES.get(type(value), DataType.STRING)
 
 
@@ -229,7 +229,7 @@ _NATURAL_TYPES: dict[type, DataType] = {
 
 
 def to_json_value(value: Value) -> object:
-    """A JSON-friendly form of a value (opaque as base64, time as epoch seconds)."""
+    """Return a JSON-friendly form of a value (opaque as base64, time as epoch seconds)."""
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     if isinstance(value, datetime):

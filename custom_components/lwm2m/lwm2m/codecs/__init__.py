@@ -1,5 +1,6 @@
-"""Every LwM2M content format behind one interface: decode to leaf values keyed by their full
-path, encode from nodes (the tree a Write sends).
+"""Every LwM2M content format behind one interface.
+
+Decode to leaf values keyed by their full path; encode from nodes (the tree a Write sends).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _codec(fmt: int, table: Mapping[int, ModuleType]) -> ModuleType:
 
 
 def decode(fmt: int, payload: bytes, path: Path, model: ObjectModel | None = None) -> dict[Path, Value]:
-    """The leaf values of a response (or request) about path, keyed by full path."""
+    """Decode the leaf values of a response (or request) about path, keyed by full path."""
     single = _SINGLE.get(fmt)
     if single is not None:
         if len(path.ids) < 3:
@@ -112,7 +113,7 @@ def encode_values(fmt: int, values: Mapping[Path, Value], base: Path = ROOT) -> 
 
 
 def decode_paths(fmt: int, payload: bytes) -> list[Path]:
-    """The paths named by a Read-Composite or Observe-Composite request body."""
+    """Decode the paths a Read-Composite or Observe-Composite request body names."""
     paths: list[Path] = _codec(fmt, _SENML).decode_paths(bytes(payload))
     return paths
 

@@ -13,7 +13,7 @@ MAX_RECORDS = 10_000  # more entries than any LwM2M payload holds; bounds memory
 
 
 def typed(value: Value, path: Path, model: ObjectModel | None) -> Value:
-    """A self-described value (SenML, JSON, CBOR) as the model types the resource at path."""
+    """Type a self-described value (SenML, JSON, CBOR) as the model types the resource at path."""
     return value if model is None else model.typed(path, value)
 
 

@@ -143,7 +143,7 @@ class RegisteredObjects:
         return [p.ids[1] for p in self.instances if p.ids[0] == object_id]
 
     def free_instance_id(self, object_id: int) -> int:
-        """The lowest instance id of object_id the device has not announced (for a Create)."""
+        """Pick the lowest instance id of object_id the device has not announced (for a Create)."""
         used = set(self.instance_ids(object_id))
         return next(i for i in range(65535) if i not in used)
 
@@ -206,7 +206,7 @@ def format_registration(registered: RegisteredObjects) -> bytes:
 
 
 def parse_discover(payload: bytes | str) -> dict[Path, dict[str, AttrValue]]:
-    """A Discover answer as path -> attributes."""
+    """Parse a Discover answer into path -> attributes."""
     out: dict[Path, dict[str, AttrValue]] = {}
     for link in parse(payload):
         out[Path.parse(link.uri)] = dict(link.attributes)

@@ -81,7 +81,7 @@ def to_values(raw: object, model: ObjectModel | None, decode_vd: Any) -> dict[Pa
 
 
 def to_paths(raw: object) -> list[Path]:
-    """The paths a composite request (Read-/Observe-Composite body) names."""
+    """Read the paths a composite request (Read-/Observe-Composite body) names."""
     return [path for _rec, path, _t in _names(_records(raw))]
 
 

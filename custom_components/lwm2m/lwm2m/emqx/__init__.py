@@ -1,6 +1,8 @@
-"""The EMQX LwM2M gateway's MQTT dialect: its JSON in one codec (both directions), its
-settings and topics, the bridge's behaviour (our server's devices published as EMQX publishes
-them) and the gateway consumer (an EMQX gateway's devices as a device source).
+"""The EMQX LwM2M gateway's MQTT dialect, for the bridge and for the gateway consumer.
+
+Its JSON is in one codec (both directions), beside its settings and topics, the bridge's
+behaviour (our server's devices published as EMQX publishes them) and the gateway consumer
+(an EMQX gateway's devices as a device source).
 
     settings.py  EmqxSettings: mountpoint, translators, update condition; EMQX's defaults
     codec.py     every message and command: a typed value, encode() and decode()

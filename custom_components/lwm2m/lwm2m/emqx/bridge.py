@@ -1,6 +1,7 @@
-"""The EMQX LwM2M gateway's behaviour on its MQTT side, without MQTT: which messages an
-event publishes, and how a command is carried out on a device and answered. The Home
-Assistant bridge (mqtt_bridge.py) only moves these messages to and from the broker.
+"""The EMQX LwM2M gateway's behaviour on its MQTT side, without MQTT.
+
+Which messages an event publishes, and how a command is carried out on a device and answered.
+The Home Assistant bridge (mqtt_bridge.py) only moves these messages to and from the broker.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ class EmqxBridge:
     # -- down: commands -------------------------------------------------------------------------
 
     def parse(self, topic: str, payload: bytes | str) -> tuple[str, Command | Message] | None:
-        """The endpoint a command topic names with its command, or with the error response to
-        publish at once; None for a topic that is not a command topic.
+        """Find the endpoint a command topic names, with its command or the error response to publish.
+
+        The error response goes out at once; a topic that is not a command topic gives None.
         """
         endpoint = self.settings.endpoint_of(topic)
         if endpoint is None:
@@ -128,7 +130,7 @@ class EmqxBridge:
 
 
 def _error(endpoint: str, err: LwM2MError) -> tuple[str, str]:
-    """A core error as EMQX answers it: the code, and the explanation as content."""
+    """Answer a core error as EMQX does: the code, and the explanation as content."""
     if isinstance(err, NotRegistered):
         return "4.04", f"{endpoint} is not registered"
     if isinstance(err, DeviceTimeout):

@@ -1,7 +1,8 @@
-"""The EMQX LwM2M gateway's JSON, both ways, to the letter of EMQX's manual: every message the
-gateway publishes (register, update, notify, a command's response) and every command it takes
-(read, discover, write, write-attr, execute, create, delete, observe, cancel-observe) is a typed
-value here, with encode() to the JSON object and decode() from it.
+"""The EMQX LwM2M gateway's JSON, both ways, to the letter of EMQX's manual.
+
+Every message the gateway publishes (register, update, notify, a command's response) and every
+command it takes (read, discover, write, write-attr, execute, create, delete, observe,
+cancel-observe) is a typed value here, with encode() to the JSON object and decode() from it.
 
 This is the only module that knows the JSON's field names. decode() raises CodecError for a
 message without the manual's shape; for a command, EmqxError, which carries what is known of
@@ -51,7 +52,7 @@ class EmqxError(LwM2MError):
 
 
 def loads(payload: bytes | str) -> Any:
-    """The JSON of one MQTT message, bounded."""
+    """Parse the JSON of one MQTT message; CodecError if it is too large or no JSON."""
     if len(payload) > MAX_MESSAGE:
         raise CodecError("too large")
     try:
@@ -78,7 +79,7 @@ class RegisterMessage:
 
     @classmethod
     def of(cls, msg_type: str, info: RegistrationInfo) -> RegisterMessage:
-        """What EMQX publishes for a registration: alternatePath always ("/" by default)."""
+        """Make what EMQX publishes for a registration: alternatePath always ("/" by default)."""
         instanced = {p.ids[0] for p in info.instances}
         bare = tuple(Path.of(oid) for oid in info.objects if oid not in instanced)
         return cls(
@@ -193,7 +194,7 @@ class NotifyMessage:
 
 
 def encode_values(values: Mapping[Path, Any]) -> list[dict[str, Any]]:
-    """The content of a read, observe or notify: [{"path", "value"}]."""
+    """Encode the content of a read, observe or notify: [{"path", "value"}]."""
     return [{"path": str(p), "value": _json(v)} for p, v in values.items()]
 
 
@@ -212,7 +213,7 @@ def decode_values(content: Any) -> dict[Path, Any]:
 
 
 def encode_links(attributes: Mapping[Path, Mapping[str, AttrValue]]) -> list[str]:
-    """The content of a discover: one CoRE link per path ("</3/0>;pmin=10")."""
+    """Encode the content of a discover: one CoRE link per path ("</3/0>;pmin=10")."""
     return [format_links([Link(str(p), dict(a))]).decode() for p, a in attributes.items()]
 
 
@@ -231,8 +232,9 @@ def _json(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseMessage:
-    """The answer to a command: the device's code, and content by msgType (values for read
-    and observe, links for discover, an explanation for an error).
+    """The answer to a command: the device's code, and content by msgType.
+
+    The content is values for read and observe, links for discover, an explanation for an error.
     """
 
     req_id: Any
@@ -244,7 +246,7 @@ class ResponseMessage:
 
     @classmethod
     def error(cls, err: EmqxError) -> ResponseMessage:
-        """The response to a command that could not be carried out."""
+        """Make the response to a command that could not be carried out."""
         return cls(req_id=err.req_id, msg_type=err.msg_type or "error", code=err.code, content=str(err))
 
     def encode(self) -> dict[str, Any]:
@@ -283,7 +285,7 @@ UpMessage = RegisterMessage | NotifyMessage | ResponseMessage
 
 
 def kind(doc: Mapping[str, Any]) -> str | None:
-    """What an encoded message is ("register", "notify", "read", ...)."""
+    """Tell what an encoded message is ("register", "notify", "read", ...)."""
     msg_type = doc.get("msgType")
     return msg_type if isinstance(msg_type, str) else None
 
@@ -306,9 +308,11 @@ def decode_up(payload: bytes | str) -> UpMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
-    """One command, typed: path is the path (or basePath) it names, req_path that path as the
-    command wrote it (echoed in the response). values: a write's or create's, by full path;
-    attributes: a write-attr's (None clears one); args: an execute's.
+    """One command, typed.
+
+    path is the path (or basePath) it names, req_path that path as the command wrote it (echoed
+    in the response). values: a write's or create's, by full path; attributes: a write-attr's
+    (None clears one); args: an execute's.
     """
 
     req_id: Any = None
@@ -448,7 +452,7 @@ def _typed(item: Any, path: Path) -> Value:
 
 
 def _item(value: Value) -> dict[str, Any]:
-    """A write's {type, value}: the type a typed value has, as EMQX names it."""
+    """Encode a write's {type, value}: the type a typed value has, as EMQX names it."""
     return {"type": EMQX_TYPES.get(guess_type(value), "String"), "value": to_json_value(value)}
 
 

@@ -1,5 +1,6 @@
-"""Operations on one device behind an EMQX LwM2M gateway, with the same signatures and results
-as a device of the built-in server (api.DeviceOperations): each one is a command on the
+"""Operations on one device behind an EMQX LwM2M gateway, as on a device of the built-in server.
+
+They have the same signatures and results (api.DeviceOperations): each one is a command on the
 gateway's command topic, answered by the response with the same reqID.
 """
 
@@ -50,8 +51,9 @@ class CommandChannel(Protocol):
 
 
 def typed_values(model: ObjectModel, raw_values: Mapping[Path, Any]) -> dict[Path, Value]:
-    """Values as JSON carries them, typed by the object model (JSON has no Opaque); where the
-    model disagrees, the gateway's idea of the type wins.
+    """Type values as JSON carries them by the object model (JSON has no Opaque).
+
+    Where the model disagrees, the gateway's idea of the type wins.
     """
     values: dict[Path, Value] = {}
     for path, raw in raw_values.items():
@@ -220,8 +222,9 @@ class GatewayEndpoint:
     async def write_composite(
         self, values: Mapping[Path | str, object], *, content_format: int | None = None, timeout: float | None = None
     ) -> Response:
-        """EMQX's JSON has no composite write: one write with basePath per object instance,
-        in turn (so not atomic across instances).
+        """Write values of several paths: one write with basePath per object instance, in turn.
+
+        EMQX's JSON has no composite write, so this is not atomic across instances.
         """
         typed = {(p := _path(k)): self._channel.model.typed(p, v) for k, v in values.items()}
         by_instance: dict[Path, dict[Path, Value]] = {}

@@ -1,5 +1,6 @@
-"""Devices of an external EMQX LwM2M gateway, taken over MQTT (the consumer mode): a device
-source (api.DeviceSource) like the built-in server.
+"""Devices of an external EMQX LwM2M gateway, taken over MQTT (the consumer mode).
+
+This is a device source (api.DeviceSource) like the built-in server.
 
 The gateway speaks LwM2M to the devices; we see its MQTT side only: register, update, notify
 and response messages come in through handle(), commands go out through the publish callable
@@ -108,7 +109,7 @@ class EmqxGateway:
         return restored
 
     def is_awake(self, endpoint: str) -> bool:
-        """A queue-mode device is awake for the gateway's window after it last talked."""
+        """Tell whether the device is awake; a queue-mode one is, for the gateway's window after it last talked."""
         reg = self.registrations.by_endpoint(endpoint)
         if reg is None or not reg.queue_mode:
             return True

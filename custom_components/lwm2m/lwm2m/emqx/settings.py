@@ -1,6 +1,7 @@
-"""The EMQX LwM2M gateway's settings that shape its MQTT side, with EMQX's defaults (written
-here once), and the topics they make: {mountpoint}{translator topic}, where the mountpoint
-names the endpoint with ${endpoint_name}.
+"""The EMQX LwM2M gateway's settings that shape its MQTT side, and the topics they make.
+
+EMQX's defaults are written here once. A topic is {mountpoint}{translator topic}, where the
+mountpoint names the endpoint with ${endpoint_name}.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class EmqxSettings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EmqxSettings:
-        """Settings from their flat form (OPTION_PREFIX + EMQX's name, as a config entry keeps
-        them); a setting left out keeps EMQX's default.
+        """Read settings from their flat form (OPTION_PREFIX + EMQX's name, as a config entry keeps them).
+
+        A setting left out keeps EMQX's default.
         """
         defaults = cls()
 
@@ -72,25 +74,26 @@ class EmqxSettings:
     # -- the bridge's side: commands in -----------------------------------------------------
 
     def command_filter(self) -> str:
-        """The MQTT subscription that receives commands for every endpoint."""
+        """Return the MQTT subscription that receives commands for every endpoint."""
         return self.mountpoint.replace(ENDPOINT_VARIABLE, "+") + self.command.topic
 
     def endpoint_of(self, topic: str) -> str | None:
-        """The endpoint a command topic addresses, or None if it is not a command topic."""
+        """Return the endpoint a command topic addresses, or None if it is not a command topic."""
         match = _topic_pattern(self.mountpoint, self.command.topic).match(topic)
         return match.group("ep") if match else None
 
     # -- the consumer's side: devices of an EMQX gateway, seen from MQTT --------------------
 
     def command_topic(self, endpoint: str) -> str:
-        """Where a consumer publishes a command for endpoint: the command filter made concrete
-        (EMQX's default "dn/#" becomes "dn/cmd", as EMQX's own examples publish).
+        """Return where a consumer publishes a command for endpoint: the command filter made concrete.
+
+        EMQX's default "dn/#" becomes "dn/cmd", as EMQX's own examples publish.
         """
         levels = ["cmd" if level in ("#", "+") else level for level in self.command.topic.split("/")]
         return self.topic(endpoint, Translator("/".join(levels)))
 
     def up_filters(self) -> dict[str, int]:
-        """The MQTT subscriptions that receive everything the gateway publishes, with their QoS."""
+        """Return the MQTT subscriptions that receive everything the gateway publishes, with their QoS."""
         out: dict[str, int] = {}
         for translator in (self.register, self.update, self.notify, self.response):
             topic = self.mountpoint.replace(ENDPOINT_VARIABLE, "+") + translator.topic
@@ -98,7 +101,7 @@ class EmqxSettings:
         return out
 
     def endpoint_of_up(self, topic: str) -> str | None:
-        """The endpoint a message from the gateway is about, or None if no up topic matches."""
+        """Return the endpoint a message from the gateway is about, or None if no up topic matches."""
         for translator in (self.response, self.notify, self.update, self.register):
             match = _topic_pattern(self.mountpoint, translator.topic).match(topic)
             if match:

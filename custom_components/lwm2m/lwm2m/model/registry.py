@@ -37,7 +37,7 @@ class ObjectModel:
 
     @classmethod
     def with_folder(cls, folder: str | FsPath | None) -> tuple[ObjectModel, list[str]]:
-        """The bundled model overridden by every *.xml in folder; also the problems met."""
+        """Load the bundled model overridden by every *.xml in folder; also return the problems met."""
         model = cls()
         problems: list[str] = []
         if folder:
@@ -78,7 +78,7 @@ class ObjectModel:
         raise CodecError(f"{path}: {value!r} is not a value this resource can take")
 
     def resource(self, path: Path | tuple[int, int]) -> ResourceDefinition | None:
-        """The definition of the resource at (or above) a resource path."""
+        """Look up the definition of the resource at (or above) a resource path."""
         if isinstance(path, Path):
             if len(path.ids) < 3:
                 return None
