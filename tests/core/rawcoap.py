@@ -60,22 +60,27 @@ class RawDevice:
         self.transport.sendto(message.encode(), self.server)
 
     async def register(self) -> Message:
-        message = Message(
-            code=Code.POST,
-            uri_path=("rd",),
-            uri_query=(f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", *self.query),
-            content_format=ContentFormat.LINK_FORMAT,
-            payload=b"</1/0>,</3/0>,</3303/0>",
+        response = await self.request(
+            Message(
+                code=Code.POST,
+                uri_path=("rd",),
+                uri_query=(f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", *self.query),
+                content_format=ContentFormat.LINK_FORMAT,
+                payload=b"</1/0>,</3/0>,</3303/0>",
+            )
         )
-        message.mtype, message.mid, message.token = CON, next(self._mids), b"RE"
+        assert response.code == Code.CREATED, response
+        self.location = tuple(response.opt.location_path)
+        return response
+
+    async def request(self, message: Message, token: bytes = b"RE") -> Message:
+        """Send message as a confirmable request; return the server's piggybacked answer."""
+        message.mtype, message.mid, message.token = CON, next(self._mids), token
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting[message.mid] = future
         self.send(message)
         async with asyncio.timeout(5):
-            response = await future
-        assert response.code == Code.CREATED, response
-        self.location = tuple(response.opt.location_path)
-        return response
+            return await future
 
     async def next_request(self, timeout: float = 5.0) -> Message:
         async with asyncio.timeout(timeout):
@@ -93,9 +98,11 @@ class RawDevice:
             response.opt.observe = observe
         self.send(response)
 
-    def notify(self, observe_request: Message, sequence: int, payload: bytes) -> None:
+    def notify(
+        self, observe_request: Message, sequence: int, payload: bytes, content_format: int = ContentFormat.TEXT
+    ) -> None:
         """A non-confirmable notification for the observation observe_request started."""
-        message = Message(code=Code.CONTENT, observe=sequence, content_format=ContentFormat.TEXT, payload=payload)
+        message = Message(code=Code.CONTENT, observe=sequence, content_format=content_format, payload=payload)
         message.mtype, message.mid, message.token = NON, next(self._mids), observe_request.token
         self.send(message)
 

@@ -327,3 +327,145 @@ def test_random_link_format_only_raises_codec_error(data: bytes) -> None:
     for parser in (parse, parse_registration, parse_discover):
         with contextlib.suppress(CodecError):
             parser(data)
+
+
+# What escaped the decoders as other exceptions than CodecError (issue #13): digits that are
+# not ASCII ("²" passes str.isdigit(), then int() refuses it), integers past a float's range
+# (SenML bt + t, a Float resource) and past the 4,300 digits str() takes, non-ASCII text where
+# base64 or a number belongs. These strategies make such inputs common instead of unlikely.
+UNICODE_DIGITS = "²³¹٣۴߃०১੩૪୫௬౭೮൯๑໒༣၄႕០᠑᧐᪑᭒᮳᱄꘠꣐꤁꧐꩐꯰０𝟘"
+TRICKY_TEXT = st.text(st.sampled_from("0123:.-+eExAQI=_/ é\u0000" + UNICODE_DIGITS), max_size=12) | st.sampled_from(
+    ["²:1", "3:²", "١:٠", "AQI=é", "é", "0x²", "1e999", "-1e999", "²³", "99999999999999999999999"]
+)
+
+
+def _huge(max_digits: int) -> st.SearchStrategy[int]:
+    """Integers of 300 to max_digits digits, either sign."""
+    return st.builds(
+        lambda digits, sign, low: sign * (10**digits + low),
+        st.integers(300, max_digits),
+        st.sampled_from([1, -1]),
+        st.integers(0, 9),
+    )
+
+
+NUMBERS = st.integers(-(2**64), 2**64) | st.floats(allow_nan=False) | _huge(5000)
+RAW_VALUES = NUMBERS | TRICKY_TEXT | st.binary(max_size=12) | st.booleans() | st.none()
+# One resource of every data type (40000/0/<index>), so that each typed conversion is reached.
+TYPED_MODEL = ObjectModel(
+    [
+        ObjectDefinition(
+            id=OID,
+            name="typed",
+            multiple=True,
+            resources={
+                rid: ResourceDefinition(id=rid, name=dtype.value, operations=Operations.RW, type=dtype)
+                for rid, dtype in enumerate(VALUES)
+            },
+        )
+    ],
+    bundled=False,
+)
+TYPED_PATHS = [Path.of(OID, 0, rid) for rid in range(len(VALUES))]
+TYPED = dict(zip(VALUES, TYPED_PATHS, strict=True))  # data type -> the path of its resource
+
+
+def _short_codec_error(decode_call: object) -> None:
+    """decode_call() either works or raises CodecError, whose text stays short (a 5,000-digit
+    integer is not repeated into a log line)."""
+    try:
+        decode_call()  # type: ignore[operator]
+    except CodecError as err:
+        assert len(str(err)) < 600, str(err)[:100]
+
+
+@settings(max_examples=300)
+@given(RAW_VALUES, st.sampled_from(sorted(VALUES)))
+def test_any_raw_value_is_coerced_or_refused_with_codec_error(value: object, dtype: DataType) -> None:
+    from custom_components.lwm2m.lwm2m.values import coerce
+
+    _short_codec_error(lambda: coerce(value, dtype))
+    if isinstance(value, str):
+        _short_codec_error(lambda: ObjLnk.parse(value))
+
+
+@settings(max_examples=300)
+@given(
+    TRICKY_TEXT
+    | st.integers(-(2**64), 2**64).map(str)
+    | st.floats().map(repr)
+    | st.integers(300, 6000).map(lambda digits: "1" + "0" * digits),  # past str()'s 4,300 digits
+    st.sampled_from(TYPED_PATHS),
+)
+def test_any_text_payload_only_raises_codec_error(text: str, path: Path) -> None:
+    for fmt in (ContentFormat.TEXT, ContentFormat.OPAQUE):
+        _short_codec_error(lambda fmt=fmt: decode(fmt, text.encode(), path, TYPED_MODEL))
+
+
+@st.composite
+def senml_records(draw: st.DrawFn, max_digits: int) -> list[dict[str, object]]:
+    """SenML records with well-formed names and one value field each, but any base time,
+    time and value: huge integers, unicode digits, non-ASCII text."""
+    numbers = st.integers(-(2**64), 2**64) | st.floats(allow_nan=False) | _huge(max_digits)
+    records = []
+    for _ in range(draw(st.integers(1, 4))):
+        record: dict[str, object] = {"n": str(draw(st.sampled_from(TYPED_PATHS)))}
+        for field in ("bt", "t"):
+            if draw(st.booleans()):
+                record[field] = draw(numbers)
+        field = draw(st.sampled_from(["v", "vs", "vb", "vd", "vlo"]))
+        record[field] = draw(numbers if field == "v" else st.booleans() if field == "vb" else TRICKY_TEXT)
+        records.append(record)
+    return records
+
+
+@settings(max_examples=300)
+@given(senml_records(4000))
+def test_senml_json_with_any_numbers_and_text_only_raises_codec_error(records: list[dict[str, object]]) -> None:
+    data = json.dumps(records).encode()
+    _short_codec_error(lambda: decode_values(ContentFormat.SENML_JSON, data, TYPED_MODEL))
+
+
+@settings(max_examples=300)
+@given(senml_records(5000))
+def test_senml_cbor_with_any_numbers_and_text_only_raises_codec_error(records: list[dict[str, object]]) -> None:
+    labels = {"n": 0, "bt": -3, "t": 6, "v": 2, "vs": 3, "vb": 4, "vd": 8, "vlo": "vlo"}
+    data = cbor2.dumps([{labels[k]: v for k, v in rec.items()} for rec in records])
+    _short_codec_error(lambda: decode_values(ContentFormat.SENML_CBOR, data, TYPED_MODEL))
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(st.integers(0, len(VALUES) - 1) | _huge(5000), RAW_VALUES, min_size=1, max_size=4))
+def test_lwm2m_cbor_with_any_ids_and_values_only_raises_codec_error(resources: dict[int, object]) -> None:
+    data = cbor2.dumps({OID: {0: resources}})
+    _short_codec_error(lambda: decode_values(ContentFormat.LWM2M_CBOR, data, TYPED_MODEL))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "payload", "path"),
+    [
+        (ContentFormat.TEXT, "²:1".encode(), TYPED[DataType.OBJLNK]),
+        (ContentFormat.TEXT, "AQI=é".encode(), TYPED[DataType.OPAQUE]),
+        (ContentFormat.SENML_JSON, b'[{"n":"/40000/0/0","bt":1' + b"0" * 309 + b',"t":0.5,"v":1}]', None),
+        (ContentFormat.SENML_CBOR, cbor2.dumps([{0: str(TYPED[DataType.FLOAT]), 2: 10**400}]), None),
+        (ContentFormat.SENML_CBOR, cbor2.dumps([{0: str(TYPED[DataType.FLOAT]), 2: 10**5000}]), None),
+        (ContentFormat.SENML_JSON, json.dumps([{"n": str(TYPED[DataType.OBJLNK]), "vlo": "²:1"}]).encode(), None),
+        (ContentFormat.LWM2M_CBOR, cbor2.dumps({OID: {0: {10**5000: 1}}}), None),
+    ],
+    ids=[
+        "objlnk-unicode-digit",
+        "opaque-non-ascii",
+        "senml-bt-overflow",
+        "float-1e400",
+        "float-5000-digits",
+        "vlo",
+        "cbor-key",
+    ],
+)
+def test_the_inputs_issue_13_found_raise_codec_error(fmt: ContentFormat, payload: bytes, path: Path | None) -> None:
+    with pytest.raises(CodecError) as caught:
+        if path is None:
+            decode_values(fmt, payload, TYPED_MODEL)
+        else:
+            decode(fmt, payload, path, TYPED_MODEL)
+    assert len(str(caught.value)) < 600

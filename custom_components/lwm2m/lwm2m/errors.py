@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """Return value as an error message shows it: its repr, cut to about limit characters.
+
+    Never raises: an integer of thousands of digits (past what str() converts) is described
+    by its size, so that a hostile value neither escapes as ValueError nor floods a log line.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 class LwM2MError(Exception):
     """Base of every error the core raises on purpose."""
 

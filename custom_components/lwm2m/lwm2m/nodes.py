@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import CodecError
+from .errors import CodecError, shown
 from .path import Path
 from .values import Value
 
@@ -171,7 +171,7 @@ def _id(key: object, below: Path) -> int:
     try:
         number = int(str(key))
     except ValueError:
-        raise CodecError(f"{key!r} is not an id below {below} (use numbers such as 5700)") from None
+        raise CodecError(f"{shown(key)} is not an id below {below} (use numbers such as 5700)") from None
     if not 0 <= number <= 0xFFFF:
         raise CodecError(f"{number} is not an id between 0 and 65535 below {below}")
     return number

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import total_ordering
 
-from .errors import PathError
+from .errors import PathError, shown
 
 MAX_ID = 65534  # 65535 is reserved by the specification (Core, "ID" data type)
 
@@ -23,7 +23,7 @@ class Path:
             raise PathError(f"a path has at most 4 levels, got {len(self.ids)}")
         for i in self.ids:
             if type(i) is not int or not 0 <= i <= MAX_ID:
-                raise PathError(f"path id {i!r} is not an integer between 0 and {MAX_ID}")
+                raise PathError(f"path id {shown(i)} is not an integer between 0 and {MAX_ID}")
 
     @classmethod
     def of(cls, *ids: int) -> Path:

@@ -292,6 +292,12 @@ class LwM2MServer:
             reg.stats.errors += 1
             _LOGGER.debug("Unreadable notification from %s for %s: %s", reg.endpoint, observation.paths, err)
             return
+        except Exception:  # a decoder's bug must not end the observation (aiocoap would)
+            reg.stats.errors += 1
+            _LOGGER.warning(
+                "Decoding a notification from %s for %s failed", reg.endpoint, observation.paths, exc_info=True
+            )
+            return
         self.events.emit(
             Event(
                 type=EventType.NOTIFICATION,

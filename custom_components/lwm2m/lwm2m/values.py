@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from .errors import CodecError
+from .errors import CodecError, shown
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT64_MAX = 2**64 - 1
+_OBJLNK = re.compile(r"([0-9]{1,5}):([0-9]{1,5})")  # ASCII digits only: "²" passes str.isdigit()
 
 
 class DataType(StrEnum):
@@ -51,15 +53,15 @@ class ObjLnk:
         """Refuse an object or instance id outside 0..65535."""
         for part in (self.object_id, self.instance_id):
             if type(part) is not int or not 0 <= part <= 0xFFFF:
-                raise CodecError(f"object link part {part!r} is not between 0 and 65535")
+                raise CodecError(f"object link part {shown(part)} is not between 0 and 65535")
 
     @classmethod
     def parse(cls, text: str) -> ObjLnk:
         """Parse an Objlnk from its text form ("3:0")."""
-        left, sep, right = str(text).partition(":")
-        if not sep or not left.isdigit() or not right.isdigit() or len(left) > 5 or len(right) > 5:
-            raise CodecError(f"invalid object link {text!r}, expected 'object:instance'")
-        return cls(int(left), int(right))
+        match = _OBJLNK.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise CodecError(f"invalid object link {shown(text)}, expected 'object:instance'")
+        return cls(int(match[1]), int(match[2]))
 
     def __str__(self) -> str:
         """Return the Objlnk as text ("3:0")."""
@@ -74,7 +76,7 @@ def time_from_seconds(seconds: float) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError) as err:
-        raise CodecError(f"time value {seconds!r} is out of range") from err
+        raise CodecError(f"time value {shown(seconds)} is out of range") from err
 
 
 def time_to_seconds(value: datetime) -> int:
@@ -107,7 +109,7 @@ def check_value(value: Value, dtype: DataType) -> Value:
         case _:
             ok = False
     if not ok:
-        raise CodecError(f"{value!r} is not a valid {dtype.value} value")
+        raise CodecError(f"{shown(value)} is not a valid {dtype.value} value")
     if dtype is DataType.FLOAT and isinstance(value, int):
         return float(value)
     return value
@@ -140,7 +142,7 @@ def coerce(value: object, dtype: DataType) -> Value:
     except CodecError:
         raise
     except (ValueError, TypeError, OverflowError) as err:
-        raise CodecError(f"{value!r} is not a valid {dtype.value} value: {err}") from err
+        raise CodecError(f"{shown(value)} is not a valid {dtype.value} value: {str(err)[:120]}") from err
     raise CodecError(f"resources of type {dtype.value} take no value")
 
 
@@ -207,7 +209,7 @@ def _coerce_time(value: object) -> Value:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return time_from_seconds(value)
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
+    if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
         return time_from_seconds(int(text))
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ from typing import Any
 
 import cbor2
 
-from ..errors import CodecError
+from ..errors import CodecError, shown
 from ..model import ObjectModel
 from ..nodes import Node, flatten
 from ..path import Path
@@ -32,7 +32,7 @@ def _walk(node: Any, prefix: tuple[int, ...], model: ObjectModel | None, out: di
     for key, child in node.items():
         ids = tuple(key) if isinstance(key, (tuple, list)) else (key,)
         if not ids or any(type(i) is not int for i in ids):
-            raise CodecError(f"LwM2M CBOR key {key!r} is not an id or array of ids")
+            raise CodecError(f"LwM2M CBOR key {shown(key)} is not an id or array of ids")
         full = prefix + ids
         if len(full) > 4:
             raise CodecError("LwM2M CBOR path longer than a resource instance")

@@ -40,7 +40,11 @@ def _names(records: list[Record]) -> Iterable[tuple[Record, Path, float]]:
         if not isinstance(name, str):
             raise CodecError("SenML name must be text")
         t = check_number(rec.get("t", 0), "SenML time")
-        yield rec, Path.parse(base_name + name), base_time + t
+        try:
+            when = base_time + t
+        except OverflowError:  # an integer past a float's range plus a float
+            raise CodecError("SenML base time plus time is out of range") from None
+        yield rec, Path.parse(base_name + name), when
 
 
 def _value(rec: Record, path: Path, decode_vd: Any) -> Value:

@@ -14,8 +14,8 @@ from ..nodes import Node, Resource, ResourceInstance
 from ..path import Path
 from ..values import INT64_MAX, INT64_MIN, UINT64_MAX, DataType, ObjLnk, Value, time_from_seconds, time_to_seconds
 
-_INT = re.compile(r"[-+]?\d{1,20}")
-_FLOAT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_INT = re.compile(r"[-+]?[0-9]{1,20}")
+_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 def decode_value(payload: bytes, path: Path, model: ObjectModel | None) -> Value:
@@ -52,7 +52,7 @@ def decode_value(payload: bytes, path: Path, model: ObjectModel | None) -> Value
         case DataType.OPAQUE:
             try:
                 return base64.b64decode(stripped, validate=True)
-            except binascii.Error as err:
+            except (binascii.Error, ValueError) as err:  # ValueError: text that is not ASCII
                 raise CodecError(f"{path}: opaque text must be base64: {err}") from None
         case _:
             return text

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path as FsPath
 
-from ..errors import CodecError, ModelError
+from ..errors import CodecError, ModelError, shown
 from ..path import Path
 from ..values import DataType, ObjLnk, Value, coerce
 from .definitions import ObjectDefinition, ResourceDefinition
@@ -75,7 +75,7 @@ class ObjectModel:
                 raise CodecError(f"{path}: {err}") from None
         if isinstance(value, (bool, int, float, str, bytes, datetime, ObjLnk)):
             return value
-        raise CodecError(f"{path}: {value!r} is not a value this resource can take")
+        raise CodecError(f"{path}: {shown(value)} is not a value this resource can take")
 
     def resource(self, path: Path | tuple[int, int]) -> ResourceDefinition | None:
         """Look up the definition of the resource at (or above) a resource path."""

@@ -1,0 +1,120 @@
+"""What an attacker on the LAN sends (issue #13), over real UDP: a bad payload ends nothing,
+a bad name is refused with a reason, and hostile datagrams are counted rather than logged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import cbor2
+import pytest
+from aiocoap import Message
+from aiocoap.numbers.codes import Code
+
+from custom_components.lwm2m.lwm2m.codecs import ContentFormat
+from custom_components.lwm2m.lwm2m.events import Event, EventType
+from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.server import LwM2MServer
+from tests.core.rawcoap import RawDevice
+
+P = Path.parse
+# Payloads whose decoding raised something else than CodecError before issue #13: an object
+# link with a digit that is not ASCII, a base time past a float's range plus a float time,
+# an integer of 5,000 digits for a Float resource.
+BAD_SENML = {
+    "unicode digit in vlo": (ContentFormat.SENML_JSON, json.dumps([{"n": "/3303/0/5700", "vlo": "²:1"}]).encode()),
+    "bt + t overflows": (ContentFormat.SENML_JSON, b'[{"n":"/3303/0/5700","bt":1' + b"0" * 309 + b',"t":0.5,"v":1}]'),
+    "5000-digit float": (ContentFormat.SENML_CBOR, cbor2.dumps([{0: "/3303/0/5700", 2: 10**5000}])),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_SENML))
+async def test_a_bad_send_gets_4_00_and_the_next_send_works(server: LwM2MServer, bad: str, caplog) -> None:
+    device = RawDevice(server.port, "raw-send")
+    await device.start()
+    try:
+        await device.register()
+        sends: list[Event] = []
+        server.events.subscribe(lambda e: sends.append(e) if e.type is EventType.SEND else None)
+        fmt, payload = BAD_SENML[bad]
+        answer = await device.request(Message(code=Code.POST, uri_path=("dp",), content_format=fmt, payload=payload))
+        assert answer.code == Code.BAD_REQUEST, answer
+        assert b"unreadable Send payload" in answer.payload
+        assert server.registrations.by_endpoint("raw-send").stats.errors == 1
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback
+        good = json.dumps([{"n": "/3303/0/5700", "v": 21.5}]).encode()
+        answer = await device.request(
+            Message(code=Code.POST, uri_path=("dp",), content_format=ContentFormat.SENML_JSON, payload=good)
+        )
+        assert answer.code == Code.CHANGED
+        assert [e.values for e in sends] == [{P("/3303/0/5700"): 21.5}]
+    finally:
+        await device.stop()
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_SENML))
+async def test_a_bad_notification_is_counted_and_dropped_and_the_observation_goes_on(
+    server: LwM2MServer, bad: str
+) -> None:
+    device = RawDevice(server.port, "raw-notify")
+    await device.start()
+    try:
+        await device.register()
+        notes: list[Event] = []
+        server.events.subscribe(lambda e: notes.append(e) if e.type is EventType.NOTIFICATION else None)
+        observing = asyncio.create_task(server.endpoint("raw-notify").observe("/3303/0/5700"))
+        request = await device.next_request()
+        device.answer(request, b"20.0", observe=1)
+        await observing
+        fmt, payload = BAD_SENML[bad]
+        device.notify(request, 2, payload, content_format=fmt)
+        device.notify(request, 3, b"22.5")
+        device.notify(request, 4, b"23.5")
+        async with asyncio.timeout(5):
+            while len(notes) < 2:
+                await asyncio.sleep(0.01)
+        assert [(e.sequence, e.values) for e in notes] == [
+            (3, {P("/3303/0/5700"): 22.5}),
+            (4, {P("/3303/0/5700"): 23.5}),
+        ]
+        assert server.registrations.by_endpoint("raw-notify").stats.errors == 1
+        (observation,) = server.observations.of("raw-notify")
+        assert observation.last_sequence == 4
+        # nothing answered a notification with RST: the observation is alive in aiocoap too
+        assert not observation.request.observation.cancelled
+    finally:
+        await device.stop()
+
+
+async def test_a_decoder_bug_still_ends_no_observation(server: LwM2MServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoders raise only CodecError; should one ever raise something else, the notification
+    is counted and dropped all the same (aiocoap would end the observation otherwise)."""
+    import custom_components.lwm2m.lwm2m.server as server_module
+
+    device = RawDevice(server.port, "raw-bug")
+    await device.start()
+    try:
+        await device.register()
+        notes: list[Event] = []
+        server.events.subscribe(lambda e: notes.append(e) if e.type is EventType.NOTIFICATION else None)
+        observing = asyncio.create_task(server.endpoint("raw-bug").observe("/3303/0/5700"))
+        request = await device.next_request()
+        device.answer(request, b"20.0", observe=1)
+        await observing
+        decode = server_module.decode
+
+        def buggy(fmt: int, payload: bytes, *args: object) -> object:
+            if payload == b"bug":
+                raise RuntimeError("a decoder bug")
+            return decode(fmt, payload, *args)
+
+        monkeypatch.setattr(server_module, "decode", buggy)
+        device.notify(request, 2, b"bug")
+        device.notify(request, 3, b"22.5")
+        async with asyncio.timeout(5):
+            while not notes:
+                await asyncio.sleep(0.01)
+        assert [e.sequence for e in notes] == [3]
+        assert server.registrations.by_endpoint("raw-bug").stats.errors == 1
+    finally:
+        await device.stop()
