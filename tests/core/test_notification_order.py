@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from custom_components.lwm2m.lwm2m.events import Event, EventType
+from custom_components.lwm2m.lwm2m.observe import Observation
 from custom_components.lwm2m.lwm2m.path import Path
-from custom_components.lwm2m.lwm2m.server import LwM2MServer, _older
+from custom_components.lwm2m.lwm2m.server import OBSERVE_FRESHNESS, LwM2MServer, _older, _stale
 from custom_components.lwm2m.lwm2m.transport import FastTuning
 from tests.core.rawcoap import RawDevice
 
@@ -123,3 +124,61 @@ async def test_observe_numbers_wrap_at_24_bits(
 )
 def test_which_numbers_are_older(sequence: int, last: int, older: bool) -> None:
     assert _older(sequence, last) is older
+
+
+class FakeClock:
+    """The server's clock for notification arrivals, moved by hand: no real 128 s wait."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_far_ahead_number_freezes_an_observation_for_128_s_only(
+    server: LwM2MServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One notification numbered 2**23 - 1 ahead (a forged one, or a device whose counter
+    jumped) makes every later real number look older; RFC 7641 section 3.4 takes a
+    notification that comes more than 128 s after the last one as fresh whatever its number."""
+    monkeypatch.setattr(FastTuning, "OBSERVATION_RESET_TIME", -1.0)  # only the server filters
+    clock = FakeClock()
+    monkeypatch.setattr(server, "clock", clock)
+    arrived = _count_arrivals(server, monkeypatch)
+    device, request, notes = await _observed(server, first=5)
+
+    async def notify(sequence: int, value: bytes) -> None:
+        """One notification, handled by the server before the clock moves on."""
+        device.notify(request, sequence, value)
+        async with asyncio.timeout(5):
+            while not arrived or arrived[-1] != sequence:
+                await asyncio.sleep(0.01)
+
+    try:
+        await notify(5 + 2**23 - 1, b"50.0")  # far ahead, still newer by number
+        clock.now += 10
+        await notify(6, b"99.0")  # the device goes on counting: older by number, dropped
+        clock.now += OBSERVE_FRESHNESS - 10  # exactly 128 s after the far-ahead one: still dropped
+        await notify(7, b"98.0")
+        clock.now += 0.5  # now more than 128 s
+        await notify(8, b"21.0")
+        clock.now += 1
+        await notify(9, b"22.0")  # and numbers count from 8 again
+        assert arrived == [5 + 2**23 - 1, 6, 7, 8, 9]
+        assert _delivered(notes) == [(5 + 2**23 - 1, 50.0), (8, 21.0), (9, 22.0)]
+        (observation,) = server.observations.of("raw-order")
+        assert observation.last_sequence == 9 and observation.last_arrival == clock.now
+    finally:
+        await device.stop()
+
+
+@pytest.mark.parametrize(
+    ("after", "stale"),
+    [(0.0, True), (100.0, True), (OBSERVE_FRESHNESS, True), (OBSERVE_FRESHNESS + 0.001, False), (10_000.0, False)],
+)
+def test_an_older_number_is_fresh_more_than_128_s_later(after: float, stale: bool) -> None:
+    observation = Observation(endpoint="e", paths=(P("/3/0/9"),), token=b"t", request=None)
+    observation.last_sequence, observation.last_arrival = 9, 500.0
+    assert _stale(observation, 8, 500.0 + after) is stale
+    assert _stale(observation, 10, 500.0 + after) is False  # newer by number: always fresh

@@ -54,6 +54,7 @@ class EndpointHost(Protocol):
     queue: SleepQueue
     stats: SourceStats
     transport: CoapTransport
+    clock: Callable[[], float]
 
     def on_notification(self, observation: Observation, message: Message) -> None: ...
 
@@ -540,6 +541,7 @@ class Endpoint:
             content_format=response.opt.content_format,
             composite=composite,
             last_sequence=response.opt.observe,
+            last_arrival=server.clock(),
             reg_id=reg.reg_id,
         )
         old = server.observations.add(observation)

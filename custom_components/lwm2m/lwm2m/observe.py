@@ -20,6 +20,7 @@ class Observation:
     content_format: int | None = None
     composite: bool = False
     last_sequence: int | None = None
+    last_arrival: float | None = None  # the host's clock (monotonic s) when last_sequence arrived
     notifications: int = 0
     reg_id: str = ""
 

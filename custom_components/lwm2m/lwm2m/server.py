@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiocoap import Message
@@ -28,6 +28,9 @@ from .transport import CoapTransport, address_of
 
 _LOGGER = logging.getLogger(__name__)
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+# RFC 7641 section 3.4: a notification more than 128 s after the last one is fresh whatever
+# its Observe number (the numbers may have wrapped, or the device restarted its counter).
+OBSERVE_FRESHNESS = 128.0
 
 
 class LwM2MServer:
@@ -47,6 +50,7 @@ class LwM2MServer:
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
+        self.clock: Callable[[], float] = time.monotonic  # when notifications arrive; tests replace it
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -267,14 +271,10 @@ class LwM2MServer:
         reg.stats.last_seen = time.time()
         if reg.queue_mode:
             self.queue.wake(reg.endpoint)
-        sequence = message.opt.observe
-        if (
-            sequence is not None
-            and observation.last_sequence is not None
-            and _older(sequence, observation.last_sequence)
-        ):
+        sequence, now = message.opt.observe, self.clock()
+        if sequence is not None and observation.last_sequence is not None and _stale(observation, sequence, now):
             return  # reordered: an older notification after a newer one
-        observation.last_sequence = sequence
+        observation.last_sequence, observation.last_arrival = sequence, now
         observation.notifications += 1
         self.stats.notifications += 1
         if not message.code.is_successful():
@@ -331,6 +331,18 @@ class LwM2MServer:
                 await endpoint.observe(path)
             except LwM2MError as err:
                 _LOGGER.debug("Auto-observe of %s on %s failed: %s", path, reg.endpoint, err)
+
+
+def _stale(observation: Observation, sequence: int | None, now: float) -> bool:
+    """Return whether a notification numbered sequence, arriving at now, is older than the last one taken.
+
+    RFC 7641 section 3.4: by its number, unless more than 128 s passed since the last one.
+    """
+    if sequence is None or observation.last_sequence is None:
+        return False
+    if observation.last_arrival is not None and now > observation.last_arrival + OBSERVE_FRESHNESS:
+        return False
+    return _older(sequence, observation.last_sequence)
 
 
 def _older(sequence: int, last: int) -> bool:
