@@ -7,6 +7,7 @@ below it (custom_components.lwm2m.lwm2m) also runs, and is tested, without Home 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
 
     settings = {**entry.data, **entry.options}
     folder = settings.get(CONF_XML_DIR) or None
-    model, problems = await hass.async_add_executor_job(ObjectModel.with_folder, folder)
-    _report_object_files(hass, entry, folder, problems)
+    # The port opens as soon as the server can take its devices back: what that needs is read
+    # from disk at once, and everything else waits until the port is open.
+    (model, problems), saved = await asyncio.gather(
+        hass.async_add_executor_job(ObjectModel.with_folder, folder), LwM2MHub.async_saved(hass, entry)
+    )
     if settings.get(CONF_MODE) == MODE_EMQX:
         # MQTT's modules load only for an entry that uses them.
         from .lwm2m.emqx import EmqxGateway, EmqxSettings
@@ -70,7 +74,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
         consumer = MqttConsumer(hass)
         gateway = EmqxGateway(EmqxSettings.from_options(settings), model, consumer.publish)
         hub = LwM2MHub(hass, entry, gateway, TABLES)
-        await hub.async_load()
+        hub.load(saved)
         if not await consumer.async_start(gateway):
             await hub.async_stop()
             raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_missing")
@@ -79,7 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
         from .lwm2m.server import LwM2MServer
 
         hub = LwM2MHub(hass, entry, LwM2MServer(server_config(settings), model), TABLES)
-        await hub.async_load()
+        hub.load(saved)
     try:
         await hub.async_start()
     except OSError as err:
@@ -89,6 +93,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
             translation_key="port_unavailable",
             translation_placeholders={"port": str(settings.get(CONF_PORT, DEFAULT_PORT)), "error": str(err)},
         ) from err
+    _report_object_files(hass, entry, folder, problems)
     entry.runtime_data = hub
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -11,11 +11,11 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 )
 from homeassistant.const import Platform
 
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MRestoreEntity, platform_setup
 from .mapping import EntityClass, Kind, LwM2MEntityDescription, ValueFn
 
 
-class LwM2MBinarySensor(LwM2MEntity, BinarySensorEntity):
+class LwM2MBinarySensor(LwM2MRestoreEntity, BinarySensorEntity):
     """A boolean resource shown as on or off."""
 
     entity_description: LwM2MBinarySensorDescription

@@ -20,6 +20,7 @@ from .const import (
     AUTO_OBSERVE_CHOICES,
     AUTO_OBSERVE_ENTITIES,
     CONF_AUTO_OBSERVE,
+    CONF_COMMUNICATION_RETRY,
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MIN_LIFETIME,
@@ -334,6 +335,9 @@ class LwM2MOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data=data)
         fields = {
             **_settings_schema(user_input or current),
+            vol.Required(CONF_COMMUNICATION_RETRY, default=bool(current.get(CONF_COMMUNICATION_RETRY, True))): (
+                selector.BooleanSelector()
+            ),
             vol.Required(CONF_MQTT_BRIDGE, default=bool(current.get(CONF_MQTT_BRIDGE, False))): (
                 selector.BooleanSelector()
             ),

@@ -12,6 +12,8 @@ CONF_MAX_LIFETIME: Final = "max_lifetime"
 CONF_AUTO_OBSERVE: Final = "auto_observe"
 CONF_XML_DIR: Final = "xml_dir"
 CONF_MODE: Final = "mode"
+# Write the LwM2M 1.1 communication retry resources (/1/x/17-20) at registration
+CONF_COMMUNICATION_RETRY: Final = "communication_retry"
 
 MODE_SERVER: Final = "server"  # an LwM2M server in Home Assistant, devices on UDP
 MODE_EMQX: Final = "emqx"  # devices of an external EMQX LwM2M gateway, over MQTT

@@ -12,7 +12,7 @@ from homeassistant.components.device_tracker import (  # type: ignore[attr-defin
 from homeassistant.const import Platform
 from homeassistant.core import callback
 
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MRestoreEntity, platform_setup
 from .lwm2m.path import Path
 from .lwm2m.values import Value
 from .mapping import EntityClass, LwM2MEntityDescription, ValueFn, number_state
@@ -20,7 +20,7 @@ from .mapping import EntityClass, LwM2MEntityDescription, ValueFn, number_state
 LONGITUDE, RADIUS = 1, 3
 
 
-class LwM2MTracker(LwM2MEntity, TrackerEntity):
+class LwM2MTracker(LwM2MRestoreEntity, TrackerEntity):
     """Where the device says it is (its entity is keyed by the latitude resource, 6/I/0)."""
 
     entity_description: LwM2MTrackerDescription

@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Callable
+import random
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, Literal, overload
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import Event as HassEvent
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -30,7 +33,10 @@ from .const import (
     AUTO_OBSERVE_ENTITIES,
     AUTO_OBSERVE_NONE,
     CONF_AUTO_OBSERVE,
+    CONF_COMMUNICATION_RETRY,
+    CONF_MODE,
     DOMAIN,
+    MODE_EMQX,
     SIGNAL_NEW_ENTITIES,
     STORAGE_VERSION,
     Topic,
@@ -41,6 +47,7 @@ from .lwm2m.events import Event, EventType, ResponseInfo
 from .lwm2m.nodes import flatten
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
+from .lwm2m.retries import retry_settings
 from .lwm2m.values import Value
 from .mapping import Match, Tables
 
@@ -50,7 +57,14 @@ DEVICE_INFO = {0: "manufacturer", 1: "model", 2: "serial_number", 3: "sw_version
 SAVE_DELAY = 5.0
 ACTION_TIMEOUT = 30.0  # seconds an entity action (switch, number, button) waits for the device
 _STORED_RESPONSES: Final = frozenset({"read", "observe", "write"})  # answers that carry the device's values
+_OBSERVATION_CHANGES: Final = frozenset({"observe", "cancel-observe"})
 _MISSING: Final = object()
+# After a restart each restored device is observed again once, at a moment of its own: a
+# thousand devices spread over 5 s (never more), so that their answers do not all come at once.
+RESTORE_SPREAD_PER_DEVICE = 0.005
+RESTORE_MAX_SPREAD = 5.0
+# Seconds a restored device (not in queue mode) has to answer before it is shown unavailable.
+RESTORE_TIMEOUT = 10.0
 
 type LwM2MConfigEntry = ConfigEntry[LwM2MHub]
 """A config entry of this integration: its runtime_data is the entry's hub."""
@@ -62,6 +76,20 @@ class _Slot:
 
     value: Any = _MISSING
     listeners: list[Callable[[Any], None]] = field(default_factory=list)
+    at: float = 0.0  # when the device last reported the value (epoch seconds)
+    restored: bool = False  # the value is the last run's, not yet confirmed by the device
+
+
+def restore_delays(count: int, rng: random.Random | None = None) -> list[float]:
+    """Return when each of count restored devices is observed again, in seconds from the start.
+
+    The moments are evenly spaced over RESTORE_SPREAD_PER_DEVICE seconds a device (at most
+    RESTORE_MAX_SPREAD) and dealt out in a random order.
+    """
+    spread = min(RESTORE_MAX_SPREAD, count * RESTORE_SPREAD_PER_DEVICE)
+    delays = [spread * index / count for index in range(count)]
+    (rng or random.Random()).shuffle(delays)
+    return delays
 
 
 class LwM2MHub:
@@ -74,8 +102,11 @@ class LwM2MHub:
         self.source = source
         self.model = source.model
         self.tables = tables
-        self.auto_observe: str = {**entry.data, **entry.options}.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
-        self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        settings = {**entry.data, **entry.options}
+        self.auto_observe: str = settings.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
+        # Devices of an EMQX gateway keep their server (the gateway) through our restarts.
+        self.write_retry: bool = bool(settings.get(CONF_COMMUNICATION_RETRY, settings.get(CONF_MODE) != MODE_EMQX))
+        self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         self.known_paths: dict[str, list[str]] = {}  # endpoint -> resource paths seen (persisted)
         self.available: set[str] = set()
@@ -86,6 +117,12 @@ class LwM2MHub:
         self._set_up_since_freeze = 0
         self._lost: set[str] = set()  # endpoints logged as unavailable, to log their return once
         self._device_ids: dict[str, str] = {}
+        # Restored endpoints whose observations are not re-established yet: what they had
+        # observed (kept for the next save until they are) ...
+        self._observed_before: dict[str, list[Path]] = {}
+        # ... and those among them that did not answer: the next message they send retries.
+        self._silent: set[str] = set()
+        self.restore_schedule: dict[str, float] = {}  # endpoint -> seconds after start of its re-observe
 
     @property
     def server(self) -> DeviceSource:
@@ -94,21 +131,32 @@ class LwM2MHub:
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    async def async_load(self) -> None:
+    @staticmethod
+    async def async_saved(hass: HomeAssistant, entry: LwM2MConfigEntry) -> dict[str, Any]:
+        """Return what the last run of the entry's hub saved (LwM2MHub.load takes it back)."""
+        saved = await Store[dict[str, Any]](hass, STORAGE_VERSION, _storage_key(entry)).async_load()
+        return saved if isinstance(saved, dict) else {}
+
+    def load(self, saved: dict[str, Any]) -> None:
         """Take back what the last run saved, and listen to the source (which is not started)."""
-        saved = await self.store.async_load() or {}
         self.known_paths = dict(saved.get("resources", {}))
         self._restored = self.source.restore(saved.get("registrations", []))
+        observations = saved.get("observations")
+        for reg in self._restored:
+            saved_paths = observations.get(reg.endpoint) if isinstance(observations, dict) else None
+            self._observed_before[reg.endpoint] = _paths(saved_paths)
         self._unsubscribe = self.source.events.subscribe(self._on_event)
 
     async def async_start(self) -> None:
         """Start the source; devices known from the last run get their entities at once."""
         await self.source.start()
-        for reg in self._restored:
+        self.entry.async_on_unload(self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._on_hass_stop))
+        restored, self._restored = self._restored, []
+        for reg, delay in zip(restored, restore_delays(len(restored)), strict=True):
             self.available.add(reg.endpoint)
             self._add_entities(reg, dict.fromkeys(map(Path.parse, self.known_paths.get(reg.endpoint, []))))
-            self._start_setup(reg.endpoint)
-        self._restored = []
+            self.restore_schedule[reg.endpoint] = delay
+            self._start_setup(reg.endpoint, self._restore_endpoint(reg.endpoint, delay))
 
     async def async_stop(self) -> None:
         """Stop following the source and stop the source."""
@@ -118,14 +166,30 @@ class LwM2MHub:
             task.cancel()
         if self._setups:
             await asyncio.gather(*self._setups.values(), return_exceptions=True)
-        await self.source.stop()
+        # Saved while the port is still open (stopping the source ends the observations).
         await self.store.async_save(self._store_data())
+        await self.source.stop()
 
     def _store_data(self) -> dict[str, Any]:
+        observations: dict[str, list[str]] = {}
+        for reg in self.source.registrations:
+            endpoint = reg.endpoint
+            if endpoint in self._observed_before:
+                paths = [str(path) for path in self._observed_before[endpoint]]
+            else:
+                paths = [o["paths"][0] for o in self.source.endpoint(endpoint).observations() if not o["composite"]]
+            if paths:
+                observations[endpoint] = paths
         return {
             "registrations": [reg.to_dict() for reg in self.source.registrations],
             "resources": self.known_paths,
+            "observations": observations,
         }
+
+    @callback
+    def _on_hass_stop(self, _event: HassEvent) -> None:
+        """Save what this run knows now (Home Assistant writes it before it exits)."""
+        self._save()
 
     @callback
     def _save(self) -> None:
@@ -141,15 +205,18 @@ class LwM2MHub:
             or (event.response is not None and event.response.operation in _STORED_RESPONSES)
         ):
             store = self._store
+            now = time.time()
             for path, value in values.items():
                 slot = store.get((endpoint, path))
                 if slot is None:
-                    store[endpoint, path] = _Slot(value)  # no entity shows it (yet)
+                    store[endpoint, path] = _Slot(value, at=now)  # no entity shows it (yet)
                     continue
+                slot.at = now
                 old = slot.value
-                if old == value and type(old) is type(value):
+                if old == value and type(old) is type(value) and not slot.restored:
                     continue  # unchanged: no state to write
                 slot.value = value
+                slot.restored = False
                 for listener in slot.listeners:
                     try:
                         listener(value)
@@ -157,6 +224,9 @@ class LwM2MHub:
                         _LOGGER.exception("Showing %s of %s failed", path, endpoint)
         match kind:
             case EventType.REGISTERED:
+                # A new registration starts afresh: the setup observes what its entities show.
+                self._observed_before.pop(endpoint, None)
+                self._silent.discard(endpoint)
                 reg = self.source.registrations.by_endpoint(endpoint)
                 if reg is not None:
                     self._device(reg)  # now, so that the event below names its device
@@ -165,10 +235,19 @@ class LwM2MHub:
             case EventType.UPDATED:
                 if event.registration is not None and event.registration.objects_changed:
                     self._start_setup(endpoint)
+                elif endpoint in self._silent:
+                    self._retry_restore(endpoint)
                 self._set_available(endpoint, True)
                 self._save()
             case EventType.DEREGISTERED | EventType.EXPIRED:
+                self._observed_before.pop(endpoint, None)
+                self._silent.discard(endpoint)
                 self._set_available(endpoint, False, kind.value)
+                self._save()
+            case EventType.NOTIFICATION | EventType.SEND | EventType.RESPONSE if endpoint in self._silent:
+                self._retry_restore(endpoint)  # it answers again: what failed can work now
+                self._set_available(endpoint, True)
+            case EventType.RESPONSE if event.response is not None and event.response.operation in _OBSERVATION_CHANGES:
                 self._save()
         if kind is not EventType.RESPONSE:
             self._fire(event)
@@ -214,12 +293,13 @@ class LwM2MHub:
     # -- setting up an endpoint ----------------------------------------------------------------
 
     @callback
-    def _start_setup(self, endpoint: str) -> None:
+    def _start_setup(self, endpoint: str, job: Coroutine[Any, Any, None] | None = None) -> None:
+        """Run job (by default the setup after a registration) as the endpoint's one setup task."""
         old = self._setups.pop(endpoint, None)
         if old is not None:
             old.cancel()
         task = self.entry.async_create_background_task(
-            self.hass, self._setup_endpoint(endpoint), f"{DOMAIN} set up {endpoint}"
+            self.hass, job or self._setup_endpoint(endpoint), f"{DOMAIN} set up {endpoint}"
         )
         self._setups[endpoint] = task
         self._set_up_since_freeze += 1
@@ -256,6 +336,73 @@ class LwM2MHub:
             self._device(reg, {k: values.get(Path.of(3, 0, k)) for k in DEVICE_INFO})
         self._set_available(endpoint, True)
         await self._observe(device, reg, self._add_entities(reg, values))
+        if self.write_retry:
+            await self._write_retry(device, reg, values)
+
+    async def _write_retry(self, device: DeviceOperations, reg: Registration, values: dict[Path, Value | None]) -> None:
+        """Let the device retry long enough to find this server again after a restart.
+
+        Written where its Server object showed the LwM2M 1.1 communication retry resources
+        (lwm2m.retries); a refusal is the device's right.
+        """
+        server, changes = retry_settings(reg.objects.instances, values)
+        if not changes:
+            return
+        try:
+            await device.write(server, changes, replace=False)
+        except LwM2MError as err:
+            _LOGGER.debug("Writing the communication retry resources of %s: %s", reg.endpoint, err)
+        else:
+            _LOGGER.debug("Wrote the communication retry resources of %s: %s", reg.endpoint, changes)
+
+    # -- after a restart ------------------------------------------------------------------------
+
+    async def _restore_endpoint(self, endpoint: str, delay: float) -> None:
+        """Re-establish, after delay seconds, what the entities of a restored device need.
+
+        The device is observed again as before (each answer carries the current value); with
+        no observation wanted, the instances its entities show are read. A device that does
+        not answer (timeout, ICMP error, RST) is shown unavailable until it next talks.
+        """
+        await asyncio.sleep(delay)
+        reg = self.source.registrations.by_endpoint(endpoint)
+        if reg is None:
+            return
+        if not self.known_paths.get(endpoint):
+            await self._setup_endpoint(endpoint)  # never set up before the restart: do it all now
+            return
+        found = list(self.matches.get(endpoint, {}).values())
+        device = self.source.endpoint(endpoint)
+        if self.auto_observe == AUTO_OBSERVE_NONE:
+            paths = sorted({Path(m.path.ids[:2]) for m in found if m.path is not None and m.path.depth >= 2})
+            operation = device.read
+        else:
+            paths = sorted({*self._observe_paths(reg, found), *self._observed_before.get(endpoint, ())})
+            operation = device.observe
+        # A sleeping device gets them when it wakes (its requests wait in the queue meanwhile).
+        timeout = None if reg.queue_mode else RESTORE_TIMEOUT
+        for path in paths:
+            try:
+                await operation(path, timeout=timeout)
+            except (NotRegistered, QueueFull):
+                return  # gone; or asleep with its queue full: it has not been heard yet
+            except DeviceTimeout as err:
+                self._silent.add(endpoint)
+                self._set_available(endpoint, False, f"no answer after the restart: {err}")
+                return
+            except OperationError as err:
+                _LOGGER.debug("Observing %s of %s again: %s", path, endpoint, err)
+            except LwM2MError as err:
+                _LOGGER.debug("Re-establishing %s stopped: %s", endpoint, err)
+                return
+        self._observed_before.pop(endpoint, None)
+        self._silent.discard(endpoint)
+
+    @callback
+    def _retry_restore(self, endpoint: str) -> None:
+        """Re-establish now what a restored device that did not answer needs (it talks again)."""
+        self._silent.discard(endpoint)
+        self._start_setup(endpoint, self._restore_endpoint(endpoint, 0.0))
 
     def _device(self, reg: Registration, info: dict[int, Value | None] | None = None) -> dr.DeviceEntry:
         kwargs: dict[str, Any] = {}
@@ -290,23 +437,25 @@ class LwM2MHub:
             )
         return found
 
-    async def _observe(self, device: DeviceOperations, reg: Registration, found: list[Match]) -> None:
+    def _observe_paths(self, reg: Registration, found: list[Match]) -> list[Path]:
+        """Return what auto-observe observes of a device with these matches."""
         if self.auto_observe == AUTO_OBSERVE_NONE:
-            return
+            return []
         if self.auto_observe == AUTO_OBSERVE_ALL:
-            paths = list(reg.objects.instances)
-        else:
-            paths = sorted(
-                {
-                    # An entity that shows several resources of an instance observes the instance.
-                    Path(match.path.ids[:2] if match.description.watch else match.path.ids[:3])
-                    for match in found
-                    if match.path is not None
-                    and match.description.observe
-                    and match.description.entity_registry_enabled_default
-                }
-            )
-        for path in paths:
+            return list(reg.objects.instances)
+        return sorted(
+            {
+                # An entity that shows several resources of an instance observes the instance.
+                Path(match.path.ids[:2] if match.description.watch else match.path.ids[:3])
+                for match in found
+                if match.path is not None
+                and match.description.observe
+                and match.description.entity_registry_enabled_default
+            }
+        )
+
+    async def _observe(self, device: DeviceOperations, reg: Registration, found: list[Match]) -> None:
+        for path in self._observe_paths(reg, found):
             try:
                 await device.observe(path)
             except OperationError as err:
@@ -346,6 +495,34 @@ class LwM2MHub:
         """Return the value held for (endpoint, path), if one came."""
         slot = self._store.get((endpoint, path))
         return None if slot is None or slot.value is _MISSING else slot.value
+
+    def reported(self, endpoint: str, path: Path) -> tuple[Value, float] | None:
+        """Return the value held for (endpoint, path) and when the device reported it, if one came."""
+        slot = self._store.get((endpoint, path))
+        return None if slot is None or slot.value is _MISSING else (slot.value, slot.at)
+
+    def restored_at(self, endpoint: str, path: Path) -> float | None:
+        """Return when the device reported the value held, if that value is the last run's."""
+        slot = self._store.get((endpoint, path))
+        return slot.at if slot is not None and slot.restored else None
+
+    @callback
+    def restore_values(self, endpoint: str, values: dict[Path, tuple[Value, float]]) -> None:
+        """Take back values (and when they were reported) an entity saved before a restart.
+
+        They go into the store like values from the device, marked as the last run's until the
+        device confirms or changes them; a value the device sent meanwhile is newer and stays.
+        """
+        for path, (value, at) in values.items():
+            slot = self._store.setdefault((endpoint, path), _Slot())
+            if slot.value is not _MISSING:
+                continue
+            slot.value, slot.at, slot.restored = value, at, True
+            for listener in slot.listeners:
+                try:
+                    listener(value)
+                except Exception:
+                    _LOGGER.exception("Showing %s of %s failed", path, endpoint)
 
     def values(self, endpoint: str) -> dict[Path, Value]:
         """Every value held for endpoint (diagnostics)."""
@@ -400,7 +577,24 @@ class LwM2MHub:
         """Drop a device the user deleted; its entities come back if it registers again."""
         self.matches.pop(endpoint, None)
         self.known_paths.pop(endpoint, None)
+        self._observed_before.pop(endpoint, None)
         self._save()
+
+
+def _storage_key(entry: LwM2MConfigEntry) -> str:
+    """Return the key the entry's hub saves under."""
+    return f"{DOMAIN}.{entry.entry_id}"
+
+
+def _paths(saved: Any) -> list[Path]:
+    """Return the paths of a saved list of them; anything unreadable (older data, garbage) is skipped."""
+    paths: list[Path] = []
+    for text in saved if isinstance(saved, list) else ():
+        try:
+            paths.append(Path.parse(text))
+        except (CodecError, TypeError):
+            continue
+    return paths
 
 
 def translate_error(

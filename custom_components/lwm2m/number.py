@@ -8,14 +8,14 @@ from typing import Self
 from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
 from homeassistant.const import PERCENTAGE, EntityCategory, Platform, UnitOfTime
 
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MRestoreEntity, platform_setup
 from .lwm2m.values import DataType
 from .mapping import EntityClass, Kind, LwM2MEntityDescription, Resource, ValueFn, number_state, unit_of
 
 LIMIT = 1e9  # where neither the row nor the object model bounds a value
 
 
-class LwM2MNumber(LwM2MEntity, NumberEntity):
+class LwM2MNumber(LwM2MRestoreEntity, NumberEntity):
     """A writable number: what is set is written to the device."""
 
     entity_description: LwM2MNumberDescription

@@ -10,12 +10,12 @@ from typing import Self
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import Platform
 
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MRestoreEntity, platform_setup
 from .lwm2m.values import Value
 from .mapping import EntityClass, Kind, LwM2MEntityDescription, Resource
 
 
-class LwM2MSelect(LwM2MEntity, SelectEntity):
+class LwM2MSelect(LwM2MRestoreEntity, SelectEntity):
     """An enumerated resource: the option picked is written to the device as its number."""
 
     entity_description: LwM2MSelectDescription

@@ -37,14 +37,14 @@ from homeassistant.core import callback
 from homeassistant.helpers.typing import StateType
 
 from .const import Topic
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MEntity, LwM2MRestoreEntity, platform_setup
 from .lwm2m.events import Event
 from .lwm2m.registration import Registration
 from .lwm2m.values import DataType, Value
 from .mapping import MAX_STATE, EntityClass, Kind, LwM2MEntityDescription, Resource, text_state, unit_of
 
 
-class LwM2MSensor(LwM2MEntity, SensorEntity):
+class LwM2MSensor(LwM2MRestoreEntity, SensorEntity):
     """A resource shown as a sensor."""
 
     entity_description: LwM2MSensorDescription

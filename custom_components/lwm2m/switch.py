@@ -12,11 +12,11 @@ from homeassistant.components.switch import (  # type: ignore[attr-defined,unuse
 )
 from homeassistant.const import Platform
 
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MRestoreEntity, platform_setup
 from .mapping import EntityClass, Kind, LwM2MEntityDescription, ValueFn
 
 
-class LwM2MSwitch(LwM2MEntity, SwitchEntity):
+class LwM2MSwitch(LwM2MRestoreEntity, SwitchEntity):
     """A writable boolean resource: on and off are written to the device."""
 
     entity_description: LwM2MSwitchDescription

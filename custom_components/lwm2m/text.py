@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from homeassistant.components.text import TextEntity, TextEntityDescription
 from homeassistant.const import EntityCategory, Platform
 
-from .entity import LwM2MEntity, platform_setup
+from .entity import LwM2MRestoreEntity, platform_setup
 from .mapping import MAX_STATE, EntityClass, Kind, LwM2MEntityDescription, ValueFn, text_state
 
 
-class LwM2MText(LwM2MEntity, TextEntity):
+class LwM2MText(LwM2MRestoreEntity, TextEntity):
     """A writable string: what is typed is written to the device."""
 
     entity_description: LwM2MTextDescription

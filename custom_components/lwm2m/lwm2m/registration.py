@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -129,6 +130,7 @@ class Registration:
             "identity": self.identity,
             "registered_at": self.registered_at,
             "updated_at": self.updated_at,
+            "last_seen": self.stats.last_seen,
             "refused_formats": sorted(self.refused_formats),
         }
 
@@ -156,6 +158,7 @@ class Registration:
             registered_at=float(data.get("registered_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
             refused_formats=_formats(data.get("refused_formats")),
+            stats=EndpointStats(last_seen=_seconds(data.get("last_seen"))),
         )
 
 
@@ -164,6 +167,13 @@ def _formats(value: Any) -> set[int]:
     if not isinstance(value, (list, tuple)):
         return set()
     return {f for f in value if isinstance(f, int) and not isinstance(f, bool) and 0 <= f <= 0xFFFF}
+
+
+def _seconds(value: Any) -> float:
+    """Return a saved time in epoch seconds; 0.0 (never) for anything else (older data, garbage)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0.0
+    return float(value)
 
 
 def new_registration_id() -> str:

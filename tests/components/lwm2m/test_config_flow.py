@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m.const import (
     CONF_AUTO_OBSERVE,
+    CONF_COMMUNICATION_RETRY,
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MIN_LIFETIME,
@@ -174,6 +175,7 @@ async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: Mock
         CONF_MAX_LIFETIME: 600,
         CONF_AUTO_OBSERVE: "none",
         CONF_XML_DIR: str(tmp_path),
+        CONF_COMMUNICATION_RETRY: True,  # on unless switched off
         CONF_MQTT_BRIDGE: False,
     }
     hub = entry.runtime_data
