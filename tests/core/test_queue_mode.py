@@ -108,3 +108,54 @@ async def test_deregistration_drops_the_queue(qserver: LwM2MServer) -> None:
             await task
     finally:
         await client.stop()
+
+
+async def test_a_callers_timeout_bounds_the_wait_in_the_queue(udp: None) -> None:
+    """A read with a short timeout to a sleeping device fails after that timeout (issue #13:
+    it waited until the registration expired, or up to the queue's hour), says why, and leaves
+    the queue; a device that wakes within the timeout is read as usual."""
+    server = LwM2MServer(ServerConfig(port=0, queue_window=0.1, queue_expiry=3600, request_timeout=3))
+    await server.start()
+    client = SimClient("sleepy", server.port, version="1.1", queue_mode=True)
+    await client.start()
+    try:
+        await client.sleep()
+        async with asyncio.timeout(2):
+            while server.queue.is_awake("sleepy"):
+                await asyncio.sleep(0.02)
+        ep = server.endpoint("sleepy")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeviceTimeout, match=r"asleep and did not wake up within the request's timeout of 0.3 s"):
+            await ep.read("/3/0/9", timeout=0.3)
+        assert 0.25 <= loop.time() - started < 2
+        assert server.queue.queued("sleepy") == 0  # withdrawn from the queue
+        assert not client.requests or client.requests[-1][:2] != ("GET", "/3/0/9")  # never sent
+
+        waiting = asyncio.create_task(ep.read("/3/0/9", timeout=5))
+        async with asyncio.timeout(2):
+            while server.queue.queued("sleepy") != 1:
+                await asyncio.sleep(0.01)
+        await client.wake()
+        assert (await waiting).value("/3/0/9") == 95
+    finally:
+        await client.stop()
+        await server.stop()
+
+
+async def test_a_cancelled_queued_request_leaves_the_queue(qserver: LwM2MServer) -> None:
+    client = SimClient("sleepy", qserver.port, version="1.1", queue_mode=True)
+    await client.start()
+    try:
+        await client.sleep()
+        await asyncio.sleep(0.4)
+        waiting = asyncio.create_task(qserver.endpoint("sleepy").read("/3/0/9"))
+        async with asyncio.timeout(2):
+            while qserver.queue.queued("sleepy") != 1:
+                await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert qserver.queue.queued("sleepy") == 0
+    finally:
+        await client.stop()

@@ -209,10 +209,15 @@ class Endpoint:
         """
         server = self._server
         reg = self.registration
-        timeout = timeout if timeout is not None else server.config.request_timeout
+        # A caller's timeout bounds the whole request, the wait for a sleeping device included;
+        # without one, a queued request waits up to the queue's expiry, then the usual timeout.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         if reg.queue_mode:
-            await server.queue.wait_awake(self.name, server.config.queue_expiry)
+            await server.queue.wait_awake(self.name, server.config.queue_expiry, timeout)
             reg = self.registration
+        if timeout is None:
+            timeout, started = server.config.request_timeout, loop.time()
         message = Message(
             code=code,
             uri_path=reg.uri_path(path),
@@ -233,7 +238,7 @@ class Endpoint:
         server.stats.requests_out += 1
         request = server.transport.request(message)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(started + timeout):
                 response = await request.response
         except TimeoutError:
             self._failed(reg)

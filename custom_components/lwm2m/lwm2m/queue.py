@@ -43,8 +43,12 @@ class SleepQueue:
         """Take the device to be asleep until it talks again."""
         self._awake_until.pop(endpoint, None)
 
-    async def wait_awake(self, endpoint: str, expiry: float) -> None:
-        """Wait until the device talks; QueueFull when too many requests already wait."""
+    async def wait_awake(self, endpoint: str, expiry: float, timeout: float | None = None) -> None:
+        """Wait until the device talks; QueueFull when too many requests already wait.
+
+        The request waits at most expiry seconds, or timeout (the caller's) if that is sooner;
+        then DeviceTimeout, and it leaves the queue (as it does when its caller cancels it).
+        """
         if self.is_awake(endpoint):
             return
         waiting = self._waiting.setdefault(endpoint, deque())
@@ -52,10 +56,16 @@ class SleepQueue:
             raise QueueFull(f"{endpoint} is asleep and already has {len(waiting)} queued requests")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiting.append(future)
+        by_caller = timeout is not None and timeout < expiry
         try:
-            async with asyncio.timeout(expiry):
+            async with asyncio.timeout(timeout if by_caller else expiry):
                 await future
         except TimeoutError:
+            if by_caller:
+                raise DeviceTimeout(
+                    f"{endpoint} is asleep and did not wake up within the request's timeout of {timeout:g} s; "
+                    "the queued request was withdrawn"
+                ) from None
             raise DeviceTimeout(f"{endpoint} did not wake up within {expiry:g} s; the queued request expired") from None
         finally:
             if future in waiting:
