@@ -43,6 +43,9 @@ def test_receive_callbacks_of_the_udp6_transport() -> None:
 def test_tokens_and_requests() -> None:
     assert callable(tokenmanager.TokenManager.next_token)
     assert callable(tokenmanager.TokenManager.request)
+    # every request's token comes from the manager's next_token, looked up on the instance,
+    # where prepare_context puts random_token (and request_with_token a one-off token)
+    assert "msg.token = self.next_token()" in inspect.getsource(tokenmanager.TokenManager.request)
     assert list(inspect.signature(protocol.Request.__init__).parameters)[:4] == ["self", "pipe", "loop", "log"]
     assert callable(aiocoap.Context.request)
 
@@ -54,7 +57,7 @@ def test_observation_callbacks() -> None:
     assert "lossy" in inspect.getsource(protocol.ClientObservation._Iterator)  # why callbacks, not async for
 
 
-@pytest.mark.parametrize("name", ["prepare_context", "request_with_token", "on_notifications"])
+@pytest.mark.parametrize("name", ["prepare_context", "request_with_token", "on_notifications", "random_token"])
 def test_the_one_module_offers_them(name: str) -> None:
     assert callable(getattr(coap_internals, name))
 
@@ -67,5 +70,6 @@ async def test_prepare_context_finds_what_it_patches(udp: None) -> None:
         assert dedup is not None and port > 0
         manager = context.request_interfaces[0].token_interface
         assert manager._deduplicate_message is dedup and manager._recent_messages == {}
+        assert context.request_interfaces[0].next_token is coap_internals.random_token
     finally:
         await context.shutdown()

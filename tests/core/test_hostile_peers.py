@@ -4,6 +4,7 @@ a bad name is refused with a reason, and hostile datagrams are counted rather th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import cbor2
@@ -118,3 +119,45 @@ async def test_a_decoder_bug_still_ends_no_observation(server: LwM2MServer, monk
         assert server.registrations.by_endpoint("raw-bug").stats.errors == 1
     finally:
         await device.stop()
+
+
+async def test_request_tokens_are_random_and_8_bytes(server: LwM2MServer) -> None:
+    """aiocoap's tokens count up (bbc0, bbc1, ...): whoever saw one could answer the next
+    request before the device does. Every request now carries 8 random bytes; the GET that
+    cancels an observation carries the observation's token, and later requests are random again."""
+    device = RawDevice(server.port, "raw-tokens")
+    await device.start()
+    try:
+        await device.register()
+        ep = server.endpoint("raw-tokens")
+        tokens: list[bytes] = []
+        for _ in range(40):
+            reading = asyncio.create_task(ep.read("/3/0/9"))
+            request = await device.next_request()
+            tokens.append(request.token)
+            device.answer(request, b"95")
+            assert (await reading).value("/3/0/9") == 95
+        observing = asyncio.create_task(ep.observe("/3303/0/5700"))
+        request = await device.next_request()
+        device.answer(request, b"20.0", observe=1)
+        await observing
+        cancelling = asyncio.create_task(ep.cancel_observe("/3303/0/5700"))
+        cancel = await device.next_request()
+        assert cancel.opt.observe == 1 and cancel.token == request.token
+        device.answer(cancel, b"20.0")
+        await cancelling
+        tokens.append(request.token)
+        for _ in range(5):
+            reading = asyncio.create_task(ep.read("/3/0/9"))
+            request = await device.next_request()
+            tokens.append(request.token)
+            device.answer(request, b"95")
+            await reading
+    finally:
+        await device.stop()
+    assert all(len(token) == 8 for token in tokens), {len(t) for t in tokens}
+    assert len(set(tokens)) == len(tokens)  # none repeated
+    numbers = [int.from_bytes(token, "big") for token in tokens]
+    steps = {b - a for a, b in itertools.pairwise(numbers)}
+    assert len(steps) > len(numbers) // 2  # no counter: hardly two steps alike
+    assert not {1, -1} & steps

@@ -9,7 +9,9 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   escape its receive callback; both are counted instead.
 - ICMP errors for a request that already ended raise InvalidStateError in its callback.
 - Tokens: cancelling an observation needs a GET with the observation's own token, which the
-  public API never lets a caller choose.
+  public API never lets a caller choose. aiocoap's own tokens are a counter (2 bytes at first,
+  `bbc0`, `bbc1`, ...), so anyone who saw one can forge answers to the next requests; every
+  request gets 8 random bytes instead, as Californium does.
 - Observations: notifications are taken with register_callback. aiocoap's `async for` is a
   lossy one-slot queue (two notifications in one loop iteration keep only the last) and a
   task per observation; a notification is an event here (button presses, Send counters,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import socket
 import time
 from collections import OrderedDict
@@ -34,6 +37,7 @@ from aiocoap.protocol import Request
 
 _LOGGER = logging.getLogger(__name__)
 RECEIVE_BUFFER = 4 * 1024 * 1024  # room for a registration storm; the kernel may cap it
+TOKEN_LENGTH = 8  # bytes; CoAP allows up to 8
 
 
 class BoundedDeduplication:
@@ -120,6 +124,7 @@ def prepare_context(
     malformed = malformed or MalformedCounter()
     context.log.addFilter(malformed)
     for interface in context.request_interfaces:
+        interface.next_token = random_token  # the token manager takes every request's token from it
         manager = getattr(interface, "token_interface", None)
         message_interface = getattr(manager, "message_interface", None)
         transport = getattr(message_interface, "transport", None)
@@ -166,19 +171,29 @@ def enlarge_receive_buffer(sock: socket.socket) -> int:
     return size
 
 
+def random_token() -> bytes:
+    """Return a token for a new request: TOKEN_LENGTH random bytes, which no one can guess."""
+    return secrets.token_bytes(TOKEN_LENGTH)
+
+
 def request_with_token(context: aiocoap.Context, message: Message, token: bytes) -> Any:
     """Send message with a chosen token.
 
-    The request goes straight into the token layer with a one-off token source.
+    The request goes straight into the token layer with a one-off token source; the usual
+    one (random_token) is back for the next request.
     """
     interface = context.request_interfaces[0]
     pipe = Pipe(message, context.log)
     result = Request(pipe, context.loop, context.log)
+    usual = interface.__dict__.get("next_token")
     interface.next_token = lambda: token
     try:
         interface.request(pipe)
     finally:
-        del interface.next_token
+        if usual is None:
+            del interface.next_token
+        else:
+            interface.next_token = usual
     return result
 
 
