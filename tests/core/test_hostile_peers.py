@@ -161,3 +161,58 @@ async def test_request_tokens_are_random_and_8_bytes(server: LwM2MServer) -> Non
     steps = {b - a for a, b in itertools.pairwise(numbers)}
     assert len(steps) > len(numbers) // 2  # no counter: hardly two steps alike
     assert not {1, -1} & steps
+
+
+def _register(endpoint: str) -> Message:
+    return Message(
+        code=Code.POST,
+        uri_path=("rd",),
+        uri_query=(f"ep={endpoint}", "lt=60", "lwm2m=1.1"),
+        content_format=ContentFormat.LINK_FORMAT,
+        payload=b"</3/0>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("plant/1", "must not contain '/'"),
+        ("plant+1", "must not contain '+'"),
+        ("plant#1", "must not contain '#'"),
+        ("+", "must not contain '+'"),
+        (" plant", "must not begin or end with whitespace"),
+        ("plant ", "must not begin or end with whitespace"),
+        ("plant\n1", "control characters"),
+        ("plant\t1", "control characters"),
+        ("\x1b[31mred", "control characters"),
+        ("plant\x7f", "control characters"),
+        ("plant\u200b1", "control characters"),  # zero-width space: prints as nothing
+        ("plant\u00a0", "control characters"),  # no-break space at the end
+        ("", "1 to 255 characters"),
+        ("x" * 256, "1 to 255 characters"),
+    ],
+)
+async def test_register_refuses_endpoint_names_that_do_not_fit_topics_and_logs(
+    server: LwM2MServer, endpoint: str, reason: str
+) -> None:
+    device = RawDevice(server.port, "unused")
+    await device.start()
+    try:
+        answer = await device.request(_register(endpoint))
+    finally:
+        await device.stop()
+    assert answer.code == Code.BAD_REQUEST, answer
+    assert reason in answer.payload.decode()
+    assert len(server.registrations) == 0
+
+
+@pytest.mark.parametrize("endpoint", ["urn:imei:490154203237518", "plant 1", "Gerät-ä_1.2", "x" * 255, "a:b@c;d"])
+async def test_register_takes_ordinary_endpoint_names(server: LwM2MServer, endpoint: str) -> None:
+    device = RawDevice(server.port, "unused")
+    await device.start()
+    try:
+        answer = await device.request(_register(endpoint))
+    finally:
+        await device.stop()
+    assert answer.code == Code.CREATED, answer.payload
+    assert server.registrations.by_endpoint(endpoint) is not None

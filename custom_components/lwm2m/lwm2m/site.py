@@ -20,6 +20,9 @@ from .errors import CodecError
 
 _LOGGER = logging.getLogger(__name__)
 MAX_ENDPOINT_LENGTH = 255
+# Endpoint names become MQTT topic levels, Home Assistant device names and log text: no
+# topic separator or wildcard in them.
+_NOT_IN_ENDPOINT_NAMES = "/+#"
 _BINDING_LETTERS = set("UMHTSNQ")
 
 
@@ -58,9 +61,7 @@ def parse_params(request: Message, *, register: bool) -> RegisterParams:
             case "ep":
                 if not register:
                     raise Refused("the endpoint name cannot change in an Update")
-                if not value or len(value) > MAX_ENDPOINT_LENGTH or not value.isprintable():
-                    raise Refused("ep must be a printable endpoint name of 1 to 255 characters")
-                params.endpoint = value
+                params.endpoint = _endpoint_name(value)
             case "lt":
                 if not value.isascii() or not value.isdigit() or not 0 < int(value) < 2**32:
                     raise Refused(f"lt must be a lifetime in seconds, got {value!r}")
@@ -92,6 +93,20 @@ def parse_params(request: Message, *, register: bool) -> RegisterParams:
     elif register:
         params.objects = RegisteredObjects()
     return params
+
+
+def _endpoint_name(value: str) -> str:
+    """Return value if it can be an endpoint name; Refused says why not."""
+    if not value or len(value) > MAX_ENDPOINT_LENGTH:
+        raise Refused(f"ep must be an endpoint name of 1 to {MAX_ENDPOINT_LENGTH} characters")
+    for char in _NOT_IN_ENDPOINT_NAMES:
+        if char in value:
+            raise Refused(f"ep must not contain {char!r}: endpoint names end up in MQTT topics")
+    if not value.isprintable():
+        raise Refused("ep must not contain control characters or other characters that do not print")
+    if value != value.strip():
+        raise Refused("ep must not begin or end with whitespace")
+    return value
 
 
 def _error(err: Refused) -> Message:
