@@ -305,6 +305,31 @@ async def test_a_device_gone_from_its_port_is_unavailable_at_once(
     await wait_for(hass, lambda: "restored" not in hass.states.get(battery).attributes)
 
 
+async def test_a_sleeping_device_is_observed_again_when_it_wakes(
+    hass: HomeAssistant, entry: MockConfigEntry, device, gate: asyncio.Event
+) -> None:
+    client = await device("sleepy", queue_mode=True)
+    hub = await _settled(hass, entry)
+    temperature = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sleepy_3303_0_5700")
+    await wait_for(hass, lambda: hass.states.get(temperature).state == "21.5")
+    observed = _observed(hub, "sleepy")
+
+    async def fall_asleep() -> None:
+        await client.sleep()
+        client.requests.clear()
+
+    hub = await restart(hass, entry, during=fall_asleep)
+    gate.set()
+    # Its re-observe waits for it: it is not asked, and not shown unavailable for not answering.
+    await wait_for(hass, lambda: hub.source.queued("sleepy") == 1)
+    assert client.requests == [] and _observed(hub, "sleepy") == []
+    assert hass.states.get(temperature).state == "21.5"
+    assert hass.states.get(temperature).attributes["restored"] is True
+    await client.wake()  # an Update: the queued re-observe goes out
+    await wait_for(hass, lambda: _observed(hub, "sleepy") == observed)
+    await wait_for(hass, lambda: "restored" not in hass.states.get(temperature).attributes)
+
+
 RETRY_DEVICE = {**DEFAULT_VALUES, P("/1/0/17"): 5, P("/1/0/18"): 60, P("/1/0/19"): 86400, P("/1/0/20"): 1}
 
 
