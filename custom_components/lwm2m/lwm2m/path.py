@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import total_ordering
 
@@ -35,20 +36,7 @@ class Path:
         """Parse "/3/0/9", "3/0/9" or "/3/0/9/" (trailing slash allowed, as in base names)."""
         if not isinstance(text, str):
             raise PathError(f"a path must be text, got {type(text).__name__}")
-        body = text.strip()
-        if body in ("", "/"):
-            return ROOT
-        if body.startswith("/"):
-            body = body[1:]
-        if body.endswith("/"):
-            body = body[:-1]
-        parts = body.split("/")
-        ids = []
-        for part in parts:
-            if not part.isascii() or not part.isdigit() or len(part) > 5:
-                raise PathError(f"invalid path {text!r}: {part!r} is not an id")
-            ids.append(int(part))
-        return cls(tuple(ids))
+        return _parse(text)
 
     @property
     def object_id(self) -> int | None:
@@ -137,3 +125,26 @@ class Path:
 
 
 ROOT = Path()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Path:
+    """Parse a path's text, remembering the answer.
+
+    A device sends the same few paths again and again; paths are immutable, and a flood of
+    distinct ones only churns the bounded cache.
+    """
+    body = text.strip()
+    if body in ("", "/"):
+        return ROOT
+    if body.startswith("/"):
+        body = body[1:]
+    if body.endswith("/"):
+        body = body[:-1]
+    parts = body.split("/")
+    ids = []
+    for part in parts:
+        if not part.isascii() or not part.isdigit() or len(part) > 5:
+            raise PathError(f"invalid path {text!r}: {part!r} is not an id")
+        ids.append(int(part))
+    return Path(tuple(ids))
