@@ -16,9 +16,13 @@ How it works:
   4. mutmut runs the sample: one run of the tests records which tests reach which function, then
      each mutant runs only those tests, fastest first, with -x (first failure kills it) and a
      wall-clock limit (timeouts count as killed). Core mutants run tests/core, Home Assistant
-     layer mutants run tests/components/lwm2m (benchmark smoke tests left out of both).
-  5. When the budget is spent the run is stopped; mutants not reached are reported as not run.
-  6. The report: kill rate per module, totals for the core and for the HA layer, and each
+     layer mutants run tests/components/lwm2m (benchmark smoke tests left out of both). Each
+     test starts with the integration's functools caches empty (see PLUGIN below).
+  5. Rechecked in fresh processes: a mutant no test reaches in-process ("no tests") runs the
+     layer's tests that start child processes (the runner), which mutmut's mapping cannot see;
+     a survivor in code run at import time runs the layer's whole selection (see recheck()).
+  6. When the budget is spent the run is stopped; mutants not reached are reported as not run.
+  7. The report: kill rate per module, totals for the core and for the HA layer, and each
      survivor with file:line and the mutation, so a test can be written that kills it.
 """
 
@@ -82,12 +86,6 @@ LAYERS = (
     ),
 )
 
-# Modules left out unless named with --module: their code runs only in a child process
-# (tests/core/test_runner.py starts `python -m custom_components.lwm2m.lwm2m`), where mutmut
-# cannot see which test reaches which function: every mutant reads "no tests" and costs a run
-# of the whole selection in the recheck.
-EXCLUDED = {f"{CORE}/__main__.py": "runs only in a subprocess started by the tests"}
-
 # Statuses mutmut gives an exit code (mutmut.stats.status_by_exit_code), folded into the report's columns.
 COLUMN = {
     "killed": "killed",
@@ -141,7 +139,7 @@ class Mutant:
     before: str = ""
     after: str = ""
     diff: str = ""
-    rechecked: bool = False  # a 'no tests' mutant run against the whole selection
+    rechecked: bool = False  # run again in a fresh process (see recheck)
 
 
 @dataclass
@@ -199,9 +197,7 @@ def module_matches(rel: str, layer: Layer, patterns: list[str]) -> bool:
     for raw in patterns:
         pattern = raw.strip("/")
         if rel == pattern or rel.endswith("/" + pattern):
-            return True  # named: even a module left out by default
-        if rel in EXCLUDED:
-            continue
+            return True
         if pattern == layer.name or fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, f"*/{pattern}"):
             return True
     return False
@@ -409,72 +405,130 @@ def run_mutmut(run: LayerRun, args: argparse.Namespace, deadline: float) -> dict
     return snapshot
 
 
-def subprocess_tests_first(run: LayerRun) -> list[str]:
-    """The layer's test files, those that start a Python child process first (where mutmut sees nothing)."""
-    files: list[Path] = []
+def child_process_tests(run: LayerRun) -> list[str]:
+    """The layer's test files that start a Python child process, whose code mutmut's mapping cannot see."""
+    names: list[str] = []
     for folder in run.layer.tests:
-        files += sorted((run.workdir / "mutants" / folder).rglob("test_*.py"))
-    names = [str(f.relative_to(run.workdir / "mutants")) for f in files]
-    names = [n for n in names if n not in run.layer.ignore]
-
-    def starts_children(name: str) -> bool:
-        text = (run.workdir / "mutants" / name).read_text(errors="replace")
-        return "sys.executable" in text or "create_subprocess" in text
-
-    return sorted(names, key=lambda n: not starts_children(n))
+        for file in sorted((run.workdir / "mutants" / folder).rglob("test_*.py")):
+            name = str(file.relative_to(run.workdir / "mutants"))
+            text = file.read_text(errors="replace")
+            if name not in run.layer.ignore and ("sys.executable" in text or "create_subprocess" in text):
+                names.append(name)
+    return names
 
 
-def recheck_no_tests(run: LayerRun, args: argparse.Namespace, deadline: float) -> None:
-    """Each 'no tests' mutant against the layer's whole selection (-x), in mutmut's copy."""
-    pending = [m for m in run.mutants if m.status == "no_tests"]
-    if not pending or args.no_recheck or not (run.workdir / "mutants").is_dir():
+def import_time_functions(source: str) -> set[str]:
+    """Top-level functions a module calls while it is imported (directly, or through one another)."""
+    tree = ast.parse(source)
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+    def called(nodes: list[ast.AST]) -> set[str]:
+        names: set[str] = set()
+        stack = list(nodes)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                # only the defaults (and decorators) of a definition run when it is defined
+                stack += [d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None]
+                stack += [] if isinstance(node, ast.Lambda) else node.decorator_list
+                continue
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+            stack += list(ast.iter_child_nodes(node))
+        return names & functions.keys()
+
+    found = called(list(tree.body))
+    todo = list(found)
+    while todo:
+        for name in called(list(functions[todo.pop()].body)) - found:
+            found.add(name)
+            todo.append(name)
+    return found
+
+
+def recheck(run: LayerRun, args: argparse.Namespace, deadline: float) -> None:
+    """Two kinds of mutant that mutmut's forked, pre-imported runs cannot judge, run in fresh processes.
+
+    'no tests': mutmut maps tests to functions in its own process, so no test reaches the function
+    there; a test that starts the runner (`python -m custom_components.lwm2m.lwm2m`) in a child
+    process may (the child inherits MUTANT_UNDER_TEST): those tests are run.
+    Survivors in code that runs while its module is imported (a table of entity descriptions built
+    by a module-level call): mutmut's runs fork from a process that imported the module with no
+    mutant active, so the mutant never ran; the layer's whole selection runs in a fresh process.
+    """
+    if args.no_recheck or not (run.workdir / "mutants").is_dir():
         return
     try:
         stats = json.loads((run.workdir / "mutants" / "mutmut-stats.json").read_text())
-        suite = sum(stats["duration_by_test"].values())
+        durations: dict[str, float] = stats["duration_by_test"]
     except (OSError, ValueError, KeyError):
-        suite = 120.0
-    limit = (suite + args.timeout_constant) * args.timeout_multiplier
-    tests = subprocess_tests_first(run)
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", PLUGIN, *tests]
+        durations = {}
+    base = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", PLUGIN]
     for nodeid in run.deselected:
-        cmd += ["--deselect", nodeid]
-    log(f"{run.layer.name}: {len(pending)} 'no tests' mutants: each runs the whole selection (limit {limit:.0f} s)")
-    running: dict[subprocess.Popen[bytes], tuple[Mutant, float]] = {}
-    rechecked = 0
+        base += ["--deselect", nodeid]
+    work: list[tuple[Mutant, list[str], float]] = []
+
+    children = child_process_tests(run)
+    no_tests = [m for m in run.mutants if m.status == "no_tests"]
+    if no_tests and children:
+        clean = sum(d for t, d in durations.items() if t.split("::")[0] in children) or 60.0
+        limit = (clean + args.timeout_constant) * args.timeout_multiplier
+        work += [(m, base + children, limit) for m in no_tests]
+        log(f"{run.layer.name}: {len(no_tests)} 'no tests' mutants run the {len(children)} child-process test files")
+
+    at_import: dict[str, set[str]] = {}
+    for m in run.mutants:
+        if m.status == "survived" and m.rel not in at_import:
+            at_import[m.rel] = import_time_functions((run.workdir / m.rel).read_text())
+    import_time = [
+        m
+        for m in run.mutants
+        if m.status == "survived"
+        and orig_function_and_class_names_from_key(m.name)[1] is None
+        and orig_function_and_class_names_from_key(m.name)[0] in at_import.get(m.rel, set())
+    ]
+    if import_time:
+        limit = ((sum(durations.values()) or 120.0) + args.timeout_constant) * args.timeout_multiplier
+        work += [(m, base + pytest_selection(run.layer, run.deselected), limit) for m in import_time]
+        log(f"{run.layer.name}: {len(import_time)} survivors in import-time code run the whole selection afresh")
+
+    running: dict[subprocess.Popen[bytes], tuple[Mutant, float, float]] = {}
+    done = 0
     try:
-        while pending or running:
-            while pending and len(running) < args.jobs and time.monotonic() < deadline:
-                mutant = pending.pop(0)
+        while work or running:
+            while work and len(running) < args.jobs and time.monotonic() < deadline:
+                mutant, cmd, limit = work.pop(0)
                 out = open(run.workdir / "recheck.log", "ab")  # noqa: SIM115 - closed with the process
                 proc = start(cmd, run.workdir / "mutants", out, {"MUTANT_UNDER_TEST": mutant.name})
                 out.close()
-                running[proc] = (mutant, time.monotonic())
+                running[proc] = (mutant, time.monotonic(), limit)
             if not running:
                 break
             time.sleep(0.5)
-            for proc, (mutant, began) in list(running.items()):
+            for proc, (mutant, began, limit) in list(running.items()):
                 now = time.monotonic()
                 if proc.poll() is None and now - began < limit and now < deadline:
                     continue
                 if proc.poll() is None:
                     kill_group(proc)
-                    if now - began >= limit:
-                        mutant.status, mutant.rechecked = "timeout", True
+                    if now - began < limit:  # the budget, not the mutant
+                        del running[proc]
+                        continue
+                    mutant.status = "timeout"
                 elif proc.returncode in (1, 3):  # failed tests, or pytest's internal error
-                    mutant.status, mutant.rechecked = "killed", True
-                elif proc.returncode == 0:
-                    mutant.rechecked = True
-                else:
-                    mutant.status, mutant.rechecked = "error", True
-                rechecked += 1
+                    mutant.status = "killed"
+                elif proc.returncode != 0:
+                    mutant.status = "error"
+                mutant.rechecked = True
+                done += 1
                 del running[proc]
     finally:
         for proc in running:
             kill_group(proc)
-    if pending:
-        run.note += f"{len(pending)} 'no tests' mutants not rechecked (budget). "
-    log(f"{run.layer.name}: rechecked {rechecked} 'no tests' mutants")
+    if work:
+        run.note += f"{len(work)} mutants not rechecked in a fresh process (budget). "
+    if done:
+        log(f"{run.layer.name}: rechecked {done} mutants in fresh processes")
 
 
 def progress(run: LayerRun, results: dict[str, int | None], deadline: float) -> None:
@@ -605,8 +659,8 @@ def report(runs: list[LayerRun], args: argparse.Namespace, totals_of_listing: di
     if rechecked:
         killed = sum(m.status in ("killed", "timeout") for m in rechecked)
         out.append(
-            f"({len(rechecked)} 'no tests' mutants were run against their layer's whole selection: {killed} killed "
-            "there, counted as killed; code run only in a child process is out of mutmut's sight)"
+            f"({len(rechecked)} mutants rechecked in fresh processes ('no tests' ones against the tests that start "
+            f"child processes, import-time ones against the whole selection): {killed} killed there, counted so)"
         )
     for run in runs:
         survivors = [m for m in run.mutants if m.status in ("survived", "no_tests")]
@@ -617,7 +671,9 @@ def report(runs: list[LayerRun], args: argparse.Namespace, totals_of_listing: di
                 where = f"{rel}:{mutant.line}" if mutant.line else rel
                 tag = ""
                 if mutant.status == "no_tests":
-                    tag = " [no tests; the whole selection run: survived]" if mutant.rechecked else " [no tests]"
+                    tag = " [no tests; child-process tests run: survived]" if mutant.rechecked else " [no tests]"
+                elif mutant.rechecked:
+                    tag = " [import-time code; whole selection run afresh: survived]"
                 before = mutant.before.replace("\n", " / ") or "?"
                 after = mutant.after.replace("\n", " / ") or "(line removed)"
                 out.append(f"{where}{tag}  ({mutant.name.rpartition('.')[2]})")
@@ -684,8 +740,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--no-recheck",
         action="store_true",
-        help="leave 'no tests' mutants as they are (by default, budget permitting, each runs the layer's "
-        "whole selection, the tests that start subprocesses first, since mutmut cannot see what they reach)",
+        help="skip the recheck in fresh processes of 'no tests' mutants (against the tests that start child "
+        "processes) and of survivors in import-time code (against the whole selection)",
     )
     parser.add_argument("--diffs", action="store_true", help="print the full diff of each survivor")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -755,8 +811,6 @@ def campaign(args: argparse.Namespace, base: Path, started: float, deadline: flo
             )
             if args.module:
                 modules = [rel for rel in modules if module_matches(rel, layer, args.module)]
-            else:
-                modules = [rel for rel in modules if rel not in EXCLUDED]
             for rel, names in zip(modules, pool.map(list_mutants, [run.workdir] * len(modules), modules), strict=True):
                 totals[rel] = len(names)
                 if args.list:
@@ -768,8 +822,6 @@ def campaign(args: argparse.Namespace, base: Path, started: float, deadline: flo
         pool.shutdown()
         os.chdir(ROOT)
         if args.list:
-            for rel, why in EXCLUDED.items():
-                print(f"(left out by default: {rel}: {why})")
             return 0
         if not runs:
             print("mutation: no module matched, or no mutants in them", file=sys.stderr)
@@ -788,7 +840,7 @@ def campaign(args: argparse.Namespace, base: Path, started: float, deadline: flo
             results = run_mutmut(run, args, layer_deadline)
             for mutant in run.mutants:
                 mutant.status = classify(results.get(mutant.name))
-            recheck_no_tests(run, args, layer_deadline if index < len(runs) - 1 else deadline)
+            recheck(run, args, layer_deadline if index < len(runs) - 1 else deadline)
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: reporting what was done (the product files were never touched)")
