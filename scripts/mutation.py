@@ -585,7 +585,7 @@ def describe(run: LayerRun, mutant: Mutant) -> None:
     # The function's `def` line, in mutmut's text of it and in the file, ties the two together.
     func, _ = orig_function_and_class_names_from_key(mutant.name)
     def_line = function_def_line((run.workdir / mutant.rel).read_text(), mutant.name)
-    pattern = re.compile(rf"\s*(async\s+)?def\s+{re.escape(func)}\s*\(")
+    pattern = re.compile(rf"\s*(async\s+)?def\s+{re.escape(func)}\s*(\[.*\])?\s*\(")  # def f[T](...) too
     def_index = next((i for i, text in enumerate(orig) if pattern.match(text)), None)
     if first_change is not None and def_line is not None and def_index is not None:
         mutant.line = def_line + first_change - def_index
