@@ -40,6 +40,13 @@ def test_receive_callbacks_of_the_udp6_transport() -> None:
     assert "Ignoring unparsable message from %s" in inspect.getsource(udp6)  # what MalformedCounter folds
 
 
+def test_the_log_lines_malformed_counter_folds() -> None:
+    """Each is one line per datagram in aiocoap; MalformedCounter counts (or demotes) them by their text."""
+    sources = inspect.getsource(udp6) + inspect.getsource(messagemanager) + inspect.getsource(tokenmanager)
+    for template in [*coap_internals._MALFORMED_WARNINGS, *coap_internals._PER_DATAGRAM_INFO]:
+        assert template in sources.replace('"\n' + " " * 16 + '"', ""), template
+
+
 def test_tokens_and_requests() -> None:
     assert callable(tokenmanager.TokenManager.next_token)
     assert callable(tokenmanager.TokenManager.request)

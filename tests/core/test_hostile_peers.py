@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
+import socket
 
 import cbor2
 import pytest
@@ -216,3 +218,102 @@ async def test_register_takes_ordinary_endpoint_names(server: LwM2MServer, endpo
         await device.stop()
     assert answer.code == Code.CREATED, answer.payload
     assert server.registrations.by_endpoint(endpoint) is not None
+
+
+def _misfits(count: int) -> list[bytes]:
+    """4-byte datagrams whose type and code do not fit together: an ACK or RST carrying a
+    request code, a NON carrying no code, a reserved 1.xx code on a CON."""
+    heads = [(0x60, 0x01), (0x70, 0x02), (0x50, 0x00), (0x40, 0x21)]
+    return [bytes(heads[n % 4]) + (0x2000 + n).to_bytes(2, "big") for n in range(count)]
+
+
+async def test_a_flood_of_misfit_datagrams_is_counted_and_summed_up_once(
+    server: LwM2MServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each of these gave aiocoap's ~170-byte WARNING line; now they are counted, and one line
+    per interval (60 s) sums them up."""
+    counter = server.transport.malformed
+    now = [5000.0]
+    counter.clock = lambda: now[0]
+    before = counter.count
+    caplog.set_level(logging.INFO)  # as someone who looks closer: aiocoap's info lines too
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for n, datagram in enumerate(_misfits(1000)):
+            sock.sendto(datagram, ("127.0.0.1", server.port))
+            if n % 100 == 99:
+                await asyncio.sleep(0.01)  # let the server drain its socket
+        try:
+            async with asyncio.timeout(10):
+                while counter.count - before < 1000:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError(f"count {counter.count - before}, {server.stats}") from None
+    finally:
+        sock.close()
+    assert counter.count - before == 1000
+    assert len(caplog.records) <= 2, [r.getMessage()[:80] for r in caplog.records]
+    assert not [r for r in caplog.records if "don't fit" in r.getMessage() or "could not match" in r.getMessage()]
+    # the interval passes: the server's periodic check writes one summary line, and only one
+    caplog.clear()
+    now[0] += 61
+    async with asyncio.timeout(5):
+        while not caplog.records:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # a few more periodic checks (every 0.2 s here)
+    (summary,) = caplog.records
+    assert summary.levelno == logging.WARNING
+    assert "1000 malformed datagrams in the last 61 s" in summary.getMessage()
+    # a healthy device is served all along
+    device = RawDevice(server.port, "after-misfits")
+    await device.start()
+    try:
+        await device.register()
+    finally:
+        await device.stop()
+
+
+def test_malformed_datagrams_get_one_summary_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    from custom_components.lwm2m.lwm2m.coap_internals import MalformedCounter
+
+    counter = MalformedCounter(interval=60)
+    now = [0.0]
+    counter.clock = lambda: now[0]
+    caplog.set_level(logging.INFO)
+    for second in range(0, 60, 3):
+        now[0] = second
+        counter.counted("unparsable", "peer")
+    counter.summarize()
+    assert counter.count == 20 and not caplog.records  # within the first minute: counted only
+    now[0] = 60.0
+    counter.summarize()
+    counter.summarize()
+    assert [r.getMessage() for r in caplog.records] == [
+        "20 malformed datagrams in the last 60 s, ignored (the latest: unparsable, from peer)"
+    ]
+    now[0] = 61.0
+    counter.counted("type and code do not fit", "other")  # starts the next interval
+    now[0] = 120.0
+    counter.summarize()
+    assert len(caplog.records) == 1
+    now[0] = 121.0
+    counter.summarize()
+    assert caplog.records[-1].getMessage().startswith("1 malformed datagram in the last 60 s")
+    now[0] = 122.0
+    counter.counted("unparsable", "peer")
+    counter.summarize(final=True)  # the server stops: what is left gets its line
+    assert len(caplog.records) == 3 and counter.count == 22
+
+
+async def test_a_stopped_server_takes_its_counter_off_aiocoaps_logger(udp: None) -> None:
+    """aiocoap logs for every context with one logger name (one per port here): a filter left
+    behind by a stopped server (a reload) would take, and count, the next server's lines."""
+    from custom_components.lwm2m.lwm2m.config import ServerConfig
+
+    first = LwM2MServer(ServerConfig(port=0))
+    await first.start()
+    assert first.transport.context is not None
+    log = first.transport.context.log
+    assert first.transport.malformed in log.filters
+    await first.stop()
+    assert first.transport.malformed not in log.filters

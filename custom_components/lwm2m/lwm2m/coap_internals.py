@@ -5,8 +5,9 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
 - Duplicate detection: aiocoap keeps every received request about 247 s, each with its own
   event-loop timer that shutdown() never cancels: unbounded memory under a flood and a timer
   that outlives the server. A bounded, timer-free window replaces it.
-- Malformed datagrams: aiocoap logs each one at warning level and lets a few bad options
-  escape its receive callback; both are counted instead.
+- Malformed datagrams: aiocoap logs each one at warning level (an unparsable one, or one
+  whose type and code do not fit together) and lets a few bad options escape its receive
+  callback; all of them are counted instead, with one summary line per minute at most.
 - ICMP errors for a request that already ended raise InvalidStateError in its callback.
 - Tokens: cancelling an observation needs a GET with the observation's own token, which the
   public API never lets a caller choose. aiocoap's own tokens are a counter (2 bytes at first,
@@ -38,6 +39,24 @@ from aiocoap.protocol import Request
 _LOGGER = logging.getLogger(__name__)
 RECEIVE_BUFFER = 4 * 1024 * 1024  # room for a registration storm; the kernel may cap it
 TOKEN_LENGTH = 8  # bytes; CoAP allows up to 8
+MALFORMED_SUMMARY_INTERVAL = 60.0  # seconds between two summary lines about malformed datagrams
+# aiocoap's warnings about one malformed datagram (the message templates, as logged), and how a
+# summary names them; the address they came from is always the last argument.
+_MALFORMED_WARNINGS = {
+    "Ignoring unparsable message from %s": "unparsable",
+    "Received a message with code %s and type %s (those don't fit) from %s, ignoring it.": "type and code do not fit",
+}
+# aiocoap's info lines about one stray datagram (an ACK or RST for no exchange, a ping, a
+# response to no request): anyone can send them by the thousand, so they count as debug lines.
+_PER_DATAGRAM_INFO = frozenset(
+    {
+        "Received %s from %s, but could not match it to a running exchange.",
+        "Response not recognized - sending RST.",
+        "Ignoring unknown response (which is not a unicast CON)",
+        "Received CoAP Ping from %s, replying with RST.",
+        "Response %r could not be matched to any request",
+    }
+)
 
 
 class BoundedDeduplication:
@@ -78,24 +97,61 @@ class BoundedDeduplication:
 
 
 class MalformedCounter(logging.Filter):
-    """Counts the datagrams aiocoap could not parse, instead of one warning for each.
+    """Counts the datagrams aiocoap could not use, instead of one warning for each.
 
-    aiocoap logs every unparsable datagram at warning level, and lets a few kinds of bad
-    option (invalid UTF-8 in a Uri-Path) escape as exceptions from its receive callback;
-    under a flood of garbage either would fill the log. Both end up counted here.
+    aiocoap logs every unparsable datagram, and every one whose type and code do not fit, at
+    warning level, and lets a few kinds of bad option (invalid UTF-8 in a Uri-Path) escape
+    as exceptions from its receive callback; under a flood of garbage any of them would fill
+    the log. All end up counted here, and summarize() writes one line per interval at most.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = MALFORMED_SUMMARY_INTERVAL) -> None:
         """Start counting at zero."""
         super().__init__()
         self.count = 0
+        self.interval = interval
+        self.clock: Callable[[], float] = time.monotonic  # tests replace it
+        self._pending = 0  # counted since the last summary
+        self._since = 0.0  # when the first of those came
+        self._latest = ""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Drop and count aiocoap's warning about an unparsable datagram."""
-        if record.msg == "Ignoring unparsable message from %s":
-            self.count += 1
-            return False
-        return True
+        """Drop and count aiocoap's warning about a malformed datagram; its info about a stray one is debug."""
+        if not isinstance(record.msg, str):
+            return True
+        if record.msg in _PER_DATAGRAM_INFO and record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        reason = _MALFORMED_WARNINGS.get(record.msg)
+        if reason is None:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.counted(reason, args[-1] if args else "?")
+        return False
+
+    def counted(self, reason: str, source: object) -> None:
+        """Count one malformed datagram; sum up, if the interval has passed."""
+        now = self.clock()
+        self.count += 1
+        if not self._pending:
+            self._since = now
+        self._pending += 1
+        self._latest = f"{reason}, from {source}"
+        self.summarize(now)
+
+    def summarize(self, now: float | None = None, *, final: bool = False) -> None:
+        """Log how many malformed datagrams came since the last summary, once the interval passed (or final)."""
+        now = self.clock() if now is None else now
+        if not self._pending or (now - self._since < self.interval and not final):
+            return
+        _LOGGER.warning(
+            "%d malformed datagram%s in the last %.0f s, ignored (the latest: %s)",
+            self._pending,
+            "" if self._pending == 1 else "s",
+            now - self._since,
+            self._latest,
+        )
+        self._pending = 0
 
     def guard(self, receive: Any) -> Any:
         """Wrap aiocoap's receive callback so that an exception from it counts as malformed."""
@@ -104,7 +160,7 @@ class MalformedCounter(logging.Filter):
             try:
                 receive(data, ancdata, flags, address)
             except Exception as err:  # noqa: BLE001 - whatever a bad option makes aiocoap raise is counted
-                self.count += 1
+                self.counted("undecodable options", address)
                 _LOGGER.debug("Ignoring an undecodable datagram from %s: %s", address, err)
 
         return guarded

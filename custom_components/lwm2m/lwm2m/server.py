@@ -249,6 +249,7 @@ class LwM2MServer:
         while True:
             await asyncio.sleep(self.config.expiry_check_interval)
             self.expire_now()
+            self.transport.malformed.summarize()  # the last datagrams of a flood get their line too
 
     def expire_now(self, now: float | None = None) -> list[Registration]:
         """Drop the registrations that expired; return them."""

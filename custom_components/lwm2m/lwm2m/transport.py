@@ -45,15 +45,24 @@ class CoapTransport:
 
     async def start(self) -> None:
         """Bind the CoAP server."""
+        # A logger of its own (below aiocoap's "coap-server"): the malformed counter filters
+        # this context's lines, not those of another context in the process.
         self.context = await aiocoap.Context.create_server_context(
-            self._site, bind=(bind_address(self._host), self._port), transports=["udp6"]
+            self._site,
+            bind=(bind_address(self._host), self._port),
+            transports=["udp6"],
+            loggername=f"coap-server.{self._port}",
         )
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
 
     async def stop(self) -> None:
         """Unbind the CoAP server."""
         context, self.context = self.context, None
+        self.malformed.summarize(final=True)
         if context is not None:
+            # a stopped server's counter must not go on taking (and counting) the lines of the
+            # next server on the same port
+            context.log.removeFilter(self.malformed)
             await context.shutdown()
             # Let transports close before the port is bound again.
             await asyncio.sleep(0)
