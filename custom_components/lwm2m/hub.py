@@ -124,11 +124,6 @@ class LwM2MHub:
         self._silent: set[str] = set()
         self.restore_schedule: dict[str, float] = {}  # endpoint -> seconds after start of its re-observe
 
-    @property
-    def server(self) -> DeviceSource:
-        """The device source, by the name MqttBridge and the MQTT tests use."""
-        return self.source
-
     # -- life cycle ---------------------------------------------------------------------------
 
     @staticmethod

@@ -108,7 +108,7 @@ async def test_devices_of_another_home_assistant_s_bridge(
         consumer.add_to_hass(hass)
         assert await hass.config_entries.async_setup(consumer.entry_id)
         await hass.async_block_till_done()
-        gateway = consumer.runtime_data.server
+        gateway = consumer.runtime_data.source
         assert isinstance(gateway, EmqxGateway)
         # Our subscriptions are live once the far bridge's answers to the pings reach us.
         async with asyncio.timeout(60):

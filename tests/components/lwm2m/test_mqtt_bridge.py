@@ -154,7 +154,7 @@ async def test_every_message_both_ways(
         notify = await speaker.expect("lwm2m/sim-1/up/notify", {"reqID": 9})
         # seqNum is the CoAP Observe number of the notification (EMQX: {?ObserveSeqNum}) on
         # the observation this command made (the entity's own may notify beside it)
-        token = bridged.runtime_data.server.observations.get("sim-1", (P("/3303/0/5700"),)).token
+        token = bridged.runtime_data.source.observations.get("sim-1", (P("/3303/0/5700"),)).token
         numbers = [number for sent_token, number in sent if sent_token == token]
         assert notify["msgType"] == "notify" and len(numbers) == 2 and notify["seqNum"] == numbers[-1]
         assert notify["data"] == {
