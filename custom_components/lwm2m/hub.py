@@ -43,8 +43,7 @@ from .const import (
 )
 from .lwm2m.api import DeviceOperations, DeviceSource, meaning
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
-from .lwm2m.events import Event, EventType, ResponseInfo
-from .lwm2m.nodes import flatten
+from .lwm2m.events import Event, EventType
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
@@ -304,13 +303,17 @@ class LwM2MHub:
     def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
         if self._setups.get(endpoint) is task:
             del self._setups[endpoint]
-        if not self._setups and self._set_up_since_freeze >= STORM:
+        if self._setups:
+            return
+        if self._set_up_since_freeze >= STORM:
             # A registration storm just settled and left many long-lived objects (entities,
             # states, registrations). The full garbage collection they make due would walk all
             # of them in one go (0.4-1 s with a thousand devices) at a random moment during live
             # traffic; frozen, later collections leave them out. gc.freeze only moves lists.
-            self._set_up_since_freeze = 0
             gc.freeze()
+        # Counted per busy spell: devices registering one by one over days are no storm (each
+        # freeze also keeps whatever garbage exists at that moment for good).
+        self._set_up_since_freeze = 0
 
     async def _setup_endpoint(self, endpoint: str) -> None:
         reg = self.source.registrations.by_endpoint(endpoint)
@@ -546,18 +549,9 @@ class LwM2MHub:
             node = device.node_for(path, value)
         except LwM2MError as err:
             raise translate_error(err, endpoint, path=path) from err
-        response = await async_run(endpoint, device.write(path, node), ACTION_TIMEOUT, path=path)
-        # What the device accepted is its value now: the same way in as a read's answer.
-        self._on_event(
-            Event(
-                type=EventType.RESPONSE,
-                endpoint=endpoint,
-                path=path,
-                values=flatten(node, path),
-                code=response.code,
-                details=ResponseInfo(operation="write"),
-            )
-        )
+        # What the device accepts is its value now: the write's response event (with the values
+        # written) reaches the store like a read's answer.
+        await async_run(endpoint, device.write(path, node), ACTION_TIMEOUT, path=path)
 
     async def async_execute(self, endpoint: str, path: Path, arguments: str | None = None) -> None:
         """Execute a resource, raising the error users see when it fails."""
