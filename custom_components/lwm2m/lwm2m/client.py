@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import time
@@ -245,7 +246,7 @@ class Endpoint:
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path} within {timeout:g} s") from None
         except coap_error.Error as err:
             self._failed(reg)
-            raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {err}") from None
+            raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {_network_reason(err)}") from None
         self._heard(reg)
         if tolerate_not_acceptable and response.code == Code.NOT_ACCEPTABLE:
             return response, request
@@ -642,3 +643,17 @@ def _composite_body(accept: int) -> int:
 
 
 __all__ = ["Endpoint", "format_name"]
+
+
+def _network_reason(err: BaseException) -> str:
+    """Say why a request failed on the network: the socket error behind aiocoap's NetworkError.
+
+    ICMP port unreachable (the device's port closed: it went away, restarted on another port
+    or its NAT mapping expired) arrives as ECONNREFUSED.
+    """
+    cause = err.__cause__
+    if isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED:
+        return "its port is closed (ICMP port unreachable: the device went away or now uses another port)"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(err)

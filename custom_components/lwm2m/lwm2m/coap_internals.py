@@ -9,6 +9,12 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   whose type and code do not fit together) and lets a few bad options escape its receive
   callback; all of them are counted instead, with one summary line per minute at most.
 - ICMP errors for a request that already ended raise InvalidStateError in its callback.
+- ICMP errors and the next send: Linux keeps an ICMP error (a device's port closed) both in
+  the socket's error queue, with the address it came from, and as the socket's pending error,
+  which the next sendmsg() raises whatever its destination. aiocoap blames that send's remote
+  and fails every request to a healthy device that happened to come next. With IPV6_RECVERR
+  the error queue names the right remote, so a send that meets such a pending error is simply
+  made again (the error was consumed by the first try).
 - Tokens: cancelling an observation needs a GET with the observation's own token, which the
   public API never lets a caller choose. aiocoap's own tokens are a counter (2 bytes at first,
   `bbc0`, `bbc1`, ...), so anyone who saw one can forge answers to the next requests; every
@@ -22,6 +28,7 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import secrets
 import socket
@@ -35,9 +42,12 @@ from aiocoap.message import Message
 from aiocoap.numbers.types import CON
 from aiocoap.pipe import Pipe
 from aiocoap.protocol import Request
+from aiocoap.util import socknumbers
 
 _LOGGER = logging.getLogger(__name__)
 RECEIVE_BUFFER = 4 * 1024 * 1024  # room for a registration storm; the kernel may cap it
+# the errors an ICMP message leaves pending on a UDP socket (port, host or network unreachable)
+ICMP_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN})
 TOKEN_LENGTH = 8  # bytes; CoAP allows up to 8
 MALFORMED_SUMMARY_INTERVAL = 60.0  # seconds between two summary lines about malformed datagrams
 # aiocoap's warnings about one malformed datagram (the message templates, as logged), and how a
@@ -188,6 +198,8 @@ def prepare_context(
             continue
         message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
         message_interface.datagram_errqueue_received = _quiet_errors(message_interface.datagram_errqueue_received)
+        if socknumbers.HAS_RECVERR:
+            transport.sendmsg = _resend_past_pending_errors(transport.sendmsg, transport.get_extra_info("socket"))
         dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
         manager._deduplicate_message = dedup  # noqa: SLF001 - aiocoap internals, see the module docstring
         sock: socket.socket = transport.get_extra_info("socket")
@@ -210,6 +222,27 @@ def _quiet_errors(receive: Any) -> Any:
             _LOGGER.debug("ICMP error from %s for a request that already ended", address)
 
     return guarded
+
+
+def _resend_past_pending_errors(sendmsg: Any, sock: socket.socket) -> Any:
+    """Wrap the transport's sendmsg so that another remote's pending ICMP error is not this send's.
+
+    The pending error (SO_ERROR) is the copy of an ICMP error that the error queue also holds,
+    with its true source; the queue's copy fails the requests to that remote. A send that
+    raises it was not made (the kernel checks the pending error first), so it is made again;
+    any failed send gets its second try through aiocoap's own sendmsg, which reports an error
+    of that try as it always does.
+    """
+
+    def send(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+        try:
+            sock.sendmsg((data,), ancdata, flags, address)
+        except OSError as err:
+            if err.errno in ICMP_ERRNOS:
+                _LOGGER.debug("A pending ICMP error (%s) met a send to %s; sending again", err.strerror, address)
+            sendmsg(data, ancdata, flags, address)
+
+    return send
 
 
 def enlarge_receive_buffer(sock: socket.socket) -> int:

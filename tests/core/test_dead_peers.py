@@ -1,0 +1,46 @@
+"""A device that went away (its port closed: ICMP port unreachable) fails only requests to it."""
+
+import asyncio
+import logging
+
+import pytest
+
+from custom_components.lwm2m.lwm2m.errors import OperationError
+from custom_components.lwm2m.lwm2m.path import Path
+
+P = Path.parse
+
+
+async def test_an_icmp_error_from_a_dead_device_fails_only_its_own_requests(
+    server, make_client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #13 item 4: 20 of 20 reads to a healthy device failed when started beside one to a dead one.
+
+    The kernel keeps the ICMP error of the dead port as the socket's pending error as well,
+    and hands it to whichever send comes next: a send to another device.
+    """
+    healthy = await make_client("healthy")
+    dead = await make_client("dead")
+    await dead.stop()  # its port is closed; the server does not know yet
+    caplog.set_level(logging.DEBUG)
+    ep_healthy, ep_dead = server.endpoint("healthy"), server.endpoint("dead")
+
+    async def dead_read() -> BaseException | None:
+        try:
+            await ep_dead.read("/3/0/9", timeout=5)
+        except OperationError as err:
+            return err
+        return None
+
+    for _round in range(3):
+        results = await asyncio.gather(
+            dead_read(), *(ep_healthy.read("/3/0/9", timeout=5) for _ in range(20)), return_exceptions=True
+        )
+        assert isinstance(results[0], OperationError), results[0]
+        assert "refused" in str(results[0]).lower() or "unreachable" in str(results[0]).lower(), results[0]
+        failed = [r for r in results[1:] if isinstance(r, BaseException)]
+        assert not failed, failed[:3]
+        assert all(r.value("/3/0/9") == 95 for r in results[1:])
+    assert healthy.requests.count(("GET", "/3/0/9", healthy.requests[0][2])) == 60
+    tracebacks = [r for r in caplog.records if r.exc_info and "KeyError" in repr(r.exc_info[1])]
+    assert not tracebacks
