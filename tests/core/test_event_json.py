@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 
 from custom_components.lwm2m.lwm2m.codecs.link_format import RegisteredObjects
-from custom_components.lwm2m.lwm2m.events import Event, EventType, RegistrationInfo, ResponseInfo
+from custom_components.lwm2m.lwm2m.events import (
+    Event,
+    EventBus,
+    EventType,
+    NotificationInfo,
+    RegistrationInfo,
+    ResponseInfo,
+)
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.registration import Registration, readable_registrations
 
@@ -113,3 +120,78 @@ def test_a_registration_saved_with_only_the_essentials_restores_as_a_plain_udp_d
     # it counts as just updated: it is not expired the moment it is restored
     assert before <= reg.updated_at <= time.time()
     assert reg.expires_at >= before + 60
+
+
+def test_event_values_are_json_friendly_and_empty_parts_are_left_out() -> None:
+    event = Event(
+        type=EventType.SEND,
+        endpoint="dev",
+        values={P("/3/0/0"): "ACME", P("/5/0/0"): b"\x00\xff", P("/3/0/9"): 0},
+        sequence=0,
+        code="2.04",
+    )
+    assert event.to_json() == {
+        "endpoint": "dev",
+        "values": {"/3/0/0": "ACME", "/5/0/0": "AP8=", "/3/0/9": 0},
+        "sequence": 0,
+        "code": "2.04",
+    }
+    assert Event(type=EventType.EXPIRED, endpoint="gone").to_json() == {"endpoint": "gone"}
+
+
+def test_an_event_names_its_registration_or_response() -> None:
+    info = _registration().info()
+    registered = Event(type=EventType.REGISTERED, endpoint="dev", details=info)
+    assert registered.registration is info and registered.response is None
+    answer = ResponseInfo(operation="read", content_format=112)
+    read = Event(type=EventType.RESPONSE, endpoint="dev", details=answer)
+    assert read.response is answer and read.registration is None
+    observed = Event(type=EventType.NOTIFICATION, endpoint="dev", details=NotificationInfo(paths=(P("/3/0"), P("/4"))))
+    assert observed.registration is None and observed.response is None
+    assert NotificationInfo(paths=(P("/3/0"), P("/4"))).to_json() == {"paths": ["/3/0", "/4"]}
+    assert [t.value for t in EventType] == [
+        "registered",
+        "updated",
+        "deregistered",
+        "expired",
+        "notification",
+        "send",
+        "response",
+    ]
+
+
+def test_the_event_bus_reaches_every_listener_even_after_one_fails(caplog) -> None:
+    bus = EventBus()
+    got: list[str] = []
+
+    def failing(event: Event) -> None:
+        raise RuntimeError("boom")
+
+    stop_failing = bus.subscribe(failing)
+    stop = bus.subscribe(lambda event: got.append(event.endpoint))
+    assert len(bus) == 2
+    bus.emit(Event(type=EventType.UPDATED, endpoint="a"))
+    assert got == ["a"]
+    assert "failed on updated event of a" in caplog.text
+    stop_failing()
+    stop_failing()  # twice is harmless
+    assert len(bus) == 1
+    stop()
+    bus.emit(Event(type=EventType.UPDATED, endpoint="b"))
+    assert got == ["a"] and len(bus) == 0
+
+
+def test_a_listener_may_unsubscribe_while_an_event_is_delivered() -> None:
+    bus = EventBus()
+    got: list[str] = []
+    stops = []
+
+    def once(event: Event) -> None:
+        got.append("once")
+        stops[0]()
+
+    stops.append(bus.subscribe(once))
+    bus.subscribe(lambda event: got.append("always"))
+    bus.emit(Event(type=EventType.UPDATED, endpoint="a"))
+    bus.emit(Event(type=EventType.UPDATED, endpoint="a"))
+    assert got == ["once", "always", "always"]
