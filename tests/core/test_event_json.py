@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from custom_components.lwm2m.lwm2m.codecs.link_format import RegisteredObjects
 from custom_components.lwm2m.lwm2m.events import (
@@ -19,7 +23,7 @@ from custom_components.lwm2m.lwm2m.registration import Registration, readable_re
 P = Path.parse
 
 
-def _registration(**kwargs) -> Registration:
+def _registration(**kwargs: Any) -> Registration:
     objects = RegisteredObjects(
         root_path="/lwm2m",
         content_formats=(11543, 110),
@@ -160,7 +164,7 @@ def test_an_event_names_its_registration_or_response() -> None:
     ]
 
 
-def test_the_event_bus_reaches_every_listener_even_after_one_fails(caplog) -> None:
+def test_the_event_bus_reaches_every_listener_even_after_one_fails(caplog: pytest.LogCaptureFixture) -> None:
     bus = EventBus()
     got: list[str] = []
 
@@ -184,7 +188,7 @@ def test_the_event_bus_reaches_every_listener_even_after_one_fails(caplog) -> No
 def test_a_listener_may_unsubscribe_while_an_event_is_delivered() -> None:
     bus = EventBus()
     got: list[str] = []
-    stops = []
+    stops: list[Callable[[], None]] = []
 
     def once(event: Event) -> None:
         got.append("once")

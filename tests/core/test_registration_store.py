@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,7 @@ def test_saved_refused_formats_keep_only_content_format_numbers() -> None:
 
 def test_unreadable_saved_registrations_are_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     good = {"reg_id": "r", "endpoint": "e", "lifetime": 1}
-    saved = [
+    saved: list[dict[str, Any]] = [
         {"endpoint": "no-id", "lifetime": 1},
         good,
         {"reg_id": "r2", "endpoint": "x", "lifetime": "long"},
