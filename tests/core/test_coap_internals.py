@@ -57,6 +57,19 @@ def test_tokens_and_requests() -> None:
     assert callable(aiocoap.Context.request)
 
 
+def test_block1_reassembly_and_sends() -> None:
+    """A resource reassembles Block1 uploads in its _block1 spool (replaced by use_block1_spool); a
+    failed sendmsg is handed to error_received, which blames the remote being sent to."""
+    from aiocoap import interfaces
+    from aiocoap.util.asyncio import recvmsg
+
+    assert "self._block1.feed_and_take(req)" in inspect.getsource(interfaces.Resource._render_to_pipe)
+    assert "self._block1 = Block1Spool()" in inspect.getsource(interfaces.Resource.__init__)
+    sendmsg = inspect.getsource(recvmsg.RecvmsgSelectorDatagramTransport.sendmsg)
+    assert "self._protocol.error_received(exc)" in sendmsg
+    assert "self._remote_being_sent_to.get()" in inspect.getsource(udp6.MessageInterfaceUDP6.error_received)
+
+
 def test_observation_callbacks() -> None:
     for name in ("register_callback", "register_errback"):
         parameters = inspect.signature(getattr(protocol.ClientObservation, name)).parameters
@@ -78,5 +91,7 @@ async def test_prepare_context_finds_what_it_patches(udp: None) -> None:
         manager = context.request_interfaces[0].token_interface
         assert manager._deduplicate_message is dedup and manager._recent_messages == {}
         assert context.request_interfaces[0].next_token is coap_internals.random_token
+        transport = manager.message_interface.transport
+        assert transport.sendmsg.__qualname__.startswith("_resend_past_pending_errors")
     finally:
         await context.shutdown()

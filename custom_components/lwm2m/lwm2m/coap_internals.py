@@ -15,6 +15,8 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   and fails every request to a healthy device that happened to come next. With IPV6_RECVERR
   the error queue names the right remote, so a send that meets such a pending error is simply
   made again (the error was consumed by the first try).
+- Block-wise uploads: a resource reassembles Block1 requests in its `_block1` spool, which
+  use_block1_spool replaces with the bounded one of block1.py.
 - Tokens: cancelling an observation needs a GET with the observation's own token, which the
   public API never lets a caller choose. aiocoap's own tokens are a counter (2 bytes at first,
   `bbc0`, `bbc1`, ...), so anyone who saw one can forge answers to the next requests; every
@@ -258,6 +260,11 @@ def enlarge_receive_buffer(sock: socket.socket) -> int:
     size: int = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     _LOGGER.debug("UDP receive buffer: %d bytes", size)
     return size
+
+
+def use_block1_spool(resource: Any, spool: Any) -> None:
+    """Make resource reassemble Block1 uploads in spool (aiocoap's Resource._block1)."""
+    resource._block1 = spool  # noqa: SLF001 - aiocoap internals, see the module docstring
 
 
 def random_token() -> bytes:

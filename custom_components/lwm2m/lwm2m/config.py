@@ -26,4 +26,5 @@ class ServerConfig:
     ack_timeout: float = 2.0
     max_retransmit: int = 2
     expiry_check_interval: float = 1.0
+    max_body: int = 64 * 1024  # bytes of one request body (a Register's object list, a Send), Block1 or not
     dedup_max: int = 20_000  # incoming requests remembered for duplicate detection (~3 KB each)

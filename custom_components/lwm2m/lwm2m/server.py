@@ -13,6 +13,7 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
 from .api import SourceStats
+from .block1 import Block1Spool
 from .client import Endpoint
 from .codecs import ContentFormat, decode, decode_values
 from .config import AUTO_OBSERVE_ALL, ServerConfig
@@ -45,9 +46,8 @@ class LwM2MServer:
         self.observations = ObservationTable()
         self.queue = SleepQueue(self.config.queue_window, self.config.max_queued)
         self.stats = SourceStats()
-        self.transport = CoapTransport(
-            LwM2MSite(self), self.config.host, self.config.port, dedup_max=self.config.dedup_max
-        )
+        self.site = LwM2MSite(self, Block1Spool(self.config.max_body))
+        self.transport = CoapTransport(self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._expiry_task: asyncio.Task[None] | None = None
         self.clock: Callable[[], float] = time.monotonic  # when notifications arrive; tests replace it

@@ -14,6 +14,8 @@ from aiocoap.numbers.codes import Code
 from aiocoap.resource import PathCapable, Resource
 
 from .api import SourceStats
+from .block1 import Block1Spool
+from .coap_internals import use_block1_spool
 from .codecs import ContentFormat
 from .codecs.link_format import RegisteredObjects, parse_registration
 from .errors import CodecError
@@ -134,10 +136,12 @@ class RegistrationInterface(Protocol):
 class LwM2MSite(Resource, PathCapable):
     """Every request a device sends to the server lands here."""
 
-    def __init__(self, server: RegistrationInterface) -> None:
-        """Route requests to server."""
+    def __init__(self, server: RegistrationInterface, block1: Block1Spool | None = None) -> None:
+        """Route requests to server; reassemble block-wise uploads in block1."""
         super().__init__()
         self._server = server
+        self.block1 = block1 if block1 is not None else Block1Spool()
+        use_block1_spool(self, self.block1)
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
         """Return True: a Register or Send may span several blocks."""

@@ -15,6 +15,7 @@ from ..errors import CodecError
 from ..path import Path
 
 MAX_LINKS = 10_000
+MAX_REGISTRATION_LINKS = 2_000  # objects and instances in one Register or Update
 AttrValue = str | int | float | None
 _TOKEN = re.compile(r'[^;,\s"\\<>]*')
 _NAME = re.compile(r"[A-Za-z0-9!#$&+\-.^_`|~]+\*?")
@@ -149,8 +150,14 @@ class RegisteredObjects:
 
 
 def parse_registration(payload: bytes | str) -> RegisteredObjects:
-    """Parse a Register or Update payload into the objects the device announced."""
+    """Parse a Register or Update payload into the objects the device announced.
+
+    A list of more than MAX_REGISTRATION_LINKS links is refused: each becomes state the
+    server keeps for as long as the registration lives.
+    """
     links = parse(payload)
+    if len(links) > MAX_REGISTRATION_LINKS:
+        raise CodecError(f"{len(links)} links; a registration lists at most {MAX_REGISTRATION_LINKS}")
     root = "/"
     formats: tuple[int, ...] = ()
     for link in links:
