@@ -203,6 +203,8 @@ class LwM2MServer:
             self.queue.wake(reg.endpoint)
         details = reg.info(moved=moved, objects_changed=objects_changed)
         self.events.emit(Event(type=EventType.UPDATED, endpoint=reg.endpoint, details=details))
+        if moved:
+            self._follow(reg)
         return Message(code=Code.CHANGED)
 
     def handle_deregister(self, request: Message, reg_id: str) -> Message:
@@ -244,6 +246,36 @@ class LwM2MServer:
         """Drop the observations and queue of a registration that ended or was replaced."""
         self.observations.drop_endpoint(reg.endpoint)
         self.queue.forget(reg.endpoint, "is no longer registered")
+
+    def _follow(self, reg: Registration) -> None:
+        """Observe again, at its new address, what a device that moved (NAT rebinding) was observed for.
+
+        aiocoap takes a notification only from the address its observation was made with: the
+        device's next notifications, from the new port, would be refused with RST. The old
+        observations end here (the device ends its own on that RST); new ones start at once.
+        """
+        moved = self.observations.drop_endpoint(reg.endpoint)
+        if moved:
+            self.spawn(self._observe_again(reg, moved), f"lwm2m re-observe {reg.endpoint}")
+
+    async def _observe_again(self, reg: Registration, observations: list[Observation]) -> None:
+        endpoint = Endpoint(self, reg.endpoint)
+        for observation in observations:
+            if self.registrations.by_endpoint(reg.endpoint) is not reg:
+                return  # re-registered or gone meanwhile
+            try:
+                if observation.composite:
+                    await endpoint.observe_composite(observation.paths, content_format=observation.content_format)
+                else:
+                    await endpoint.observe(observation.paths[0], content_format=observation.content_format)
+            except LwM2MError as err:
+                _LOGGER.info(
+                    "%s moved to %s; observing %s there failed: %s",
+                    reg.endpoint,
+                    reg.address,
+                    ", ".join(map(str, observation.paths)),
+                    err,
+                )
 
     async def _expire_loop(self) -> None:
         while True:
