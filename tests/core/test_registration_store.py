@@ -229,12 +229,12 @@ def test_the_store_finds_a_registration_by_id_endpoint_and_address() -> None:
     store = RegistrationStore()
     reg = _reg("r1", "dev", "1.2.3.4:5")
     assert store.add(reg) is None
-    assert store.by_id("r1") is reg and store.by_endpoint("dev") is reg and store.by_address("1.2.3.4:5") is reg
+    assert store.by_id("r1") is reg and store.by_endpoint("dev") is reg and store.at_address("1.2.3.4:5") == [reg]
     assert "dev" in store and "r1" not in store
     assert len(store) == 1 and list(store) == [reg]
     quiet = _reg("r2", "quiet")  # no address (restored, not heard from yet)
     store.add(quiet)
-    assert store.by_address("") is None
+    assert store.at_address("") == []
     assert len(store) == 2
 
 
@@ -244,13 +244,13 @@ def test_a_new_registration_of_an_endpoint_replaces_the_old_one() -> None:
     store.add(old)
     new = _reg("r2", "dev", "1.2.3.4:6")
     assert store.add(new) is old
-    assert store.by_id("r1") is None and store.by_address("1.2.3.4:5") is None
+    assert store.by_id("r1") is None and store.at_address("1.2.3.4:5") == []
     assert store.by_endpoint("dev") is new and len(store) == 1
     # removing the replaced one later takes nothing of the new one's
     store.remove(old)
-    assert store.by_id("r2") is new and store.by_endpoint("dev") is new and store.by_address("1.2.3.4:6") is new
+    assert store.by_id("r2") is new and store.by_endpoint("dev") is new and store.at_address("1.2.3.4:6") == [new]
     store.remove(new)
-    assert len(store) == 0 and "dev" not in store and store.by_address("1.2.3.4:6") is None
+    assert len(store) == 0 and "dev" not in store and store.at_address("1.2.3.4:6") == []
 
 
 def test_register_counts_the_register_as_the_first_message() -> None:
@@ -272,7 +272,7 @@ def test_a_device_that_moves_is_found_at_its_new_address() -> None:
     moved_to = SimpleNamespace()
     assert store.move(reg, moved_to, "5.6.7.8:9") is True
     assert (reg.remote, reg.address) == (moved_to, "5.6.7.8:9")
-    assert store.by_address("1.2.3.4:5") is None and store.by_address("5.6.7.8:9") is reg
+    assert store.at_address("1.2.3.4:5") == [] and store.at_address("5.6.7.8:9") == [reg]
 
 
 def test_a_move_leaves_another_devices_address_alone() -> None:
@@ -281,9 +281,9 @@ def test_a_move_leaves_another_devices_address_alone() -> None:
     store.add(first)
     second = _reg("r2", "b", "1.1.1.1:1")  # took over the address (a NAT gave it away)
     store.add(second)
-    assert store.by_address("1.1.1.1:1") is second
+    assert store.at_address("1.1.1.1:1") == [first, second]  # both talk from there, oldest first
     store.move(first, None, "2.2.2.2:2")
-    assert store.by_address("1.1.1.1:1") is second and store.by_address("2.2.2.2:2") is first
+    assert store.at_address("1.1.1.1:1") == [second] and store.at_address("2.2.2.2:2") == [first]
 
 
 def test_expired_registrations_after_a_grace() -> None:

@@ -188,11 +188,11 @@ class RegistrationStore:
         """Start with no registrations."""
         self._by_id: dict[str, Registration] = {}
         self._by_endpoint: dict[str, Registration] = {}
-        self._by_address: dict[str, Registration] = {}
+        # several endpoints may talk from one address (a gateway, or devices behind one NAT port)
+        self._by_address: dict[str, dict[str, Registration]] = {}
         # Looked up for every notification and request: the dicts' own get, no Python frame.
         self.by_id: Callable[[str], Registration | None] = self._by_id.get
         self.by_endpoint: Callable[[str], Registration | None] = self._by_endpoint.get
-        self.by_address: Callable[[str], Registration | None] = self._by_address.get
 
     def add(self, reg: Registration) -> Registration | None:
         """Store reg; return the registration of the same endpoint it replaces, if any."""
@@ -202,8 +202,20 @@ class RegistrationStore:
         self._by_id[reg.reg_id] = reg
         self._by_endpoint[reg.endpoint] = reg
         if reg.address:
-            self._by_address[reg.address] = reg
+            self._by_address.setdefault(reg.address, {})[reg.endpoint] = reg
         return old
+
+    def at_address(self, address: str) -> list[Registration]:
+        """Return the registrations of the endpoints that talk from address, oldest first."""
+        return list(self._by_address.get(address, {}).values())
+
+    def _unlist(self, reg: Registration) -> None:
+        """Take reg off its address's list, if it is there."""
+        listed = self._by_address.get(reg.address)
+        if listed is not None and listed.get(reg.endpoint) is reg:
+            del listed[reg.endpoint]
+            if not listed:
+                del self._by_address[reg.address]
 
     def register(self, reg: Registration) -> Registration | None:
         """Add reg, just made from a Register; return the endpoint's registration it replaces, if any."""
@@ -217,18 +229,16 @@ class RegistrationStore:
             del self._by_id[reg.reg_id]
         if self._by_endpoint.get(reg.endpoint) is reg:
             del self._by_endpoint[reg.endpoint]
-        if self._by_address.get(reg.address) is reg:
-            del self._by_address[reg.address]
+        self._unlist(reg)
 
     def move(self, reg: Registration, remote: Any, address: str) -> bool:
         """Follow a device that now talks from another address (NAT rebinding); return True if it moved."""
         if reg.address == address:
             reg.remote = remote
             return False
-        if self._by_address.get(reg.address) is reg:
-            del self._by_address[reg.address]
+        self._unlist(reg)
         reg.remote, reg.address = remote, address
-        self._by_address[address] = reg
+        self._by_address.setdefault(address, {})[reg.endpoint] = reg
         return True
 
     def expired(self, now: float, grace: float) -> list[Registration]:

@@ -220,8 +220,8 @@ class LwM2MServer:
 
     def handle_send(self, request: Message) -> Message:
         """Take the values a device sends with Send."""
-        reg = self.registrations.by_address(address_of(request.remote))
-        if reg is None:
+        candidates = self.registrations.at_address(address_of(request.remote))
+        if not candidates:
             raise Refused("Send from an address with no registration; register first", Code.NOT_FOUND)
         fmt = request.opt.content_format
         if fmt not in (ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR):
@@ -232,8 +232,10 @@ class LwM2MServer:
         try:
             values = decode_values(int(fmt), request.payload, self.model)
         except CodecError as err:
-            reg.stats.errors += 1
+            for reg in candidates:
+                reg.stats.errors += 1
             raise Refused(f"unreadable Send payload: {err}") from None
+        reg = _sender(candidates, values)
         reg.stats.messages_in += 1
         reg.stats.last_seen = time.time()
         self.stats.sends += 1
@@ -364,6 +366,19 @@ class LwM2MServer:
                 await endpoint.observe(path)
             except LwM2MError as err:
                 _LOGGER.debug("Auto-observe of %s on %s failed: %s", path, reg.endpoint, err)
+
+
+def _sender(candidates: list[Registration], values: dict[Path, Any]) -> Registration:
+    """Return which of the endpoints talking from one address sent values (a Send names no endpoint).
+
+    The one whose registration announced every object the values belong to; among several
+    (or none), the one heard from last.
+    """
+    if len(candidates) == 1:
+        return candidates[0]
+    objects = {path.object_id for path in values}
+    announcing = [reg for reg in candidates if objects <= set(reg.objects.objects)] or candidates
+    return max(announcing, key=lambda reg: reg.stats.last_seen)
 
 
 def _stale(observation: Observation, sequence: int | None, now: float) -> bool:
