@@ -11,7 +11,7 @@ from aiocoap import Message
 
 from custom_components.lwm2m.lwm2m.client import format_name
 from custom_components.lwm2m.lwm2m.codecs import ContentFormat
-from custom_components.lwm2m.lwm2m.errors import CodecError, NotRegistered, OperationError
+from custom_components.lwm2m.lwm2m.errors import CodecError, DeviceTimeout, NotRegistered, OperationError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.server import LwM2MServer
@@ -183,3 +183,24 @@ def test_format_names() -> None:
     assert format_name(None) == "no content format"
     assert format_name(ContentFormat.SENML_CBOR) == "SenML CBOR"
     assert format_name(4242) == "content format 4242"
+
+
+async def test_a_silent_device_times_out_and_counts_one_failure(server: LwM2MServer, make_client: Any) -> None:
+    await make_client("mute", misbehave="silent")
+    ep = server.endpoint("mute")
+    errors_before = server.stats.errors
+    with pytest.raises(DeviceTimeout) as err:
+        await ep.read("/3/0/0", content_format=ContentFormat.TEXT, timeout=0.2)
+    assert str(err.value) == "mute did not answer read /3/0/0 within 0.2 s"
+    assert err.value.code is None
+    reg = server.registrations.by_endpoint("mute")
+    assert reg is not None and reg.stats.errors == 1
+    assert server.stats.errors == errors_before + 1
+
+
+async def test_an_unreadable_answer_names_the_path(server: LwM2MServer, make_client: Any) -> None:
+    await make_client("noisy", misbehave="garbage")
+    with pytest.raises(OperationError) as err:
+        await server.endpoint("noisy").read("/3/0/9", content_format=ContentFormat.TEXT)
+    assert str(err.value).startswith("noisy sent an unreadable answer for /3/0/9: ")
+    assert err.value.code == "2.05"
