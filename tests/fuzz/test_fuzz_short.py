@@ -30,7 +30,9 @@ SEED = 13
 DECODER_INPUTS = 20_000
 DATAGRAMS = 3_000
 MAX_MESSAGE = decoders.MAX_MESSAGE
-XFAIL = {entry.name: pytest.mark.xfail(strict=True, reason=entry.why) for entry in KNOWN}
+XFAIL = {
+    entry.name: pytest.mark.xfail(strict=True, reason=entry.why) for entry in KNOWN if entry.name.startswith("test_")
+}
 
 
 def test_decoder_campaign_finds_nothing_new() -> None:
