@@ -112,21 +112,34 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
     from .const import (
         CONF_HOST,
         CONF_MAX_LIFETIME,
+        CONF_MAX_REGISTRATIONS_PER_HOST,
         CONF_MIN_LIFETIME,
+        CONF_NOTIFICATION_RATE,
         CONF_PORT,
+        CONF_REGISTRATION_RATE,
         DEFAULT_HOST,
         DEFAULT_MAX_LIFETIME,
+        DEFAULT_MAX_REGISTRATIONS_PER_HOST,
         DEFAULT_MIN_LIFETIME,
+        DEFAULT_NOTIFICATION_RATE,
         DEFAULT_PORT,
+        DEFAULT_REGISTRATION_RATE,
     )
     from .lwm2m.config import ServerConfig
 
     host = settings.get(CONF_HOST, DEFAULT_HOST)
+    notification_rate = float(settings.get(CONF_NOTIFICATION_RATE, DEFAULT_NOTIFICATION_RATE))
     return ServerConfig(
         host="::" if host in ("", "0.0.0.0", "::") else host,
         port=int(settings.get(CONF_PORT, DEFAULT_PORT)),
         min_lifetime=int(settings.get(CONF_MIN_LIFETIME, DEFAULT_MIN_LIFETIME)),
         max_lifetime=int(settings.get(CONF_MAX_LIFETIME, DEFAULT_MAX_LIFETIME)),
+        max_registrations_per_host=int(
+            settings.get(CONF_MAX_REGISTRATIONS_PER_HOST, DEFAULT_MAX_REGISTRATIONS_PER_HOST)
+        ),
+        registration_rate=float(settings.get(CONF_REGISTRATION_RATE, DEFAULT_REGISTRATION_RATE)),
+        notification_rate=notification_rate,
+        notification_burst=2 * notification_rate,  # two seconds' worth
     )
 
 

@@ -23,17 +23,23 @@ from .const import (
     CONF_COMMUNICATION_RETRY,
     CONF_HOST,
     CONF_MAX_LIFETIME,
+    CONF_MAX_REGISTRATIONS_PER_HOST,
     CONF_MIN_LIFETIME,
     CONF_MODE,
     CONF_MQTT_BRIDGE,
     CONF_MQTT_MOUNTPOINT,
     CONF_MQTT_UPDATE_CONDITION,
+    CONF_NOTIFICATION_RATE,
     CONF_PORT,
+    CONF_REGISTRATION_RATE,
     CONF_XML_DIR,
     DEFAULT_HOST,
     DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_REGISTRATIONS_PER_HOST,
     DEFAULT_MIN_LIFETIME,
+    DEFAULT_NOTIFICATION_RATE,
     DEFAULT_PORT,
+    DEFAULT_REGISTRATION_RATE,
     DOMAIN,
     MODE_EMQX,
     MODE_SERVER,
@@ -67,6 +73,29 @@ def _settings_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
         vol.Required(CONF_MIN_LIFETIME, default=defaults.get(CONF_MIN_LIFETIME, DEFAULT_MIN_LIFETIME)): _SECONDS,
         vol.Required(CONF_MAX_LIFETIME, default=defaults.get(CONF_MAX_LIFETIME, DEFAULT_MAX_LIFETIME)): _SECONDS,
         **_observe_schema(defaults),
+    }
+
+
+def _count(most: int, unit: str | None = None) -> Any:
+    config = selector.NumberSelectorConfig(min=0, max=most, step=1, mode=selector.NumberSelectorMode.BOX)
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
+
+
+def _limits_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
+    """Ask what one address or one device may cost the server (0: no limit)."""
+    return {
+        vol.Required(
+            CONF_MAX_REGISTRATIONS_PER_HOST,
+            default=defaults.get(CONF_MAX_REGISTRATIONS_PER_HOST, DEFAULT_MAX_REGISTRATIONS_PER_HOST),
+        ): _count(100_000),
+        vol.Required(
+            CONF_REGISTRATION_RATE, default=defaults.get(CONF_REGISTRATION_RATE, DEFAULT_REGISTRATION_RATE)
+        ): _count(100_000, "/s"),
+        vol.Required(
+            CONF_NOTIFICATION_RATE, default=defaults.get(CONF_NOTIFICATION_RATE, DEFAULT_NOTIFICATION_RATE)
+        ): _count(10_000, "/s"),
     }
 
 
@@ -173,7 +202,14 @@ def _check_settings(data: dict[str, Any]) -> dict[str, str]:
 
 def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
-    for key in (CONF_PORT, CONF_MIN_LIFETIME, CONF_MAX_LIFETIME):
+    for key in (
+        CONF_PORT,
+        CONF_MIN_LIFETIME,
+        CONF_MAX_LIFETIME,
+        CONF_MAX_REGISTRATIONS_PER_HOST,
+        CONF_REGISTRATION_RATE,
+        CONF_NOTIFICATION_RATE,
+    ):
         if key in out:
             out[key] = int(out[key])
     if CONF_HOST in out:
@@ -335,6 +371,7 @@ class LwM2MOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data=data)
         fields = {
             **_settings_schema(user_input or current),
+            **_limits_schema(user_input or current),
             vol.Required(CONF_COMMUNICATION_RETRY, default=bool(current.get(CONF_COMMUNICATION_RETRY, True))): (
                 selector.BooleanSelector()
             ),

@@ -26,7 +26,15 @@ AUTO_OBSERVE_CHOICES: Final = [AUTO_OBSERVE_ENTITIES, AUTO_OBSERVE_ALL, AUTO_OBS
 DEFAULT_HOST: Final = "0.0.0.0"
 DEFAULT_PORT: Final = 5683
 DEFAULT_MIN_LIFETIME: Final = 10
-DEFAULT_MAX_LIFETIME: Final = 86400 * 7
+DEFAULT_MAX_LIFETIME: Final = 86400  # EMQX's lifetime_max example
+
+# Limits of the built-in server (options; 0 is no limit). README "Limits and defences".
+CONF_MAX_REGISTRATIONS_PER_HOST: Final = "max_registrations_per_host"
+CONF_REGISTRATION_RATE: Final = "registration_rate"
+CONF_NOTIFICATION_RATE: Final = "notification_rate"
+DEFAULT_MAX_REGISTRATIONS_PER_HOST: Final = 100
+DEFAULT_REGISTRATION_RATE: Final = 1000
+DEFAULT_NOTIFICATION_RATE: Final = 10
 
 STORAGE_VERSION: Final = 1
 SIGNAL_NEW_ENTITIES: Final = f"{DOMAIN}_new_entities_{{entry_id}}_{{platform}}"

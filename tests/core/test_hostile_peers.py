@@ -123,6 +123,30 @@ async def test_a_decoder_bug_still_ends_no_observation(server: LwM2MServer, monk
         await device.stop()
 
 
+async def test_a_decoder_bug_in_a_send_gets_4_00_and_a_warning(
+    server: LwM2MServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import custom_components.lwm2m.lwm2m.server as server_module
+
+    device = RawDevice(server.port, "raw-send-bug")
+    await device.start()
+    try:
+        await device.register()
+
+        def buggy(*args: object) -> object:
+            raise RuntimeError("a decoder bug")
+
+        monkeypatch.setattr(server_module, "decode_values", buggy)
+        answer = await device.request(
+            Message(code=Code.POST, uri_path=("dp",), content_format=ContentFormat.SENML_JSON, payload=b"[]")
+        )
+        assert answer.code == Code.BAD_REQUEST and answer.payload == b"unreadable Send payload"
+        assert server.registrations.by_endpoint("raw-send-bug").stats.errors == 1
+        assert "Decoding a Send from 127.0.0.1" in caplog.text and "a decoder bug" in caplog.text
+    finally:
+        await device.stop()
+
+
 async def test_request_tokens_are_random_and_8_bytes(server: LwM2MServer) -> None:
     """aiocoap's tokens count up (bbc0, bbc1, ...): whoever saw one could answer the next
     request before the device does. Every request now carries 8 random bytes; the GET that
@@ -206,6 +230,29 @@ async def test_register_refuses_endpoint_names_that_do_not_fit_topics_and_logs(
     assert answer.code == Code.BAD_REQUEST, answer
     assert reason in answer.payload.decode()
     assert len(server.registrations) == 0
+
+
+def test_saved_registrations_and_gateway_devices_follow_the_same_name_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """A name the Register refuses is refused as well when a saved registration or an EMQX gateway brings it."""
+    from custom_components.lwm2m.lwm2m.emqx import EmqxGateway, EmqxSettings
+    from custom_components.lwm2m.lwm2m.model import ObjectModel
+    from custom_components.lwm2m.lwm2m.registration import Registration, readable_registrations
+
+    good = Registration(reg_id="r1", endpoint="plant-1", lifetime=60).to_dict()
+    bad = Registration(reg_id="r2", endpoint="plant\x1b[31m", lifetime=60).to_dict()
+    assert [r.endpoint for r in readable_registrations([bad, good])] == ["plant-1"]
+    assert "an endpoint name must not contain control characters" in caplog.text
+
+    async def publish(topic: str, payload: str, qos: int) -> None:
+        return None
+
+    gateway = EmqxGateway(EmqxSettings(), ObjectModel(), publish)
+    register = json.dumps({"msgType": "register", "data": {"ep": "x", "lt": 30}})
+    gateway.handle("lwm2m/bell\x07/up/resp", register)
+    gateway.handle("lwm2m/ plant/up/resp", register)
+    assert len(gateway.registrations) == 0 and gateway.malformed == 2
+    gateway.handle("lwm2m/plant 1/up/resp", register)
+    assert [r.endpoint for r in gateway.registrations] == ["plant 1"]
 
 
 @pytest.mark.parametrize("endpoint", ["urn:imei:490154203237518", "plant 1", "Gerät-ä_1.2", "x" * 255, "a:b@c;d"])

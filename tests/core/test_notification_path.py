@@ -48,7 +48,7 @@ def project_calls(fmt: int | None, payload: bytes) -> tuple[list[str], list[Even
     return calls, events
 
 
-def test_a_text_notification_takes_five_core_functions() -> None:
+def test_a_text_notification_takes_seven_core_functions() -> None:
     calls, events = project_calls(None, b"21.5")
     assert events[0].values == {TEMPERATURE: 21.5}
     print("text/plain:", " -> ".join(calls))
@@ -57,6 +57,9 @@ def test_a_text_notification_takes_five_core_functions() -> None:
         "decode",  # codecs: the content format's decoder
         "decode_value",
         "ObjectModel.resource",  # the resource's type
+        "EventBudget.offer",  # the device's notification budget
+        "TokenBucket.__init__",  # (only for its first notification: the budget starts full)
+        "TokenBucket.take",
         "EventBus.emit",
     ]
 

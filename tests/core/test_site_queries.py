@@ -12,8 +12,8 @@ from aiocoap import Code, Message
 from custom_components.lwm2m.lwm2m.api import SourceStats
 from custom_components.lwm2m.lwm2m.codecs.link_format import RegisteredObjects
 from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.registration import MAX_ENDPOINT_LENGTH
 from custom_components.lwm2m.lwm2m.site import (
-    MAX_ENDPOINT_LENGTH,
     LwM2MSite,
     Refused,
     RegisterParams,

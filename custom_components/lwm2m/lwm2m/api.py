@@ -126,6 +126,8 @@ class SourceStats:
     notifications: int = 0
     sends: int = 0
     errors: int = 0
+    refused: int = 0  # Registers refused by a limit (per host, rate, maximum)
+    coalesced: int = 0  # notifications and Sends folded into a later one, over a device's budget
     started_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,10 +14,15 @@ class ServerConfig:
     host: str = "::"
     port: int = 5683
     min_lifetime: int = 10
-    max_lifetime: int = 7 * 86400
+    max_lifetime: int = 86400  # EMQX's lifetime_max example; a longer one is clamped to it
     default_lifetime: int = 86400
     grace_period: float = 15.0  # seconds past the lifetime before a registration expires
     max_registrations: int = 10_000
+    # Limits on what one device or address may cost (0: no limit); README "Limits and defences".
+    max_registrations_per_host: int = 100  # registrations from one IP address (devices behind one NAT share it)
+    registration_rate: float = 1000.0  # Registers a second, all devices together (EMQX's max_conn_rate)
+    notification_rate: float = 10.0  # notifications and Sends a second per endpoint; beyond, values coalesce
+    notification_burst: float = 20.0  # how many of those an endpoint may save up
     auto_observe: tuple[str, ...] | str = ()  # paths, or "all" for every announced instance
     queue_window: float = 30.0  # EMQX's qmode_time_window
     queue_expiry: float = 3600.0  # how long a queued request waits for a sleeping device

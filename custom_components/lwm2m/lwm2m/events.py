@@ -113,7 +113,8 @@ class Event:
 
     values maps full paths to typed values (notifications, Send, read responses);
     sequence is the CoAP Observe number of a notification; code is the CoAP code of a
-    response ("2.05"); details is typed by the kind of event.
+    response ("2.05"); details is typed by the kind of event; coalesced counts the earlier
+    events of a device over its notification budget whose values this one carries.
     """
 
     type: EventType
@@ -123,6 +124,7 @@ class Event:
     sequence: int | None = None
     code: str | None = None
     details: Details = None
+    coalesced: int = 0  # earlier notifications (or Sends) of the device folded into this one, over its budget
 
     @property
     def registration(self) -> RegistrationInfo | None:
@@ -148,6 +150,8 @@ class Event:
             out["sequence"] = self.sequence
         if self.code is not None:
             out["code"] = self.code
+        if self.coalesced:
+            out["coalesced"] = self.coalesced
         return out
 
 

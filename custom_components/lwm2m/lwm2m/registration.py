@@ -176,6 +176,35 @@ def _seconds(value: Any) -> float:
     return float(value)
 
 
+MAX_ENDPOINT_LENGTH = 255
+# Endpoint names become MQTT topic levels, Home Assistant device names and log text: no
+# topic separator or wildcard in them.
+_NOT_IN_ENDPOINT_NAMES = "/+#"
+
+
+def endpoint_name_problem(name: str) -> str | None:
+    """Return why name cannot be an endpoint name ("must ..."), or None if it can.
+
+    The same rule holds for a Register, an EMQX gateway's device and a saved registration.
+    """
+    if not name or len(name) > MAX_ENDPOINT_LENGTH:
+        return f"must be an endpoint name of 1 to {MAX_ENDPOINT_LENGTH} characters"
+    for char in _NOT_IN_ENDPOINT_NAMES:
+        if char in name:
+            return f"must not contain {char!r}: endpoint names end up in MQTT topics"
+    if not name.isprintable():
+        return "must not contain control characters or other characters that do not print"
+    if name != name.strip():
+        return "must not begin or end with whitespace"
+    return None
+
+
+def host_part(address: str) -> str:
+    """Return the IP address of a "host:port" address ("[v6]:port" for IPv6)."""
+    host = address.rpartition(":")[0]
+    return host[1:-1] if host.startswith("[") else host
+
+
 def new_registration_id() -> str:
     """Make an unguessable Location-Path segment (64 random bits)."""
     return secrets.token_hex(8)
@@ -193,6 +222,7 @@ class RegistrationStore:
         # Looked up for every notification and request: the dicts' own get, no Python frame.
         self.by_id: Callable[[str], Registration | None] = self._by_id.get
         self.by_endpoint: Callable[[str], Registration | None] = self._by_endpoint.get
+        self._per_host: dict[str, int] = {}  # registrations by IP address
 
     def add(self, reg: Registration) -> Registration | None:
         """Store reg; return the registration of the same endpoint it replaces, if any."""
@@ -202,8 +232,18 @@ class RegistrationStore:
         self._by_id[reg.reg_id] = reg
         self._by_endpoint[reg.endpoint] = reg
         if reg.address:
-            self._by_address.setdefault(reg.address, {})[reg.endpoint] = reg
+            self._list(reg)
         return old
+
+    def at_host(self, host: str) -> int:
+        """Return how many registrations talk from IP address host."""
+        return self._per_host.get(host, 0)
+
+    def _list(self, reg: Registration) -> None:
+        """Put reg on its address's list."""
+        self._by_address.setdefault(reg.address, {})[reg.endpoint] = reg
+        host = host_part(reg.address)
+        self._per_host[host] = self._per_host.get(host, 0) + 1
 
     def at_address(self, address: str) -> list[Registration]:
         """Return the registrations of the endpoints that talk from address, oldest first."""
@@ -216,6 +256,12 @@ class RegistrationStore:
             del listed[reg.endpoint]
             if not listed:
                 del self._by_address[reg.address]
+            host = host_part(reg.address)
+            left = self._per_host[host] - 1
+            if left:
+                self._per_host[host] = left
+            else:
+                del self._per_host[host]
 
     def register(self, reg: Registration) -> Registration | None:
         """Add reg, just made from a Register; return the endpoint's registration it replaces, if any."""
@@ -238,7 +284,7 @@ class RegistrationStore:
             return False
         self._unlist(reg)
         reg.remote, reg.address = remote, address
-        self._by_address.setdefault(address, {})[reg.endpoint] = reg
+        self._list(reg)
         return True
 
     def expired(self, now: float, grace: float) -> list[Registration]:
@@ -265,6 +311,12 @@ def readable_registrations(saved: Iterable[dict[str, Any]]) -> Iterator[Registra
     """
     for data in saved:
         try:
-            yield Registration.from_dict(data)
+            reg = Registration.from_dict(data)
         except (KeyError, TypeError, ValueError, CodecError) as err:
             _LOGGER.warning("Skipping a saved registration that cannot be read: %s", err)
+            continue
+        problem = endpoint_name_problem(reg.endpoint)
+        if problem is not None:  # saved by a version that took any name
+            _LOGGER.warning("Skipping the saved registration of %r: an endpoint name %s", reg.endpoint, problem)
+            continue
+        yield reg

@@ -19,11 +19,12 @@ from .codecs import ContentFormat, decode, decode_values
 from .config import AUTO_OBSERVE_ALL, ServerConfig
 from .errors import CodecError, LwM2MError, NotRegistered
 from .events import Event, EventBus, EventType, NotificationInfo
+from .limits import EventBudget, OnceLog, TokenBucket, retry_after
 from .model import ObjectModel
 from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
-from .registration import Registration, RegistrationStore, new_registration_id, readable_registrations
+from .registration import Registration, RegistrationStore, host_part, new_registration_id, readable_registrations
 from .site import LwM2MSite, Refused, RegisterParams
 from .transport import CoapTransport, address_of
 
@@ -32,6 +33,8 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 # RFC 7641 section 3.4: a notification more than 128 s after the last one is fresh whatever
 # its Observe number (the numbers may have wrapped, or the device restarted its counter).
 OBSERVE_FRESHNESS = 128.0
+LIMIT_RETRY = 300  # Max-Age (s) of a 5.03 for a Register over a cap: it will not clear at once
+SEND_KEY = ("send",)  # the notification budget coalesces an endpoint's Sends under this key
 
 
 class LwM2MServer:
@@ -46,6 +49,11 @@ class LwM2MServer:
         self.observations = ObservationTable()
         self.queue = SleepQueue(self.config.queue_window, self.config.max_queued)
         self.stats = SourceStats()
+        self.budget = EventBudget(self.config.notification_rate, self.config.notification_burst, self.events.emit)
+        self.budget.stats = self.stats
+        rate = self.config.registration_rate
+        self._register_rate = TokenBucket(rate, max(rate, 1.0), time.monotonic()) if rate else None
+        self._refusals = OnceLog(_LOGGER)
         self.site = LwM2MSite(self, Block1Spool(self.config.max_body))
         self.transport = CoapTransport(self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -85,6 +93,7 @@ class LwM2MServer:
             self.observations.remove(observation)
             observation.cancel_locally()
         self.queue.clear()
+        self.budget.close()
         await self.transport.stop()
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
@@ -112,6 +121,8 @@ class LwM2MServer:
             "port": self.port,
             "malformed_datagrams": self.transport.malformed.count,
             "observations": len(self.observations),
+            "refused_registrations": self.stats.refused,
+            "coalesced_notifications": self.stats.coalesced,
             "queued_requests": sum(self.queue.queued(reg.endpoint) for reg in self.registrations),
         }
 
@@ -148,12 +159,7 @@ class LwM2MServer:
                 Code.PRECONDITION_FAILED,
             )
         assert params.endpoint is not None and params.objects is not None
-        known = params.endpoint in self.registrations
-        if not known and len(self.registrations) >= self.config.max_registrations:
-            raise Refused(
-                f"the server holds its maximum of {self.config.max_registrations} registrations",
-                Code.SERVICE_UNAVAILABLE,
-            )
+        self._admit(request, params.endpoint)
         binding = params.binding or "U"
         reg = Registration(
             reg_id=new_registration_id(),
@@ -177,6 +183,29 @@ class LwM2MServer:
         if self.config.auto_observe:
             self.spawn(self._auto_observe(reg), f"lwm2m auto-observe {reg.endpoint}")
         return Message(code=Code.CREATED, location_path=("rd", reg.reg_id))
+
+    def _admit(self, request: Message, endpoint: str) -> None:
+        """Refuse a Register over a limit: 5.03 with Max-Age (when to try again), logged once per cause."""
+        address = address_of(request.remote)
+        host = host_part(address)
+        known = self.registrations.by_endpoint(endpoint)
+        new_here = known is None or host_part(known.address) != host
+        limit = self.config.max_registrations_per_host
+        if new_here and limit and self.registrations.at_host(host) >= limit:
+            self._refuse(("host", host), f"{host} holds its maximum of {limit} registrations", LIMIT_RETRY)
+        if known is None and len(self.registrations) >= self.config.max_registrations:
+            most = self.config.max_registrations
+            self._refuse(("total",), f"the server holds its maximum of {most} registrations", LIMIT_RETRY)
+        if self._register_rate is not None:
+            wait = self._register_rate.take(time.monotonic())
+            if wait:
+                reason = f"more than {self.config.registration_rate:g} registrations a second"
+                self._refuse(("rate",), reason, retry_after(wait))
+
+    def _refuse(self, key: tuple[str, ...], reason: str, max_age: int) -> None:
+        self.stats.refused += 1
+        self._refusals.warn(key, "Refusing registrations: %s (5.03, try again in %d s)", reason, max_age)
+        raise Refused(f"{reason}; try again later", Code.SERVICE_UNAVAILABLE, max_age=max_age)
 
     def handle_update(self, request: Message, reg_id: str, params: RegisterParams) -> Message:
         """Update a device's registration."""
@@ -235,19 +264,25 @@ class LwM2MServer:
             for reg in candidates:
                 reg.stats.errors += 1
             raise Refused(f"unreadable Send payload: {err}") from None
+        except Exception:  # a decoder's bug: the device gets 4.00 as for any unreadable payload
+            for reg in candidates:
+                reg.stats.errors += 1
+            _LOGGER.warning("Decoding a Send from %s failed", address_of(request.remote), exc_info=True)
+            raise Refused("unreadable Send payload") from None
         reg = _sender(candidates, values)
         reg.stats.messages_in += 1
         reg.stats.last_seen = time.time()
         self.stats.sends += 1
         if reg.queue_mode:
             self.queue.wake(reg.endpoint)
-        self.events.emit(Event(type=EventType.SEND, endpoint=reg.endpoint, values=values))
+        self.budget.offer(SEND_KEY, Event(type=EventType.SEND, endpoint=reg.endpoint, values=values))
         return Message(code=Code.CHANGED)
 
     def _forget(self, reg: Registration) -> None:
         """Drop the observations and queue of a registration that ended or was replaced."""
         self.observations.drop_endpoint(reg.endpoint)
         self.queue.forget(reg.endpoint, "is no longer registered")
+        self.budget.forget(reg.endpoint)  # what it holds goes out now, before the event that ends it
 
     def _follow(self, reg: Registration) -> None:
         """Observe again, at its new address, what a device that moved (NAT rebinding) was observed for.
@@ -333,7 +368,8 @@ class LwM2MServer:
                 "Decoding a notification from %s for %s failed", reg.endpoint, observation.paths, exc_info=True
             )
             return
-        self.events.emit(
+        self.budget.offer(
+            observation.paths,  # its key
             Event(
                 type=EventType.NOTIFICATION,
                 endpoint=reg.endpoint,
@@ -342,7 +378,7 @@ class LwM2MServer:
                 sequence=sequence,
                 code=str(message.code.dotted),
                 details=NotificationInfo(paths=observation.paths),
-            )
+            ),
         )
 
     def on_observation_error(self, observation: Observation, exception: BaseException) -> None:

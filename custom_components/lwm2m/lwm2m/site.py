@@ -19,22 +19,20 @@ from .coap_internals import use_block1_spool
 from .codecs import ContentFormat
 from .codecs.link_format import RegisteredObjects, parse_registration
 from .errors import CodecError
+from .registration import endpoint_name_problem
 
 _LOGGER = logging.getLogger(__name__)
-MAX_ENDPOINT_LENGTH = 255
-# Endpoint names become MQTT topic levels, Home Assistant device names and log text: no
-# topic separator or wildcard in them.
-_NOT_IN_ENDPOINT_NAMES = "/+#"
 _BINDING_LETTERS = set("UMHTSNQ")
 
 
 class Refused(Exception):
     """A device's request is refused; the text goes back as the diagnostic payload."""
 
-    def __init__(self, message: str, code: Code = Code.BAD_REQUEST) -> None:
-        """Refuse a request with a reason and a CoAP code."""
+    def __init__(self, message: str, code: Code = Code.BAD_REQUEST, *, max_age: int | None = None) -> None:
+        """Refuse a request with a reason and a CoAP code (and, for 5.03, when to come back)."""
         super().__init__(message)
         self.code = code
+        self.max_age = max_age
 
 
 @dataclass(slots=True, kw_only=True)
@@ -99,20 +97,17 @@ def parse_params(request: Message, *, register: bool) -> RegisterParams:
 
 def _endpoint_name(value: str) -> str:
     """Return value if it can be an endpoint name; Refused says why not."""
-    if not value or len(value) > MAX_ENDPOINT_LENGTH:
-        raise Refused(f"ep must be an endpoint name of 1 to {MAX_ENDPOINT_LENGTH} characters")
-    for char in _NOT_IN_ENDPOINT_NAMES:
-        if char in value:
-            raise Refused(f"ep must not contain {char!r}: endpoint names end up in MQTT topics")
-    if not value.isprintable():
-        raise Refused("ep must not contain control characters or other characters that do not print")
-    if value != value.strip():
-        raise Refused("ep must not begin or end with whitespace")
+    problem = endpoint_name_problem(value)
+    if problem is not None:
+        raise Refused(f"ep {problem}")
     return value
 
 
 def _error(err: Refused) -> Message:
-    return Message(code=err.code, payload=str(err).encode()[:512], content_format=0)
+    message = Message(code=err.code, payload=str(err).encode()[:512], content_format=0)
+    if err.max_age is not None:
+        message.opt.max_age = err.max_age
+    return message
 
 
 class RegistrationInterface(Protocol):

@@ -177,6 +177,10 @@ async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: Mock
         CONF_XML_DIR: str(tmp_path),
         CONF_COMMUNICATION_RETRY: True,  # on unless switched off
         CONF_MQTT_BRIDGE: False,
+        # the limits, as shown
+        "max_registrations_per_host": 100,
+        "registration_rate": 1000,
+        "notification_rate": 10,
     }
     hub = entry.runtime_data
     assert hub is not old_hub and not old_hub.source.running and hub.source.running

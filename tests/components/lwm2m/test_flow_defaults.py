@@ -48,6 +48,46 @@ async def test_the_bridge_stays_off_unless_switched_on(hass: HomeAssistant, entr
     assert entry.options[CONF_MQTT_BRIDGE] is False and entry.options[CONF_MAX_LIFETIME] == 600
 
 
+async def test_the_limits_are_offered_with_their_defaults_and_reach_the_server(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    options = await hass.config_entries.options.async_init(entry.entry_id)
+    shown = {str(key): key.default() for key in options["data_schema"].schema if callable(key.default)}
+    assert {k: shown[k] for k in ("max_registrations_per_host", "registration_rate", "notification_rate")} == {
+        "max_registrations_per_host": 100,
+        "registration_rate": 1000,
+        "notification_rate": 10,
+    }
+    assert shown[CONF_MAX_LIFETIME] == 86400  # one day (the entry stored it)
+    server = entry.runtime_data.source.config
+    assert (server.max_registrations_per_host, server.registration_rate, server.notification_rate) == (100, 1000, 10)
+    done = await hass.config_entries.options.async_configure(
+        options["flow_id"],
+        {
+            CONF_MIN_LIFETIME: 1,
+            CONF_MAX_LIFETIME: 600,
+            CONF_AUTO_OBSERVE: "entities",
+            "max_registrations_per_host": 3.0,  # the number box gives floats
+            "registration_rate": 0,
+            "notification_rate": 4,
+        },
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options["max_registrations_per_host"] == 3
+    server = entry.runtime_data.source.config
+    assert (server.max_registrations_per_host, server.registration_rate) == (3, 0)
+    assert (server.notification_rate, server.notification_burst) == (4, 8)  # two seconds' worth saved up
+
+
+async def test_a_new_server_entry_takes_the_default_limits(hass: HomeAssistant, udp: None) -> None:
+    from custom_components.lwm2m import server_config
+
+    config = server_config({})
+    assert (config.max_registrations_per_host, config.registration_rate, config.notification_rate) == (100, 1000, 10)
+    assert config.max_lifetime == 86400
+
+
 def subscriptions(client: MagicMock) -> list[tuple[str, int]]:
     """The (topic, QoS) pairs the MQTT client asked the broker for."""
     out: list[tuple[str, int]] = []

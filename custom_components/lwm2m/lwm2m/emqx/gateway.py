@@ -27,7 +27,13 @@ from ..errors import CodecError
 from ..events import Event, EventBus, EventType, NotificationInfo
 from ..model import ObjectModel
 from ..path import Path
-from ..registration import Registration, RegistrationStore, new_registration_id, readable_registrations
+from ..registration import (
+    Registration,
+    RegistrationStore,
+    endpoint_name_problem,
+    new_registration_id,
+    readable_registrations,
+)
 from .codec import Command, NotifyMessage, RegisterMessage, ResponseMessage, decode_up
 from .device import GatewayEndpoint, RemoteObservation, typed_values
 from .settings import EmqxSettings
@@ -143,6 +149,11 @@ class EmqxGateway:
         """One MQTT message from the gateway; anything unusable is counted and dropped."""
         endpoint = self.settings.endpoint_of_up(topic)
         if endpoint is None:
+            return
+        problem = endpoint_name_problem(endpoint)
+        if problem is not None:  # the same rule as the built-in server's Register
+            self.malformed += 1
+            _LOGGER.debug("Ignoring a message about %r on %s: an endpoint name %s", endpoint, topic, problem)
             return
         try:
             match decode_up(payload):

@@ -1,0 +1,176 @@
+"""Caps and rate limits (issue #13): what one host or one device may cost, and what it is told."""
+
+import asyncio
+import logging
+
+import pytest
+from aiocoap import Message
+from aiocoap.numbers.codes import Code
+
+from custom_components.lwm2m.lwm2m.codecs import ContentFormat
+from custom_components.lwm2m.lwm2m.config import ServerConfig
+from custom_components.lwm2m.lwm2m.events import Event, EventType
+from custom_components.lwm2m.lwm2m.limits import EventBudget, TokenBucket
+from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.server import LIMIT_RETRY, LwM2MServer
+from tests.core.rawcoap import RawDevice
+
+TEMPERATURE = Path.parse("/3303/0/5700")
+
+
+@pytest.fixture
+async def limited(udp: None, request: pytest.FixtureRequest):
+    srv = LwM2MServer(ServerConfig(host="::", port=0, **getattr(request, "param", {})))
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+def _register(endpoint: str, lifetime: int = 60) -> Message:
+    return Message(
+        code=Code.POST,
+        uri_path=("rd",),
+        uri_query=(f"ep={endpoint}", f"lt={lifetime}", "lwm2m=1.1"),
+        content_format=ContentFormat.LINK_FORMAT,
+        payload=b"</3/0>,</3303/0>",
+    )
+
+
+async def _devices(server: LwM2MServer, count: int) -> list[RawDevice]:
+    devices = [RawDevice(server.port, f"d{n}") for n in range(count)]
+    for device in devices:
+        await device.start()
+    return devices
+
+
+@pytest.mark.parametrize("limited", [{"max_registrations_per_host": 3}], indirect=True)
+async def test_registrations_per_host_are_capped_and_the_host_is_told_when_to_come_back(
+    limited: LwM2MServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    devices = await _devices(limited, 5)  # five ports of one host
+    try:
+        for n in range(3):
+            assert (await devices[n].request(_register(f"d{n}"))).code == Code.CREATED
+        caplog.set_level(logging.DEBUG, "custom_components.lwm2m.lwm2m.server")
+        for n in (3, 4):
+            refused = await devices[n].request(_register(f"d{n}"))
+            assert refused.code == Code.SERVICE_UNAVAILABLE
+            assert refused.opt.max_age == LIMIT_RETRY
+            assert b"holds its maximum of 3 registrations" in refused.payload
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "Refusing" in r.getMessage()]
+        assert len(warnings) == 1, warnings  # logged once, not per Register
+        assert limited.stats.refused == 2 and limited.diagnostics()["refused_registrations"] == 2
+        # a registered device registering again is not a new one
+        assert (await devices[0].request(_register("d0"))).code == Code.CREATED
+        # one leaves: there is room again
+        reg = limited.registrations.by_endpoint("d1")
+        gone = await devices[1].request(Message(code=Code.DELETE, uri_path=("rd", reg.reg_id)))
+        assert gone.code == Code.DELETED
+        assert (await devices[3].request(_register("d3"))).code == Code.CREATED
+        assert sorted(r.endpoint for r in limited.registrations) == ["d0", "d2", "d3"]
+    finally:
+        for device in devices:
+            await device.stop()
+
+
+@pytest.mark.parametrize("limited", [{"registration_rate": 2.0}], indirect=True)
+async def test_the_registration_rate_refuses_a_storm_with_max_age(limited: LwM2MServer) -> None:
+    devices = await _devices(limited, 4)
+    try:
+        answers = await asyncio.gather(*(d.request(_register(f"d{n}")) for n, d in enumerate(devices)))
+        codes = [a.code for a in answers]
+        assert codes.count(Code.CREATED) == 2 and codes.count(Code.SERVICE_UNAVAILABLE) == 2
+        refused = next(a for a in answers if a.code == Code.SERVICE_UNAVAILABLE)
+        assert refused.opt.max_age == 1 and b"more than 2 registrations a second" in refused.payload
+        assert len(limited.registrations) == 2
+    finally:
+        for device in devices:
+            await device.stop()
+
+
+@pytest.mark.parametrize("limited", [{"max_registrations": 1, "max_registrations_per_host": 0}], indirect=True)
+async def test_the_servers_maximum_is_a_5_03_with_max_age(limited: LwM2MServer) -> None:
+    devices = await _devices(limited, 2)
+    try:
+        assert (await devices[0].request(_register("first"))).code == Code.CREATED
+        full = await devices[1].request(_register("second"))
+        assert full.code == Code.SERVICE_UNAVAILABLE and full.opt.max_age == LIMIT_RETRY
+        assert b"maximum of 1 registrations" in full.payload
+    finally:
+        for device in devices:
+            await device.stop()
+
+
+async def test_the_longest_lifetime_is_one_day_by_default(limited: LwM2MServer) -> None:
+    (device,) = await _devices(limited, 1)
+    try:
+        assert (await device.request(_register("long", lifetime=604_800))).code == Code.CREATED
+        assert limited.registrations.by_endpoint("long").lifetime == 86_400
+    finally:
+        await device.stop()
+
+
+@pytest.mark.parametrize("limited", [{"notification_rate": 5.0, "notification_burst": 5.0}], indirect=True)
+async def test_notifications_over_the_budget_are_coalesced_never_lost(limited: LwM2MServer) -> None:
+    device = RawDevice(limited.port, "chatty")
+    await device.start()
+    try:
+        await device.register()
+        notes: list[Event] = []
+        arrived = asyncio.Event()
+
+        def take(event: Event) -> None:
+            if event.type is EventType.NOTIFICATION:
+                notes.append(event)
+                if event.values.get(TEMPERATURE) == 49.0:
+                    arrived.set()
+
+        limited.events.subscribe(take)
+        observing = asyncio.create_task(limited.endpoint("chatty").observe(TEMPERATURE))
+        request = await device.next_request()
+        device.answer(request, b"0.0", observe=1)
+        await observing
+        for n in range(50):
+            device.notify(request, 2 + n, f"{n}.0".encode())
+        async with asyncio.timeout(10):
+            await arrived.wait()
+        values = [e.values[TEMPERATURE] for e in notes]
+        assert values[:5] == [0.0, 1.0, 2.0, 3.0, 4.0]  # the burst goes out at once
+        assert values[-1] == 49.0 and values == sorted(values)  # the latest wins; nothing older comes later
+        # every notification is accounted for: delivered, or counted in the one that carries its successor
+        assert sum(1 + e.coalesced for e in notes) == 50
+        assert limited.stats.coalesced == sum(e.coalesced for e in notes) > 0
+        assert limited.stats.notifications == 50
+    finally:
+        await device.stop()
+
+
+async def test_a_budget_delivers_what_it_holds_when_the_device_goes_away() -> None:
+    delivered: list[Event] = []
+    budget = EventBudget(1.0, 1.0, delivered.append)
+    budget.clock = lambda: 0.0
+    path = Path.parse("/3/0/9")
+    for n in range(3):
+        budget.offer((path,), Event(type=EventType.NOTIFICATION, endpoint="dev", values={path: n}))
+    budget.offer(("send",), Event(type=EventType.SEND, endpoint="dev", values={TEMPERATURE: 1.5}))
+    assert [e.values for e in delivered] == [{path: 0}]
+    assert budget.held("dev") == 2
+    budget.forget("dev")
+    assert [e.values for e in delivered] == [{path: 0}, {path: 2}, {TEMPERATURE: 1.5}]
+    assert delivered[1].coalesced == 1 and budget.held("dev") == 0
+
+
+def test_no_budget_delivers_everything_at_once() -> None:
+    delivered: list[Event] = []
+    budget = EventBudget(0, 0, delivered.append)
+    for n in range(100):
+        assert budget.offer("k", Event(type=EventType.SEND, endpoint="dev", values={TEMPERATURE: n}))
+    assert len(delivered) == 100
+
+
+def test_a_token_bucket_saves_up_to_its_burst() -> None:
+    bucket = TokenBucket(rate=2.0, burst=3.0, now=0.0)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take(0.0) == pytest.approx(0.5)
+    assert bucket.take(0.5) == 0.0
+    assert bucket.take(100.0) == 0.0 and bucket.tokens == pytest.approx(2.0)  # refilled to 3, one taken
