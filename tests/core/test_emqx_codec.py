@@ -551,3 +551,14 @@ def test_any_json_command_gives_a_command_or_an_error_response(doc: Any) -> None
 def test_any_bytes_give_a_command_or_an_error_response(payload: bytes) -> None:
     result = _answer(payload)
     assert isinstance(result, Command) or _is_an_error_response(result, result["reqID"])
+
+
+def test_too_large_and_empty_messages_are_named() -> None:
+    from custom_components.lwm2m.lwm2m.emqx.codec import MAX_MESSAGE, EmqxError
+
+    with pytest.raises(CodecError) as err:
+        decode_up(b" " * (MAX_MESSAGE + 1))
+    assert str(err.value) == "too large"
+    with pytest.raises(EmqxError) as bad:
+        decode_command(b'{"reqID": 9, "msgType": "write", "data": {"basePath": "/3/0", "content": []}}')
+    assert str(bad.value) == "content must be a non-empty list of {path, type, value}"

@@ -127,11 +127,13 @@ async def test_write_formats(server: LwM2MServer, make_client: Any) -> None:
     await old_ep.write("/5/0/0", b"\x01")
     await old_ep.write("/3311/0", {5850: True}, replace=False)
     await old_ep.create("/3303", {5700: 2.0})
+    await old_ep.write_composite({"/3303/0/5701": "W"})  # composite needs SenML, whatever the device prefers
     assert seen_old == [
         ("PUT", ContentFormat.TEXT),
         ("PUT", ContentFormat.OPAQUE),
         ("POST", ContentFormat.TLV),
         ("POST", ContentFormat.TLV),
+        ("iPATCH", ContentFormat.SENML_JSON),
     ]
 
 

@@ -95,3 +95,9 @@ def test_link_count_is_bounded() -> None:
 
 def test_registered_objects_default() -> None:
     assert RegisteredObjects().root_path == "/"
+
+
+def test_a_registration_names_the_version_once_per_object() -> None:
+    registered = RegisteredObjects(objects={3: None, 3303: "1.1"}, instances=(P("/3/0"), P("/3303/0"), P("/3303/1")))
+    assert format_registration(registered) == b"</3/0>,</3303/0>;ver=1.1,</3303/1>"
+    assert parse_registration(format_registration(registered)) == registered

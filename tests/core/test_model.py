@@ -224,3 +224,16 @@ def test_unreadable_file(tmp_path: Path) -> None:
 )
 def test_parse_range(text: str, dtype: DataType, expected: tuple[object, object, object]) -> None:
     assert parse_range(text, dtype) == expected
+
+
+def test_a_value_no_resource_can_take_is_named() -> None:
+    from custom_components.lwm2m.lwm2m.errors import CodecError
+    from custom_components.lwm2m.lwm2m.path import Path as LwM2MPath
+
+    model = ObjectModel()
+    with pytest.raises(CodecError) as err:
+        model.typed(LwM2MPath.parse("/33999/0/1"), [1])
+    assert str(err.value) == "/33999/0/1: [1] is not a value this resource can take"
+    with pytest.raises(CodecError) as err:
+        model.typed(LwM2MPath.parse("/3/0/4"), {"a": 1})
+    assert str(err.value) == "/3/0/4: {'a': 1} is not a value this resource can take"

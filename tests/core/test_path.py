@@ -69,3 +69,20 @@ def test_round_trip(ids: list[int]) -> None:
 def test_random_text_only_raises_path_error(text: str) -> None:
     with contextlib.suppress(PathError):
         Path.parse(text)
+
+
+def test_path_refusals_say_what_is_wrong() -> None:
+    with pytest.raises(PathError) as err:
+        Path((3, 0, 7, 1, 2))
+    assert str(err.value) == "a path has at most 4 levels, got 5"
+    with pytest.raises(PathError) as err:
+        Path.parse("/3/0/9").relative_to(Path.parse("/4"))
+    assert str(err.value) == "/3/0/9 is not below /4"
+    assert Path.parse("/3/0/9").relative_to(Path.parse("/3")) == (0, 9)
+
+
+def test_a_path_is_not_less_than_itself() -> None:
+    path = Path.parse("/3/0")
+    assert not path < Path.parse("/3/0")
+    assert Path.parse("/3") < path < Path.parse("/3/0/0") < Path.parse("/3/1")
+    assert sorted([Path.parse("/3/1"), path, Path.parse("/3")]) == [Path.parse("/3"), path, Path.parse("/3/1")]

@@ -128,3 +128,10 @@ def test_encode_rejects_what_tlv_cannot_carry(model: ObjectModel) -> None:
         tlv.encode(Resource(1, 2**70), P("/40000/0/1"), None)
     with pytest.raises(CodecError):
         tlv.encode(Resource(0, "x" * (1 << 24)), P("/3/0/0"), model)
+
+
+def test_an_instance_is_encoded_as_the_model_types_its_resources(model: ObjectModel) -> None:
+    # 20 for a Float resource goes out as a float, not as the one-byte integer it looks like
+    instance = ObjectInstance(0, {5700: Resource(5700, 20)})
+    assert tlv.encode(instance, P("/3303/0"), model) == bytes([0xE8, 0x16, 0x44, 8]) + struct.pack(">d", 20.0)
+    assert tlv.encode(instance, P("/3303/0")) == bytes([0xE1, 0x16, 0x44, 20])

@@ -287,3 +287,9 @@ def test_an_answer_without_the_value_asked_for_is_refused() -> None:
 def test_no_answer_about_the_root() -> None:
     with pytest.raises(CodecError, match="needs an object path"):
         _answer(_senml({"n": "/3/0/9", "v": 95}), ROOT)
+
+
+def test_url_safe_base64_with_only_one_of_its_two_characters() -> None:
+    assert coerce("-w", DataType.OPAQUE) == b"\xfb"
+    assert coerce("__A", DataType.OPAQUE) == b"\xff\xf0"
+    assert coerce("--8=", DataType.OPAQUE) == b"\xfb\xef"
