@@ -167,3 +167,19 @@ async def test_a_registration_may_list_at_most_2000_links(server: LwM2MServer, d
     assert answers[-1].code == Code.BAD_REQUEST
     assert f"at most {MAX_REGISTRATION_LINKS}".encode() in answers[-1].payload
     assert "many" not in server.registrations
+
+
+async def test_answers_come_whole_and_nothing_is_kept_for_later_blocks(server: LwM2MServer, device: RawDevice) -> None:
+    """aiocoap's Block2 cache kept every answer longer than a request's tiny Block2, with a timer
+    each, for 93 s; the server's answers are short and now always go whole."""
+    refused = _block("bad/name", b"</3/0>", 0, more=False)
+    refused.opt.block1 = None
+    refused.opt.block2 = BlockOption.BlockwiseTuple(0, False, 0)  # 16-byte blocks, please
+    answer = await device.request(refused)
+    assert answer.code == Code.BAD_REQUEST and answer.opt.block2 is None
+    assert answer.payload.startswith(b"ep must not contain '/'") and len(answer.payload) > 16
+    later = _block("x", b"", 0, more=False)
+    later.opt.block1 = None
+    later.opt.block2 = BlockOption.BlockwiseTuple(1, False, 0)
+    assert (await device.request(later)).code == Code.REQUEST_ENTITY_INCOMPLETE
+    assert not hasattr(server.site._block2, "_completes")

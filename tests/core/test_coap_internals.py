@@ -58,16 +58,39 @@ def test_tokens_and_requests() -> None:
 
 
 def test_block1_reassembly_and_sends() -> None:
-    """A resource reassembles Block1 uploads in its _block1 spool (replaced by use_block1_spool); a
+    """A resource reassembles Block1 uploads in its _block1 spool and splits answers with its _block2
+    cache (both replaced by use_blockwise); a
     failed sendmsg is handed to error_received, which blames the remote being sent to."""
     from aiocoap import interfaces
     from aiocoap.util.asyncio import recvmsg
 
     assert "self._block1.feed_and_take(req)" in inspect.getsource(interfaces.Resource._render_to_pipe)
     assert "self._block1 = Block1Spool()" in inspect.getsource(interfaces.Resource.__init__)
+    assert "self._block2 = Block2Cache()" in inspect.getsource(interfaces.Resource.__init__)
+    assert "self._block2.extract_or_insert(req, lambda: self.render(req))" in inspect.getsource(
+        interfaces.Resource._render_to_pipe
+    )
     sendmsg = inspect.getsource(recvmsg.RecvmsgSelectorDatagramTransport.sendmsg)
     assert "self._protocol.error_received(exc)" in sendmsg
     assert "self._remote_being_sent_to.get()" in inspect.getsource(udp6.MessageInterfaceUDP6.error_received)
+
+
+def test_icmp_errors_and_a_devices_broken_answers() -> None:
+    """The token manager's dispatch_error is replaced (each request failed on its own); the
+    lines about a device's broken answer that MalformedCounter demotes are aiocoap's."""
+    source = inspect.getsource(tokenmanager.TokenManager.dispatch_error)
+    assert "request.add_exception(" in source and "self.incoming_requests.items()" in source
+    assert "self.outgoing_requests is None" in source
+    assert "self.token_manager.dispatch_error(error, remote)" in inspect.getsource(
+        messagemanager.MessageManager.dispatch_error
+    )
+    protocol_source = inspect.getsource(protocol)
+    flat = " ".join(line.strip().strip('"') for line in protocol_source.splitlines())
+    for template in coap_internals._DEVICE_ANSWER_LINES:
+        assert template.replace(". ", ".") in flat.replace('" "', "").replace(". ", "."), template
+    assert 'getChild("blockwise-requester")' in protocol_source
+    assert "An exception that is not an aiocoap Error was raised" in protocol_source
+    assert "request.add_exception(error.MessageError)" in inspect.getsource(tokenmanager)
 
 
 def test_observation_callbacks() -> None:

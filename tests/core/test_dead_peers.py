@@ -44,3 +44,40 @@ async def test_an_icmp_error_from_a_dead_device_fails_only_its_own_requests(
     assert healthy.requests.count(("GET", "/3/0/9", healthy.requests[0][2])) == 60
     tracebacks = [r for r in caplog.records if r.exc_info and "KeyError" in repr(r.exc_info[1])]
     assert not tracebacks
+
+
+async def test_an_icmp_error_fails_every_request_to_its_remote_even_past_one_that_ended(udp: None) -> None:
+    """The fuzz campaign's finding (once in 200,000 datagrams): an ICMP error met a request that
+    had already ended; aiocoap's loop over the remote's requests raised InvalidStateError there,
+    logged as an ERROR with a traceback, and the requests after it were never failed."""
+    import aiocoap
+
+    from custom_components.lwm2m.lwm2m.coap_internals import prepare_context
+
+    context = await aiocoap.Context.create_server_context(None, bind=("::1", 0), transports=["udp6"])
+    try:
+        prepare_context(context)
+        tokens = context.request_interfaces[0]
+        failed: list[str] = []
+
+        class Request:
+            def __init__(self, name: str, ended: bool) -> None:
+                self.name, self.ended = name, ended
+
+            def add_exception(self, exception: BaseException) -> None:
+                if self.ended:
+                    raise asyncio.InvalidStateError("invalid state")
+                assert isinstance(exception, aiocoap.error.NetworkError)
+                assert isinstance(exception.__cause__, ConnectionRefusedError)
+                failed.append(self.name)
+
+        dead, alive = "dead-remote", "other-remote"
+        tokens.outgoing_requests[(b"1", dead)] = Request("first", ended=False)
+        tokens.outgoing_requests[(b"2", dead)] = Request("ended", ended=True)
+        tokens.outgoing_requests[(b"3", dead)] = Request("third", ended=False)
+        tokens.outgoing_requests[(b"4", alive)] = Request("elsewhere", ended=False)
+        tokens.dispatch_error(ConnectionRefusedError(111, "Connection refused"), dead)
+        assert failed == ["first", "third"]
+        tokens.outgoing_requests.clear()
+    finally:
+        await context.shutdown()

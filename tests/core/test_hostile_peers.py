@@ -15,6 +15,7 @@ from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
 from custom_components.lwm2m.lwm2m.codecs import ContentFormat
+from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.events import Event, EventType
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.server import LwM2MServer
@@ -364,3 +365,23 @@ async def test_a_stopped_server_takes_its_counter_off_aiocoaps_logger(udp: None)
     assert first.transport.malformed in log.filters
     await first.stop()
     assert first.transport.malformed not in log.filters
+
+
+async def test_two_servers_on_free_ports_count_their_own_malformed_datagrams(udp: None) -> None:
+    """Both were bound to port 0 and shared the logger coap-server.0: the first one's counter took
+    (and counted) the second one's malformed datagrams."""
+    first, second = LwM2MServer(ServerConfig(port=0)), LwM2MServer(ServerConfig(port=0))
+    await first.start()
+    await second.start()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        assert first.transport.context.log.name != second.transport.context.log.name
+        sender.sendto(b"\xff\xff\xff", ("127.0.0.1", second.port))
+        async with asyncio.timeout(5):
+            while second.transport.malformed.count == 0:
+                await asyncio.sleep(0.01)
+        assert (first.transport.malformed.count, second.transport.malformed.count) == (0, 1)
+    finally:
+        sender.close()
+        await second.stop()
+        await first.stop()

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import CodecError
+from .errors import CodecError, shown
 from .path import Path
 from .values import Value
 
@@ -76,14 +76,14 @@ def check_attributes(attributes: Mapping[str, float | int | None]) -> dict[str, 
     out: dict[str, int | float | None] = {}
     for name, value in attributes.items():
         if name not in ATTRIBUTES:
-            raise CodecError(f"unknown attribute {name!r}; use {', '.join(ATTRIBUTES)}")
+            raise CodecError(f"unknown attribute {shown(name)}; use {', '.join(ATTRIBUTES)}")
         if value is None:
             out[name] = None
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CodecError(f"{name} must be a number, got {value!r}")
+            raise CodecError(f"{name} must be a number, got {shown(value)}")
         elif name in _WHOLE_SECONDS:
             if not float(value).is_integer() or value < 0:
-                raise CodecError(f"{name} must be a whole number of seconds, got {value!r}")
+                raise CodecError(f"{name} must be a whole number of seconds, got {shown(value)}")
             out[name] = int(value)
         else:
             try:

@@ -3,6 +3,11 @@
 A Register with a long object list, or a large Send, may come in blocks. aiocoap's own spool
 has no bound on a body's size or on the number of unfinished uploads, copies the whole body
 for every block (quadratic time) and raises ValueError (a 5.00 with a traceback) on a gap.
+(Its Block2 cache, for the answers, keeps every answer larger than the block size a request
+asks for, each with an event-loop timer, for 93 s: a flood of requests asking for tiny blocks
+would fill it. The server's answers are short; WholeResponses sends each whole, as RFC 7959
+lets a server that does not split answers do, and keeps none.)
+
 This one keeps each body in a bytearray, answers 4.13 Request Entity Too Large (with Size1,
 the largest body taken) past max_body, 4.08 Request Entity Incomplete for a block that does
 not continue an upload, and bounds unfinished uploads per peer host and in total.
@@ -173,3 +178,19 @@ class Block1Spool:
             if upload.expires > now:
                 return
             self._drop(key)
+
+
+class WholeResponses:
+    """aiocoap's Block2 cache for a resource whose answers are never split: each is sent whole.
+
+    RFC 7959 section 2.4: a server that does not split an answer ignores a request's Block2
+    and answers whole (the server's answers, a Location-Path or a diagnostic of at most 512
+    bytes, always fit a datagram). Nothing is kept; a request for a later block gets 4.08.
+    """
+
+    async def extract_or_insert(self, request: Message, response_builder: Callable[[], Any]) -> Message:
+        """Answer request whole (a later block than the first: 4.08)."""
+        if request.opt.block2 is not None and request.opt.block2.block_number != 0:
+            raise IncompleteException("the server's answers come whole; ask without Block2")
+        response: Message = await response_builder()
+        return response

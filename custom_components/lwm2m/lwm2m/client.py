@@ -247,6 +247,12 @@ class Endpoint:
         except coap_error.Error as err:
             self._failed(reg)
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {_network_reason(err)}") from None
+        except Exception as err:  # aiocoap asserts on some broken block-wise answers
+            reg.stats.errors += 1
+            _LOGGER.debug("%s gave an unusable answer to %s %s", self.name, operation, path, exc_info=True)
+            raise OperationError(
+                f"{self.name} gave an unusable answer to {operation} {path} ({type(err).__name__})"
+            ) from None
         self._heard(reg)
         if tolerate_not_acceptable and response.code == Code.NOT_ACCEPTABLE:
             return response, request
@@ -593,6 +599,7 @@ class Endpoint:
         message.remote = reg.remote
         message.transport_tuning = FastTuning(server.config.ack_timeout, server.config.max_retransmit)
         reg.stats.messages_out += 1
+        server.stats.requests_out += 1
         request = server.transport.request_with_token(message, observation.token)
         try:
             async with asyncio.timeout(timeout if timeout is not None else server.config.request_timeout):

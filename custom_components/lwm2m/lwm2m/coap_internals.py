@@ -8,15 +8,21 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
 - Malformed datagrams: aiocoap logs each one at warning level (an unparsable one, or one
   whose type and code do not fit together) and lets a few bad options escape its receive
   callback; all of them are counted instead, with one summary line per minute at most.
-- ICMP errors for a request that already ended raise InvalidStateError in its callback.
+- ICMP errors: aiocoap fails every request to the remote an ICMP error names, all in one loop
+  that stops at the first request that already ended (InvalidStateError, logged as an ERROR
+  with a traceback); the loop is redone here with each request on its own.
+- A device's broken answers: aiocoap logs a Block2 answer that does not fit at ERROR, and an
+  RST to a request as a WARNING asking to report an aiocoap bug (it hands on the MessageError
+  class, not an instance). The caller gets an OperationError for either; the lines are debug.
 - ICMP errors and the next send: Linux keeps an ICMP error (a device's port closed) both in
   the socket's error queue, with the address it came from, and as the socket's pending error,
   which the next sendmsg() raises whatever its destination. aiocoap blames that send's remote
   and fails every request to a healthy device that happened to come next. With IPV6_RECVERR
   the error queue names the right remote, so a send that meets such a pending error is simply
   made again (the error was consumed by the first try).
-- Block-wise uploads: a resource reassembles Block1 requests in its `_block1` spool, which
-  use_block1_spool replaces with the bounded one of block1.py.
+- Block-wise transfers: a resource reassembles Block1 requests in its `_block1` spool and
+  splits answers in its `_block2` cache; use_blockwise puts block1.py's bounded spool and its
+  WholeResponses (which keeps nothing, and starts no timer) in their place.
 - Tokens: cancelling an observation needs a GET with the observation's own token, which the
   public API never lets a caller choose. aiocoap's own tokens are a counter (2 bytes at first,
   `bbc0`, `bbc1`, ...), so anyone who saw one can forge answers to the next requests; every
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import secrets
 import socket
@@ -58,6 +65,19 @@ _MALFORMED_WARNINGS = {
     "Ignoring unparsable message from %s": "unparsable",
     "Received a message with code %s and type %s (those don't fit) from %s, ignoring it.": "type and code do not fit",
 }
+# aiocoap's lines about one broken answer of a device (the request fails with an OperationError)
+_DEVICE_ANSWER_LINES = frozenset(
+    {
+        "Error assembling blockwise response (expected first block)",
+        "Error assembling blockwise response, passing on error %r",
+        "Server sent non-blockwise response after having started a blockwise transfer. "
+        "Blockwise transfer cancelled, accepting single response.",
+    }
+)
+_NOT_AN_AIOCOAP_ERROR = (
+    "An exception that is not an aiocoap Error was raised from a transport; please report this as a bug in aiocoap: %r"
+)
+BLOCKWISE_LOGGER = "blockwise-requester"  # the child of a context's logger that asks for Block2 blocks
 # aiocoap's info lines about one stray datagram (an ACK or RST for no exchange, a ping, a
 # response to no request): anyone can send them by the thousand, so they count as debug lines.
 _PER_DATAGRAM_INFO = frozenset(
@@ -131,7 +151,7 @@ class MalformedCounter(logging.Filter):
         """Drop and count aiocoap's warning about a malformed datagram; its info about a stray one is debug."""
         if not isinstance(record.msg, str):
             return True
-        if record.msg in _PER_DATAGRAM_INFO and record.levelno == logging.INFO:
+        if (record.msg in _PER_DATAGRAM_INFO and record.levelno == logging.INFO) or _device_answer(record):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         reason = _MALFORMED_WARNINGS.get(record.msg)
@@ -165,6 +185,16 @@ class MalformedCounter(logging.Filter):
         )
         self._pending = 0
 
+    def attach(self, log: logging.Logger) -> None:
+        """Take the lines of a context's logger and of its block-wise requester."""
+        log.addFilter(self)
+        log.getChild(BLOCKWISE_LOGGER).addFilter(self)
+
+    def detach(self, log: logging.Logger) -> None:
+        """Leave a stopped context's loggers (the next context on the port has its own counter)."""
+        log.removeFilter(self)
+        log.getChild(BLOCKWISE_LOGGER).removeFilter(self)
+
     def guard(self, receive: Any) -> Any:
         """Wrap aiocoap's receive callback so that an exception from it counts as malformed."""
 
@@ -190,7 +220,7 @@ def prepare_context(
     """
     dedup, port = None, 0
     malformed = malformed or MalformedCounter()
-    context.log.addFilter(malformed)
+    malformed.attach(context.log)
     for interface in context.request_interfaces:
         interface.next_token = random_token  # the token manager takes every request's token from it
         manager = getattr(interface, "token_interface", None)
@@ -199,7 +229,7 @@ def prepare_context(
         if manager is None or message_interface is None or transport is None:
             continue
         message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
-        message_interface.datagram_errqueue_received = _quiet_errors(message_interface.datagram_errqueue_received)
+        interface.dispatch_error = _each_request_on_its_own(interface)  # the token manager
         if socknumbers.HAS_RECVERR:
             transport.sendmsg = _resend_past_pending_errors(transport.sendmsg, transport.get_extra_info("socket"))
         dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
@@ -210,20 +240,42 @@ def prepare_context(
     return dedup, port
 
 
-def _quiet_errors(receive: Any) -> Any:
-    """Wrap aiocoap's ICMP error callback so that an error about a finished request stays inside.
+def _device_answer(record: logging.LogRecord) -> bool:
+    """Return whether record is aiocoap's line about one device's broken answer."""
+    if record.msg in _DEVICE_ANSWER_LINES:
+        return True
+    args = record.args if isinstance(record.args, tuple) else ()
+    return record.msg == _NOT_AN_AIOCOAP_ERROR and args == (aiocoap.error.MessageError,)
 
-    aiocoap fails requests on ICMP errors (a device's port closed) and can raise
-    InvalidStateError for one that already finished; that must not escape its callback.
+
+def _each_request_on_its_own(manager: Any) -> Callable[[BaseException, Any], None]:
+    """Return aiocoap's TokenManager.dispatch_error with a request that already ended skipped, not fatal.
+
+    It fails the requests to remote (and ends the ones from it) after an ICMP error: its own
+    loop stops at the first that already ended, with an ERROR and a traceback in the log.
     """
+    original = manager.dispatch_error
 
-    def guarded(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
-        try:
-            receive(data, ancdata, flags, address)
-        except asyncio.InvalidStateError:
-            _LOGGER.debug("ICMP error from %s for a request that already ended", address)
+    def dispatch_error(exception: BaseException, remote: Any) -> None:
+        if manager.outgoing_requests is None:  # shut down: aiocoap's own warning
+            original(exception, remote)
+            return
+        if not isinstance(exception, aiocoap.error.NetworkError):
+            cause, exception = exception, aiocoap.error.NetworkError(str(exception))
+            exception.__cause__ = cause
+        stoppers: list[Callable[[], None]] = [
+            functools.partial(request.add_exception, exception)
+            for (_token, to), request in manager.outgoing_requests.items()
+            if to == remote
+        ]
+        stoppers += [stop for (_token, source), (_pipe, stop) in manager.incoming_requests.items() if source == remote]
+        for stop in stoppers:
+            try:
+                stop()
+            except asyncio.InvalidStateError:
+                _LOGGER.debug("ICMP error from %s for a request that already ended", remote)
 
-    return guarded
+    return dispatch_error
 
 
 def _resend_past_pending_errors(sendmsg: Any, sock: socket.socket) -> Any:
@@ -262,9 +314,10 @@ def enlarge_receive_buffer(sock: socket.socket) -> int:
     return size
 
 
-def use_block1_spool(resource: Any, spool: Any) -> None:
-    """Make resource reassemble Block1 uploads in spool (aiocoap's Resource._block1)."""
+def use_blockwise(resource: Any, spool: Any, answers: Any) -> None:
+    """Make resource reassemble Block1 uploads in spool and answer through answers (its _block1, _block2)."""
     resource._block1 = spool  # noqa: SLF001 - aiocoap internals, see the module docstring
+    resource._block2 = answers  # noqa: SLF001 - aiocoap internals, see the module docstring
 
 
 def random_token() -> bytes:

@@ -145,6 +145,6 @@ def _parse(text: str) -> Path:
     ids = []
     for part in parts:
         if not part.isascii() or not part.isdigit() or len(part) > 5:
-            raise PathError(f"invalid path {text!r}: {part!r} is not an id")
+            raise PathError(f"invalid path {shown(text)}: {shown(part)} is not an id")
         ids.append(int(part))
     return Path(tuple(ids))

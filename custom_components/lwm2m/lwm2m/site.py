@@ -14,11 +14,11 @@ from aiocoap.numbers.codes import Code
 from aiocoap.resource import PathCapable, Resource
 
 from .api import SourceStats
-from .block1 import Block1Spool
-from .coap_internals import use_block1_spool
+from .block1 import Block1Spool, WholeResponses
+from .coap_internals import use_blockwise
 from .codecs import ContentFormat
 from .codecs.link_format import RegisteredObjects, parse_registration
-from .errors import CodecError
+from .errors import CodecError, shown
 from .registration import endpoint_name_problem
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def parse_params(request: Message, *, register: bool) -> RegisterParams:
     for item in request.opt.uri_query:
         key, sep, value = item.partition("=")
         if key in seen:
-            raise Refused(f"query parameter {key!r} appears twice")
+            raise Refused(f"query parameter {shown(key)} appears twice")
         seen.add(key)
         match key:
             case "ep":
@@ -64,13 +64,13 @@ def parse_params(request: Message, *, register: bool) -> RegisterParams:
                 params.endpoint = _endpoint_name(value)
             case "lt":
                 if not value.isascii() or not value.isdigit() or not 0 < int(value) < 2**32:
-                    raise Refused(f"lt must be a lifetime in seconds, got {value!r}")
+                    raise Refused(f"lt must be a lifetime in seconds, got {shown(value)}")
                 params.lifetime = int(value)
             case "lwm2m":
                 params.version = value
             case "b":
                 if not value or not set(value) <= _BINDING_LETTERS:
-                    raise Refused(f"b must be a binding such as U or UQ, got {value!r}")
+                    raise Refused(f"b must be a binding such as U or UQ, got {shown(value)}")
                 params.binding = value
             case "sms":
                 params.sms = value
@@ -136,7 +136,7 @@ class LwM2MSite(Resource, PathCapable):
         super().__init__()
         self._server = server
         self.block1 = block1 if block1 is not None else Block1Spool()
-        use_block1_spool(self, self.block1)
+        use_blockwise(self, self.block1, WholeResponses())
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
         """Return True: a Register or Send may span several blocks."""

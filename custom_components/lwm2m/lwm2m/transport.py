@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import logging
 import socket
 from typing import Any
@@ -15,6 +16,8 @@ from aiocoap.numbers import TransportTuning
 from .coap_internals import BoundedDeduplication, MalformedCounter, prepare_context, request_with_token
 
 _LOGGER = logging.getLogger(__name__)
+# contexts bound to a free port (0) each get a logger of their own name too
+_FREE_PORT_CONTEXTS = itertools.count(1)
 
 
 class FastTuning(TransportTuning):
@@ -51,7 +54,7 @@ class CoapTransport:
             self._site,
             bind=(bind_address(self._host), self._port),
             transports=["udp6"],
-            loggername=f"coap-server.{self._port}",
+            loggername=f"coap-server.{self._port or f'free-{next(_FREE_PORT_CONTEXTS)}'}",
         )
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
 
@@ -62,7 +65,7 @@ class CoapTransport:
         if context is not None:
             # a stopped server's counter must not go on taking (and counting) the lines of the
             # next server on the same port
-            context.log.removeFilter(self.malformed)
+            self.malformed.detach(context.log)
             await context.shutdown()
             # Let transports close before the port is bound again.
             await asyncio.sleep(0)

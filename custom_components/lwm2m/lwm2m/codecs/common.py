@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import CodecError
+from ..errors import CodecError, shown
 from ..model import ObjectModel
 from ..path import Path
 from ..values import Value
@@ -22,5 +22,5 @@ def check_number(value: object, where: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CodecError(f"{where}: expected a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise CodecError(f"{where}: {value!r} is not a finite number")
+        raise CodecError(f"{where}: {shown(value)} is not a finite number")
     return value

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import CodecError
+from ..errors import CodecError, shown
 from ..path import Path
 
 MAX_LINKS = 10_000
@@ -43,7 +43,7 @@ def _attr_value(name: str, raw: str | None, quoted: bool) -> AttrValue:
         if name in _FLOAT_ATTRS:
             return float(raw)
     except ValueError:
-        raise CodecError(f"attribute {name}={raw!r} is not a number") from None
+        raise CodecError(f"attribute {name}={shown(raw)} is not a number") from None
     return raw
 
 
@@ -170,7 +170,7 @@ def parse_registration(payload: bytes | str) -> RegisteredObjects:
                 try:
                     formats = tuple(int(x) for x in ct.split())
                 except ValueError:
-                    raise CodecError(f"ct={ct!r} is not a list of content formats") from None
+                    raise CodecError(f"ct={shown(ct)} is not a list of content formats") from None
     prefix = root.rstrip("/")
     objects: dict[int, str | None] = {}
     instances: set[Path] = set()

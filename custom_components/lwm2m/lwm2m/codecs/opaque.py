@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import CodecError
+from ..errors import CodecError, shown
 from ..model import ObjectModel
 from ..nodes import Node, Resource, ResourceInstance
 from ..path import Path
@@ -19,4 +19,4 @@ def encode(node: Node, path: Path, model: ObjectModel | None = None) -> bytes:
     """Encode an opaque resource's value as it is."""
     if isinstance(node, (Resource, ResourceInstance)) and isinstance(node.value, bytes):
         return node.value
-    raise CodecError(f"opaque content carries the bytes of one resource, not {node!r} at {path}")
+    raise CodecError(f"opaque content carries the bytes of one resource, not {shown(node)} at {path}")

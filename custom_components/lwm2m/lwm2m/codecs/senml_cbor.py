@@ -7,7 +7,7 @@ from typing import Any
 
 import cbor2
 
-from ..errors import CodecError
+from ..errors import CodecError, shown
 from ..model import ObjectModel
 from ..nodes import Node, flatten
 from ..path import ROOT, Path
@@ -47,7 +47,7 @@ def _from_cbor(raw: object) -> list[dict[str, Any]]:
         for key, value in rec.items():
             name = NAMES.get(key) if isinstance(key, int) and not isinstance(key, bool) else key
             if not isinstance(name, str):
-                raise CodecError(f"unknown SenML CBOR label {key!r}")
+                raise CodecError(f"unknown SenML CBOR label {shown(key)}")
             named[name] = value
         out.append(named)
     return out

@@ -8,7 +8,7 @@ import math
 import re
 from datetime import datetime
 
-from ..errors import CodecError
+from ..errors import CodecError, shown
 from ..model import ObjectModel
 from ..nodes import Node, Resource, ResourceInstance
 from ..path import Path
@@ -66,7 +66,7 @@ def encode_value(value: Value) -> bytes:
         return str(value).encode()
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise CodecError(f"{value!r} cannot be sent as text")
+            raise CodecError(f"{shown(value)} cannot be sent as text")
         return repr(value).encode()
     if isinstance(value, str):
         return value.encode("utf-8")

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..api import code_name
 from ..codecs.link_format import AttrValue, Link, format_links, parse_discover
-from ..errors import CodecError, LwM2MError
+from ..errors import CodecError, LwM2MError, shown
 from ..events import RegistrationInfo
 from ..path import Path
 from ..values import DataType, ObjLnk, Value, coerce, guess_type, to_json_value
@@ -131,11 +131,11 @@ class RegisterMessage:
 
 def _lifetime(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise CodecError(f"lt must be a number of seconds, not {value!r}")
+        raise CodecError(f"lt must be a number of seconds, not {shown(value)}")
     try:
         seconds = int(float(value))
     except (ValueError, OverflowError):
-        raise CodecError(f"lt must be a number of seconds, not {value!r}") from None
+        raise CodecError(f"lt must be a number of seconds, not {shown(value)}") from None
     if seconds <= 0:
         raise CodecError(f"lt must be positive, not {seconds}")
     return seconds
@@ -183,7 +183,7 @@ class NotifyMessage:
         sequence = doc.get("seqNum")
         code = data.get("code", "2.05")
         if not isinstance(code, str):
-            raise CodecError(f"code must be text such as 2.05, not {code!r}")
+            raise CodecError(f"code must be text such as 2.05, not {shown(code)}")
         return cls(
             req_id=doc.get("reqID"),
             seq_num=sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None,
@@ -265,7 +265,7 @@ class ResponseMessage:
         """Parse a response; EmqxError names what is wrong."""
         msg_type = doc.get("msgType")
         if not isinstance(msg_type, str) or msg_type in ("register", "update", "notify"):
-            raise CodecError(f"msgType {msg_type!r} is not a command's")
+            raise CodecError(f"msgType {shown(msg_type)} is not a command's")
         data = _data(doc)
         code = data.get("code")
         code = code if isinstance(code, str) else "5.00"  # no code: nothing good happened
@@ -347,7 +347,7 @@ class Command:
         if not isinstance(msg_type, str) or msg_type not in COMMANDS:
             known = msg_type if isinstance(msg_type, str) else None
             raise EmqxError(
-                f"unknown msgType {msg_type!r}; use one of {', '.join(COMMANDS)}", req_id=req_id, msg_type=known
+                f"unknown msgType {shown(msg_type)}; use one of {', '.join(COMMANDS)}", req_id=req_id, msg_type=known
             )
         data = doc.get("data")
         if not isinstance(data, dict):
@@ -540,16 +540,16 @@ def _path(text: Any, what: str) -> Path:
     try:
         return Path.parse(text if text.startswith("/") else "/" + text)
     except CodecError as err:
-        raise CodecError(f"bad {what} {text!r}: {err}") from None
+        raise CodecError(f"bad {what} {shown(text)}: {err}") from None
 
 
 def _text(value: Any, key: str) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise CodecError(f"{key} must be text, not {value!r}")
+        raise CodecError(f"{key} must be text, not {shown(value)}")
     return value
 
 
 def _one_of(value: Any, choices: tuple[str, ...], what: str) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise CodecError(f"{what} must be one of {', '.join(choices)}, not {value!r}")
+        raise CodecError(f"{what} must be one of {', '.join(choices)}, not {shown(value)}")
     return value
