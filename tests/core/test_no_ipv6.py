@@ -44,7 +44,7 @@ SCRIPT = textwrap.dedent(
 def test_the_server_serves_ipv4_where_ipv6_is_switched_off() -> None:
     shell = (
         "ip link set lo up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.lo.disable_ipv6=1 && "
-        f"exec {sys.executable} -c \"$SCRIPT\""
+        f'exec {sys.executable} -c "$SCRIPT"'
     )
     done = subprocess.run(
         ["unshare", "--net", "sh", "-c", shell],
