@@ -4,11 +4,14 @@ Runs in its own process (python -m tests.bench.loadgen MODE ...) so that it neve
 a core's time with the server it measures. It prints one JSON line per phase.
 
   register PORT COUNT SOCKETS      POST /rd with a link-format payload, SOCKETS in flight
-  hass PORT DEVICES SECONDS RATE SETTLE
+  hass PORT DEVICES SECONDS RATES SETTLE
                                    devices with objects 3, 3303 and 3304 answering reads and
-                                   observes, then, SETTLE seconds later, notifying at RATE
-                                   per second for SECONDS; notification i carries the value
-                                   1000 + i, and the last line lists when each was sent
+                                   observes (a Register refused with 5.03 is sent again after
+                                   its Max-Age, as a device does), then, SETTLE seconds later,
+                                   notifying at each of RATES (a comma list) per second for
+                                   SECONDS, SETTLE seconds apart; notification i carries the
+                                   value 1000 + i (counted on across the phases), and each
+                                   phase's line lists when each was sent
   devices PORT DEVICES NOTIFY [--register]
                                    DEVICES sockets answer the first Observe GET each gets,
                                    then send NOTIFY non-confirmable notifications each
@@ -178,7 +181,8 @@ def main() -> None:
     elif mode == "devices":
         devices(port, int(sys.argv[3]), int(sys.argv[4]), "--register" in sys.argv)
     elif mode == "hass":
-        hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
+        rates = [float(r) for r in sys.argv[5].split(",")]
+        hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), rates, float(sys.argv[6]))
 
 
 def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
@@ -207,29 +211,42 @@ def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
     return path, observe, data[4 : 4 + tkl]
 
 
-def hass_devices(port: int, n_devices: int, seconds: float, rate: float, settle: float = 2.0) -> None:
-    """Devices with a device object, a temperature and a humidity sensor, for bench_hass."""
+def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], settle: float = 2.0) -> None:
+    """Devices with a device object, a temperature and a humidity sensor, for bench_hass and bench_real_hass."""
     from custom_components.lwm2m.lwm2m.codecs import tlv
     from custom_components.lwm2m.lwm2m.nodes import ObjectInstance, Resource
 
-    socks = _sockets(n_devices)
-    index = {s: i for i, s in enumerate(socks)}
     contents = {
         ("3", "0"): tlv.encode(ObjectInstance(0, {0: Resource(0, "Bench"), 9: Resource(9, 90)}), _path("/3/0")),
         ("3303", "0"): tlv.encode(ObjectInstance(0, {5700: Resource(5700, 21.5)}), _path("/3303/0")),
         ("3304", "0"): tlv.encode(ObjectInstance(0, {5700: Resource(5700, 40.0)}), _path("/3304/0")),
     }
+    socks = _sockets(n_devices)
+    index = {s: i for i, s in enumerate(socks)}
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_READ)
-    for i, s in enumerate(socks):
+    began = time.perf_counter()
+
+    def send_register(i: int) -> None:
         opts = [(11, b"rd"), (12, b"\x28"), (15, f"ep=bench-{i:04d}".encode()), (15, b"lt=3600"), (15, b"lwm2m=1.0")]
-        s.sendto(message(CON, 0x02, 1, b"\x01", opts, b"</3/0>,</3303/0>,</3304/0>"), ("127.0.0.1", port))
+        socks[i].sendto(message(CON, 0x02, 1, b"\x01", opts, b"</3/0>,</3303/0>,</3304/0>"), ("127.0.0.1", port))
+
+    for i in range(n_devices):
+        send_register(i)
+    registered: set[int] = set()
+    retry_at: dict[int, float] = {}  # device -> when to send its refused Register again
+    refusals = 0
+    registered_seconds = 0.0
     observations: dict[tuple[int, str], tuple[socket.socket, bytes, tuple[str, int]]] = {}
     wanted = n_devices * 3
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while len(observations) < wanted and time.monotonic() < deadline:
-        for key, _ in sel.select(timeout=1.0):
+        now = time.perf_counter()
+        for i in [i for i, at in retry_at.items() if at <= now]:
+            del retry_at[i]
+            send_register(i)
+        for key, _ in sel.select(timeout=0.2):
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
             try:
@@ -237,6 +254,15 @@ def hass_devices(port: int, n_devices: int, seconds: float, rate: float, settle:
             except BlockingIOError:
                 continue
             _mtype, code, mid, token = parse(data)
+            if code == 0x41:  # 2.01 Created
+                registered.add(index[sock])
+                if len(registered) == n_devices:
+                    registered_seconds = time.perf_counter() - began
+                continue
+            if code == 0xA3:  # 5.03: a limit; come back after Max-Age
+                refusals += 1
+                retry_at[index[sock]] = time.perf_counter() + max_age_of(data)
+                continue
             if code != 0x01:
                 continue
             path, observe, _ = options_of(data)
@@ -250,28 +276,66 @@ def hass_devices(port: int, n_devices: int, seconds: float, rate: float, settle:
                 )
             else:
                 sock.sendto(message(ACK, 0x84, mid, token, []), addr)
-    print(json.dumps({"phase": "observed", "observations": len(observations)}), flush=True)
-    time.sleep(settle)  # the server settles after the registration storm before the notifications
+    observed = {
+        "phase": "observed",
+        "observations": len(observations),
+        "registered_seconds": registered_seconds,
+        "observed_seconds": time.perf_counter() - began,
+        "refused_registers": refusals,
+    }
+    print(json.dumps(observed), flush=True)
     targets = [v for k, v in observations.items() if not k[1].endswith("/9")]
-    start = time.perf_counter()
     sent, n = 0, 0
-    sent_at: list[float] = []  # wall-clock send time of value FIRST_VALUE + i
-    while time.perf_counter() - start < seconds:
-        n += 1
-        for sock, token, addr in targets:
-            # Every notification carries its own number: unique (each one changes a state),
-            # never below FIRST_VALUE (unlike the initial values), whatever the time of day.
-            payload = str(FIRST_VALUE + sent).encode()
-            opts = [(6, (n % 2**24).to_bytes(3, "big")), (12, b"")]
-            sent_at.append(time.time())
-            sock.sendto(message(NON, 0x45, (1000 + n) & 0xFFFF, token, opts, payload), addr)
-            sent += 1
-            ahead = sent / rate - (time.perf_counter() - start)
-            if ahead > 0.01:
-                time.sleep(ahead)
-    seconds_taken = time.perf_counter() - start
-    report = {"phase": "notified", "sent": sent, "seconds": seconds_taken, "first_value": FIRST_VALUE}
-    print(json.dumps(report | {"sent_at": sent_at}), flush=True)
+    for rate in rates:
+        time.sleep(settle)  # the server settles after the storm (or the last phase) first
+        start = time.perf_counter()
+        first = FIRST_VALUE + sent
+        sent_at: list[float] = []  # wall-clock send time of value first + i
+        while time.perf_counter() - start < seconds:
+            n += 1
+            for sock, token, addr in targets:
+                # Every notification carries its own number: unique (each one changes a state),
+                # never below FIRST_VALUE (unlike the initial values), whatever the time of day.
+                payload = str(FIRST_VALUE + sent).encode()
+                opts = [(6, (n % 2**24).to_bytes(3, "big")), (12, b"")]
+                sent_at.append(time.time())
+                sock.sendto(message(NON, 0x45, (1000 + n) & 0xFFFF, token, opts, payload), addr)
+                sent += 1
+                ahead = (len(sent_at)) / rate - (time.perf_counter() - start)
+                if ahead > 0.01:
+                    time.sleep(ahead)
+        report = {
+            "phase": "notified",
+            "rate": rate,
+            "sent": len(sent_at),
+            "seconds": time.perf_counter() - start,
+            "first_value": first,
+            "targets": len(targets),
+        }
+        print(json.dumps(report | {"sent_at": sent_at}), flush=True)
+
+
+def max_age_of(data: bytes) -> float:
+    """The Max-Age option (14) of an answer, in seconds (CoAP's default 60 when absent)."""
+    tkl = data[0] & 0x0F
+    pos, number = 4 + tkl, 0
+    while pos < len(data) and data[pos] != 0xFF:
+        head = data[pos]
+        pos += 1
+        delta, length = head >> 4, head & 0x0F
+        if delta == 13:
+            delta, pos = data[pos] + 13, pos + 1
+        elif delta == 14:
+            delta, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
+        if length == 13:
+            length, pos = data[pos] + 13, pos + 1
+        elif length == 14:
+            length, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
+        number += delta
+        if number == 14:
+            return float(int.from_bytes(data[pos : pos + length], "big"))
+        pos += length
+    return 60.0
 
 
 def _path(text: str):

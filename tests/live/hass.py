@@ -123,7 +123,9 @@ class HassProcess:
 
     async def start(self, timeout: float = 180) -> None:
         log = self.log_path.open("wb")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # the config folder first: its custom_components (the link to this integration, and any
+        # other the folder holds, such as the benchmark's) are the ones Home Assistant imports
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(self.folder), str(ROOT)))}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -1,0 +1,298 @@
+"""What users get: a real Home Assistant process, every value, on time (issue #14).
+
+    python -m tests.bench.bench_real_hass --devices 1000 --rates 2000,5000 --seconds 10
+    python -m tests.bench.bench_real_hass --devices 1000,5000        (one Home Assistant each)
+
+For each number of devices it starts `python -m homeassistant` on a fresh config folder with
+what a default installation runs that matters here (the recorder on SQLite, history,
+logbook), onboards it, adds the integration through its config flow (REST, as the UI does;
+the per-address cap is set to 0 in its options: every simulated device talks from
+127.0.0.1), and subscribes over the WebSocket API to state_changed, as an open dashboard
+does. The devices are tests/bench/loadgen.py's (objects 3, 3303, 3304; two observed values
+each) in a process of their own. It prints:
+
+- the storm: every Register answered, every device observed, its entities;
+- for each rate: notifications sent, values that reached a state (and the entities whose
+  final state is the last value sent to them), latency notification -> state_changed at the
+  subscriber (p50, p99, max), the longest stall of Home Assistant's event loop (WebSocket
+  ping round trips every 20 ms), Home Assistant's RSS per device;
+- the ceiling: the same number of state writes a second from a trivial integration
+  (bench_ceiling, hass.states.async_set on as many entities), measured the same way, so that
+  our share of what Home Assistant itself does is a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.bench.loadgen import FIRST_VALUE
+from tests.live.broker import free_udp_port
+from tests.live.hass import HassProcess, prepare
+
+EXTRA = "recorder:\nhistory:\nlogbook:\napi:\nconfig:\nbench_ceiling:\n"
+PASSWORD = "a-long-bench-password"  # a throwaway instance
+CEILING = '''"""A trivial integration: N sensor states written at a rate, for the benchmark's ceiling."""
+import asyncio, time
+from homeassistant.core import SupportsResponse
+
+DOMAIN = "bench_ceiling"
+
+
+async def async_setup(hass, config):
+    async def run(call):
+        entities, rate, seconds, first = (call.data[k] for k in ("entities", "rate", "seconds", "first"))
+        sent_at, start = [], time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for i in range(entities):
+                value = first + len(sent_at)
+                sent_at.append(time.time())
+                hass.states.async_set(f"sensor.ceiling_{i}", value, {"unit_of_measurement": "°C"})
+                ahead = len(sent_at) / rate - (time.perf_counter() - start)
+                if ahead > 0.005:
+                    await asyncio.sleep(ahead)
+        return {"sent_at": sent_at}
+
+    hass.services.async_register(DOMAIN, "run", run, supports_response=SupportsResponse.ONLY)
+    return True
+'''
+MANIFEST = {
+    "domain": "bench_ceiling",
+    "name": "Bench ceiling",
+    "version": "1.0",
+    "codeowners": [],
+    "documentation": "https://example.invalid",
+    "requirements": [],
+    "iot_class": "local_push",
+}
+
+
+class Client:
+    """Home Assistant's REST and WebSocket APIs, as the frontend uses them."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session, self.base, self.token = session, base, ""
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.ids = iter(range(1, 10**9))
+        self.arrived: list[tuple[str, str, float]] = []  # (entity_id, state, when) of state_changed
+        self.pongs: dict[int, asyncio.Future[float]] = {}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self.session.request(method, self.base + path, headers=headers, **kwargs) as response:
+            if response.status >= 400:
+                raise RuntimeError(f"{method} {path}: {response.status} {await response.text()}")
+            return await response.json()
+
+    async def onboard(self) -> None:
+        client_id = self.base + "/"
+        user = {"client_id": client_id, "name": "Bench", "username": "bench", "password": PASSWORD, "language": "en"}
+        code = (await self.call("POST", "/api/onboarding/users", json=user))["auth_code"]
+        grant = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
+        self.token = (await self.call("POST", "/auth/token", data=grant))["access_token"]
+        for step in ("core_config", "analytics"):
+            await self.call("POST", f"/api/onboarding/{step}", json={})
+
+    async def add_integration(self, lwm2m_port: int) -> str:
+        """The config flow, as the UI runs it; then the options with the per-address cap off."""
+        flow = await self.call("POST", "/api/config/config_entries/flow", json={"handler": "lwm2m"})
+        flow = await self.call(
+            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json={"next_step_id": "server"}
+        )
+        form = {"host": "127.0.0.1", "port": lwm2m_port, "min_lifetime": 10, "max_lifetime": 86400}
+        done = await self.call("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json=form)
+        assert done["type"] == "create_entry", done
+        entry_id: str = done["result"]["entry_id"]
+        options = await self.call("POST", "/api/config/config_entries/options/flow", json={"handler": entry_id})
+        values = {
+            "min_lifetime": 10,
+            "max_lifetime": 86400,
+            "auto_observe": "entities",
+            "max_registrations_per_host": 0,
+        }
+        done = await self.call("POST", f"/api/config/config_entries/options/flow/{options['flow_id']}", json=values)
+        assert done["type"] == "create_entry", done
+        return entry_id
+
+    async def subscribe(self) -> None:
+        self.ws = await self.session.ws_connect(self.base + "/api/websocket", max_msg_size=0)
+        await self.ws.receive_json()  # auth_required
+        await self.ws.send_json({"type": "auth", "access_token": self.token})
+        assert (await self.ws.receive_json())["type"] == "auth_ok"
+        await self.ws.send_json({"id": next(self.ids), "type": "subscribe_events", "event_type": "state_changed"})
+        asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for message in self.ws:
+            now = time.time()
+            data = json.loads(message.data)
+            for item in data if isinstance(data, list) else [data]:
+                if item.get("type") == "event":
+                    new = item["event"]["data"].get("new_state")
+                    if new is not None:
+                        self.arrived.append((new["entity_id"], new["state"], now))
+                elif item.get("type") == "pong" and item["id"] in self.pongs:
+                    self.pongs.pop(item["id"]).set_result(now)
+
+    async def ping(self) -> float:
+        """One WebSocket ping's round trip (s): how long Home Assistant's loop took to answer."""
+        assert self.ws is not None
+        ident = next(self.ids)
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.pongs[ident] = future
+        sent = time.time()
+        await self.ws.send_json({"id": ident, "type": "ping"})
+        return await future - sent
+
+
+async def stalls(client: Client, stop: asyncio.Event) -> list[float]:
+    """Ping round trips every 20 ms until stop."""
+    out: list[float] = []
+    while not stop.is_set():
+        out.append(await client.ping())
+        await asyncio.sleep(0.02)
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def figures(sent_at: list[float], first: int, arrived: list[tuple[str, str, float]], prefix: str) -> dict[str, Any]:
+    """Values reaching a state, latencies, and whether each entity ends on its last value."""
+    reached: dict[int, float] = {}
+    last: dict[str, int] = {}
+    for entity_id, state, when in arrived:
+        if not entity_id.startswith(prefix):
+            continue
+        try:
+            number = int(float(state))
+        except ValueError:
+            continue
+        if first <= number < first + len(sent_at):
+            reached.setdefault(number, when)
+            last[entity_id] = number
+    latencies = sorted(when - sent_at[number - first] for number, when in reached.items())
+    return {
+        "sent": len(sent_at),
+        "reached": len(reached),
+        "latencies": latencies,
+        "last": last,
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[max(0, int(len(values) * share) - 1)] * 1000 if values else float("nan")
+
+
+async def run(devices: int, rates: list[float], seconds: float, settle: float) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
+    process = HassProcess(folder / "config")
+    prepare(process.folder, port=process.port, name="Bench", extra=EXTRA, log_level="warning")
+    ceiling = process.folder / "custom_components" / "bench_ceiling"
+    ceiling.mkdir(parents=True)
+    (ceiling / "__init__.py").write_text(CEILING)
+    (ceiling / "manifest.json").write_text(json.dumps(MANIFEST))
+    lwm2m_port = free_udp_port()
+    await process.start()
+    assert process.proc is not None
+    pid = process.proc.pid
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, process.url)
+            await client.onboard()
+            await client.subscribe()
+            await client.add_integration(lwm2m_port)
+            rss_before = rss_kib(pid)
+            gen = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tests.bench.loadgen", "hass", str(lwm2m_port), str(devices), str(seconds),
+                ",".join(str(r) for r in rates), str(settle), stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+            )  # fmt: skip
+            assert gen.stdout is not None
+            observed = json.loads(await asyncio.wait_for(gen.stdout.readline(), 600))
+            states = await client.call("GET", "/api/states")
+            entities = sum(1 for s in states if s["entity_id"].split(".", 1)[1].startswith("bench_"))
+            print(f"\n== {devices:,} devices (Home Assistant pid {pid}, recorder on SQLite, history, logbook)")
+            print(f"storm: every Register answered       {observed['registered_seconds']:.1f} s"
+                  f" ({observed['refused_registers']} refused with 5.03 and sent again)")  # fmt: skip
+            print(f"storm: every device fully observed   {observed['observed_seconds']:.1f} s"
+                  f" ({observed['observations']:,} observations)")  # fmt: skip
+            print(f"entities                             {entities:,} ({entities / devices:.0f} per device)")
+            for _rate in rates:
+                stop = asyncio.Event()
+                pinger = asyncio.create_task(stalls(client, stop))
+                line = await asyncio.wait_for(gen.stdout.readline(), 600)
+                notified = json.loads(line)
+                await asyncio.sleep(2.0)  # the last states arrive
+                stop.set()
+                pings = sorted(await pinger)
+                result = figures(notified["sent_at"], notified["first_value"], client.arrived, "sensor.bench_")
+                ends = _ends_on_last(result["last"], notified)
+                _print(f"at {notified['rate']:,.0f} notifications/s", result, pings, ends)
+            await gen.wait()
+            rss = rss_kib(pid)
+            print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
+                  f"({(rss - rss_before) / devices:.0f} KiB per device)")  # fmt: skip
+            for rate in rates:
+                stop = asyncio.Event()
+                pinger = asyncio.create_task(stalls(client, stop))
+                first = 10**7
+                body = {"entities": 2 * devices, "rate": rate, "seconds": seconds, "first": first}
+                answer = await client.call("POST", "/api/services/bench_ceiling/run?return_response", json=body)
+                await asyncio.sleep(2.0)
+                stop.set()
+                pings = sorted(await pinger)
+                sent_at = answer["service_response"]["sent_at"]
+                result = figures(sent_at, first, client.arrived, "sensor.ceiling_")
+                _print(f"ceiling: a trivial integration, {rate:,.0f} writes/s", result, pings, None)
+    finally:
+        await process.stop()
+
+
+def _ends_on_last(last: dict[str, int], notified: dict[str, Any]) -> tuple[int, int]:
+    """How many of the entities notified in the phase's last round end on that round's value."""
+    end = notified["first_value"] + notified["sent"]
+    final_round = set(range(end - notified["targets"], end))
+    return sum(1 for number in last.values() if number in final_round), notified["targets"]
+
+
+def _print(title: str, result: dict[str, Any], pings: list[float], ends: tuple[int, int] | None) -> None:
+    lat = result["latencies"]
+    share = 100 * result["reached"] / result["sent"] if result["sent"] else 0.0
+    print(f"-- {title}")
+    print(f"   values that reached a state        {result['reached']:,} of {result['sent']:,} ({share:.1f} %)")
+    if ends is not None:
+        print(f"   entities ending on the last value  {ends[0]:,} of {ends[1]:,}")
+    print(f"   latency to the subscriber          p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms,"
+          f" max {max(lat, default=float('nan')) * 1000:.0f} ms")  # fmt: skip
+    print(f"   longest event-loop stall (ping)    {max(pings, default=0) * 1000:.0f} ms"
+          f" (p99 {percentile(pings, 0.99):.0f} ms of {len(pings)} pings)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", default="1000", help="comma list: one Home Assistant for each")
+    parser.add_argument("--rates", default="2000,5000", help="notifications a second, comma list")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds after the storm before notifying")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    for devices in (int(d) for d in args.devices.split(",")):
+        asyncio.run(run(devices, rates, args.seconds, args.settle))
+    print(f"(first value {FIRST_VALUE}; latencies from the send in the load generator to the WebSocket subscriber)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The real-Home-Assistant benchmark (tests/bench/bench_real_hass.py) still runs and prints its
+figures, on a few devices (no timings asserted)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.core.external import LIVE_HOME_ASSISTANT
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [LIVE_HOME_ASSISTANT.mark]
+
+
+def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
+    command = [sys.executable, "-m", "tests.bench.bench_real_hass", "--devices", "10", "--rates", "40"]
+    result = subprocess.run(
+        [*command, "--seconds", "1", "--settle", "0.5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "storm: every device fully observed" in out and "(30 observations)" in out
+    # every value of the few devices reaches a state, ours and the trivial integration's alike
+    reached = re.findall(r"values that reached a state +([\d,]+) of ([\d,]+) \(([\d.]+) %\)", out)
+    assert len(reached) == 2 and all(share == "100.0" for _n, _of, share in reached), out
+    assert "entities ending on the last value  20 of 20" in out
+    assert "longest event-loop stall (ping)" in out and "KiB per device" in out
