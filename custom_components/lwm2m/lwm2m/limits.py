@@ -78,8 +78,11 @@ class EventBudget:
     same path, never dropped. rate 0 means no budget: every event is delivered at once.
     """
 
-    def __init__(self, rate: float, burst: float, deliver: Callable[[Event], None]) -> None:
-        """Deliver events through deliver, rate a second per endpoint with burst saved up."""
+    def __init__(self, rate: float, burst: float, deliver: Callable[[Event], None], stats: Any = None) -> None:
+        """Deliver events through deliver, rate a second per endpoint with burst saved up.
+
+        stats, if given, has a `coalesced` counter (SourceStats) kept up to date.
+        """
         self.rate = rate
         self.burst = max(burst, 1.0)
         self._deliver = deliver
@@ -87,7 +90,7 @@ class EventBudget:
         self._buckets: dict[str, TokenBucket] = {}
         self._held: dict[str, dict[Hashable, Event]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self.stats: Any = None  # an object with a `coalesced` counter to keep up to date (SourceStats)
+        self.stats = stats
         self.log = OnceLog(_LOGGER)
 
     def offer(self, key: Hashable, event: Event) -> bool:

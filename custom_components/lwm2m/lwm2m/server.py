@@ -49,8 +49,8 @@ class LwM2MServer:
         self.observations = ObservationTable()
         self.queue = SleepQueue(self.config.queue_window, self.config.max_queued)
         self.stats = SourceStats()
-        self.budget = EventBudget(self.config.notification_rate, self.config.notification_burst, self.events.emit)
-        self.budget.stats = self.stats
+        config = self.config
+        self.budget = EventBudget(config.notification_rate, config.notification_burst, self.events.emit, self.stats)
         rate = self.config.registration_rate
         self._register_rate = TokenBucket(rate, max(rate, 1.0), time.monotonic()) if rate else None
         self._refusals = OnceLog(_LOGGER)
