@@ -192,7 +192,7 @@ async def test_runner_warns_of_object_files_it_cannot_read(
 def test_parse_args(capsys: pytest.CaptureFixture[str]) -> None:
     args = runner.parse_args([])
     assert (args.host, args.port, args.xml_dir, args.auto_observe) == ("::", 5683, None, [])
-    assert (args.min_lifetime, args.max_lifetime, args.verbose) == (10, 7 * 86400, False)
+    assert (args.min_lifetime, args.max_lifetime, args.verbose) == (10, 86400, False)  # one day, as in Home Assistant
     args = runner.parse_args(["--auto-observe", AUTO_OBSERVE_ALL, "--verbose", "--min-lifetime", "1"])
     assert args.auto_observe == [AUTO_OBSERVE_ALL] and args.verbose and args.min_lifetime == 1
     assert runner.parse_args(["--auto-observe", "/3303/0/5700", "/3/0"]).auto_observe == ["/3303/0/5700", "/3/0"]

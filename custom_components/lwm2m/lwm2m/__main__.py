@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="paths to observe after each registration, or 'all'",
     )
     parser.add_argument("--min-lifetime", type=int, default=10)
-    parser.add_argument("--max-lifetime", type=int, default=7 * 86400)
+    parser.add_argument("--max-lifetime", type=int, default=86400)
     parser.add_argument("--verbose", action="store_true", help="log debugging output to stderr")
     args = parser.parse_args(argv)
     for path in args.auto_observe:
