@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import tempfile
 import time
@@ -197,9 +198,9 @@ def percentile(values: list[float], share: float) -> float:
     return values[max(0, int(len(values) * share) - 1)] * 1000 if values else float("nan")
 
 
-async def run(devices: int, rates: list[float], seconds: float, settle: float) -> None:
+async def run(devices: int, rates: list[float], seconds: float, settle: float, slow: bool = False) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
-    process = HassProcess(folder / "config")
+    process = HassProcess(folder / "config", args=("--debug",) if slow else ())
     prepare(process.folder, port=process.port, name="Bench", extra=EXTRA, log_level="warning")
     ceiling = process.folder / "custom_components" / "bench_ceiling"
     ceiling.mkdir(parents=True)
@@ -259,6 +260,16 @@ async def run(devices: int, rates: list[float], seconds: float, settle: float) -
                 _print(f"ceiling: a trivial integration, {rate:,.0f} writes/s", result, pings, None)
     finally:
         await process.stop()
+    if slow:
+        _print_slow_callbacks(process.log())
+
+
+def _print_slow_callbacks(log: str) -> None:
+    """What asyncio's debug mode named as taking the loop for long (--slow-callbacks)."""
+    slow = re.findall(r"Executing (.+?) took ([\d.]+) seconds", log)
+    print(f"-- slow callbacks (asyncio debug mode): {len(slow)}")
+    for what, took in sorted(slow, key=lambda item: -float(item[1]))[:15]:
+        print(f"   {float(took) * 1000:6.0f} ms  {what[:200]}")
 
 
 def _ends_on_last(last: dict[str, int], notified: dict[str, Any]) -> tuple[int, int]:
@@ -287,10 +298,15 @@ def main() -> None:
     parser.add_argument("--rates", default="2000,5000", help="notifications a second, comma list")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after the storm before notifying")
+    parser.add_argument(
+        "--slow-callbacks",
+        action="store_true",
+        help="run Home Assistant in asyncio's debug mode and list what held its loop (slower: for finding stalls)",
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for devices in (int(d) for d in args.devices.split(",")):
-        asyncio.run(run(devices, rates, args.seconds, args.settle))
+        asyncio.run(run(devices, rates, args.seconds, args.settle, args.slow_callbacks))
     print(f"(first value {FIRST_VALUE}; latencies from the send in the load generator to the WebSocket subscriber)")
 
 

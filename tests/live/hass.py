@@ -111,9 +111,10 @@ def _http(host: str | None, port: int) -> str:
 class HassProcess:
     """python -m homeassistant on a config folder; its log kept in the folder."""
 
-    def __init__(self, folder: Path, *, port: int | None = None) -> None:
+    def __init__(self, folder: Path, *, port: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.port = port or free_tcp_port()
+        self.args = args  # more of Home Assistant's command line (--debug: asyncio's debug mode)
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = folder / "hass-process.log"
 
@@ -133,6 +134,7 @@ class HassProcess:
             "--config",
             str(self.folder),
             "--skip-pip",
+            *self.args,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
