@@ -183,3 +183,17 @@ async def test_answers_come_whole_and_nothing_is_kept_for_later_blocks(server: L
     later.opt.block2 = BlockOption.BlockwiseTuple(1, False, 0)
     assert (await device.request(later)).code == Code.REQUEST_ENTITY_INCOMPLETE
     assert not hasattr(server.site._block2, "_completes")
+
+
+def test_a_body_in_one_block_keeps_no_upload_and_needs_no_room() -> None:
+    spool = Block1Spool(total=1, per_host=0)  # per_host 0: no per-host bound
+    from aiocoap.blockwise import ContinueException
+
+    started = _block("a", b"<" * 64, 0, more=True)
+    started.remote = _Remote("10.0.0.1", 1)
+    with pytest.raises(ContinueException):
+        spool.feed_and_take(started)
+    whole = _block("b", b"</3/0>", 0, more=False)
+    whole.remote = _Remote("10.0.0.1", 2)
+    assert spool.feed_and_take(whole) is whole  # the spool is full, and it does not matter
+    assert len(spool) == 1

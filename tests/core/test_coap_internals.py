@@ -42,7 +42,9 @@ def test_receive_callbacks_of_the_udp6_transport() -> None:
 
 def test_the_log_lines_malformed_counter_folds() -> None:
     """Each is one line per datagram in aiocoap; MalformedCounter counts (or demotes) them by their text."""
-    sources = inspect.getsource(udp6) + inspect.getsource(messagemanager) + inspect.getsource(tokenmanager)
+    from aiocoap import pipe
+
+    sources = "".join(inspect.getsource(m) for m in (udp6, messagemanager, tokenmanager, pipe))
     for template in [*coap_internals._MALFORMED_WARNINGS, *coap_internals._PER_DATAGRAM_INFO]:
         assert template in sources.replace('"\n' + " " * 16 + '"', ""), template
 

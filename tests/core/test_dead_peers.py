@@ -81,3 +81,25 @@ async def test_an_icmp_error_fails_every_request_to_its_remote_even_past_one_tha
         tokens.outgoing_requests.clear()
     finally:
         await context.shutdown()
+
+
+async def test_a_request_the_device_resets_says_so(server, udp: None) -> None:
+    from aiocoap import Message
+    from aiocoap.numbers.codes import Code
+    from aiocoap.numbers.types import RST
+
+    from tests.core.rawcoap import RawDevice
+
+    device = RawDevice(server.port, "resets")
+    await device.start()
+    try:
+        await device.register()
+        reading = asyncio.create_task(server.endpoint("resets").read("/3/0/9", timeout=5))
+        request = await device.next_request()
+        reset = Message(code=Code.EMPTY)
+        reset.mtype, reset.mid = RST, request.mid
+        device.send(reset)
+        with pytest.raises(OperationError, match=r"reset the request \(RST\)"):
+            await reading
+    finally:
+        await device.stop()

@@ -174,3 +174,69 @@ def test_a_token_bucket_saves_up_to_its_burst() -> None:
     assert bucket.take(0.0) == pytest.approx(0.5)
     assert bucket.take(0.5) == 0.0
     assert bucket.take(100.0) == 0.0 and bucket.tokens == pytest.approx(2.0)  # refilled to 3, one taken
+
+
+async def test_a_held_value_never_comes_after_a_newer_one_of_the_same_path() -> None:
+    """Held events under different keys may carry one path (a Send and a notification, an
+    instance's and a resource's observation): the newest value of each path is the one left."""
+    delivered: list[Event] = []
+    budget = EventBudget(1.0, 1.0, delivered.append)
+    budget.clock = lambda: 0.0
+    battery = Path.parse("/3/0/9")
+    budget.offer(("first",), Event(type=EventType.SEND, endpoint="dev", values={battery: 1}))  # the burst
+    budget.offer(("send",), Event(type=EventType.SEND, endpoint="dev", values={TEMPERATURE: 20.0}))
+    budget.offer((TEMPERATURE,), Event(type=EventType.NOTIFICATION, endpoint="dev", values={TEMPERATURE: 21.0}))
+    budget.offer(("send",), Event(type=EventType.SEND, endpoint="dev", values={battery: 80}))
+    budget.forget("dev")
+    latest: dict[Path, object] = {}
+    for event in delivered:
+        latest.update(event.values)
+    assert latest == {TEMPERATURE: 21.0, battery: 80}
+    assert all(TEMPERATURE not in e.values for e in delivered if e.type is EventType.SEND)
+
+
+async def test_a_read_supersedes_the_held_values_of_its_paths() -> None:
+    delivered: list[Event] = []
+    budget = EventBudget(1.0, 1.0, delivered.append)
+    budget.clock = lambda: 0.0
+    budget.offer(("x",), Event(type=EventType.SEND, endpoint="dev", values={}))  # the burst
+    budget.offer((TEMPERATURE,), Event(type=EventType.NOTIFICATION, endpoint="dev", values={TEMPERATURE: 20.0}))
+    budget.supersede("dev", [TEMPERATURE])  # a read answered 21.0, emitted past the budget
+    assert budget.held("dev") == 0
+    budget.forget("dev")
+    assert all(TEMPERATURE not in e.values for e in delivered)
+
+
+async def test_a_notification_past_the_budget_warns_only_once_values_coalesce(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    delivered: list[Event] = []
+    budget = EventBudget(1.0, 1.0, delivered.append)
+    budget.clock = lambda: 0.0
+    paths = [Path.parse(f"/3303/{n}/5700") for n in range(3)]
+    for path in paths:  # one each: held past the burst, nothing folded
+        budget.offer((path,), Event(type=EventType.NOTIFICATION, endpoint="dev", values={path: 1.0}))
+    assert "coalesced" not in caplog.text
+    budget.offer((paths[1],), Event(type=EventType.NOTIFICATION, endpoint="dev", values={paths[1]: 2.0}))
+    assert caplog.text.count("values in between are coalesced") == 1
+    budget.close()
+    assert budget.offer(("late",), Event(type=EventType.SEND, endpoint="dev", values={}))  # closed: at once
+    assert len(delivered) == 4
+
+
+@pytest.mark.parametrize("limited", [{"max_lifetime": 3600}], indirect=True)
+async def test_a_device_granted_less_lifetime_than_it_asked_is_told_in_its_server_object(
+    limited: LwM2MServer,
+) -> None:
+    from tests.sim import SimClient
+
+    client = SimClient("long-lived", limited.port, lifetime=86_400)
+    try:
+        await client.start()
+        async with asyncio.timeout(5):
+            while not client.written:
+                await asyncio.sleep(0.02)
+        assert client.written[0][1:] == (Path.parse("/1/0/1"), {Path.parse("/1/0/1"): 3600})
+        assert limited.registrations.by_endpoint("long-lived").lifetime == 3600
+    finally:
+        await client.stop()

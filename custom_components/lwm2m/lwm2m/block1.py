@@ -27,8 +27,11 @@ from aiocoap.error import BadRequest, ConstructionRenderableError
 from aiocoap.numbers.codes import Code
 from aiocoap.numbers.optionnumbers import OptionNumber
 
+from .registration import host_part
+from .transport import address_of
+
 MAX_BODY = 64 * 1024  # bytes of one request body (Californium's MAX_RESOURCE_BODY_SIZE is 8 KiB)
-MAX_UPLOADS_PER_HOST = 8  # unfinished uploads of one IP address
+MAX_UPLOADS_PER_HOST = 32  # unfinished uploads of one IP address (devices behind one NAT share it)
 MAX_UPLOADS = 500  # unfinished uploads in all
 UPLOAD_LIFETIME = 93.0  # seconds an unfinished upload waits for its next block (CoAP's MAX_TRANSMIT_WAIT)
 _BLOCK_OPTIONS = (OptionNumber.BLOCK1, OptionNumber.BLOCK2, OptionNumber.OBSERVE)
@@ -76,12 +79,6 @@ class _Upload:
     expires: float = 0.0
 
 
-def host_of(remote: Any) -> str:
-    """Return the IP address part of an aiocoap remote (its string form if it has none)."""
-    sockaddr = getattr(remote, "sockaddr", None)
-    return str(sockaddr[0]) if sockaddr else str(remote)
-
-
 class Block1Spool:
     """Unfinished Block1 uploads, bounded in body size, per host, in number and in age."""
 
@@ -126,6 +123,10 @@ class Block1Spool:
             self._drop(key)
             if request.opt.size1 is not None and request.opt.size1 > self.max_body:
                 raise TooLarge(self.max_body)
+            if not block1.more:  # the whole body in one block: nothing to keep
+                if len(request.payload) > self.max_body:
+                    raise TooLarge(self.max_body)
+                return request
             upload = self._start(key, request)
         else:
             found = self._uploads.get(key)
@@ -149,8 +150,8 @@ class Block1Spool:
         return whole
 
     def _start(self, key: Any, request: Message) -> _Upload:
-        host = host_of(request.remote)
-        if self._per_host.get(host, 0) >= self.per_host:
+        host = host_part(address_of(request.remote))
+        if 0 < self.per_host <= self._per_host.get(host, 0):
             # the host's oldest unfinished upload makes room: a device starting over is not refused
             oldest = next(k for k, u in self._uploads.items() if u.host == host)
             self._drop(oldest)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .api import SourceStats
     from .config import ServerConfig
     from .events import EventBus
+    from .limits import EventBudget
     from .model import ObjectModel
     from .observe import ObservationTable
     from .queue import SleepQueue
@@ -55,6 +56,7 @@ class EndpointHost(Protocol):
     queue: SleepQueue
     stats: SourceStats
     transport: CoapTransport
+    budget: EventBudget
     clock: Callable[[], float]
 
     def on_notification(self, observation: Observation, message: Message) -> None: ...
@@ -249,6 +251,7 @@ class Endpoint:
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {_network_reason(err)}") from None
         except Exception as err:  # aiocoap asserts on some broken block-wise answers
             reg.stats.errors += 1
+            server.stats.errors += 1
             _LOGGER.debug("%s gave an unusable answer to %s %s", self.name, operation, path, exc_info=True)
             raise OperationError(
                 f"{self.name} gave an unusable answer to {operation} {path} ({type(err).__name__})"
@@ -287,6 +290,8 @@ class Endpoint:
         fallback_from: tuple[int, ...] = (),
     ) -> None:
         details = ResponseInfo(operation=operation, content_format=content_format, fallback_from=fallback_from)
+        if values:  # newer than what the notification budget holds of the same paths
+            self._server.budget.supersede(self.name, values)
         self._server.events.emit(
             Event(
                 type=EventType.RESPONSE,
@@ -658,6 +663,8 @@ def _network_reason(err: BaseException) -> str:
     ICMP port unreachable (the device's port closed: it went away, restarted on another port
     or its NAT mapping expired) arrives as ECONNREFUSED.
     """
+    if isinstance(err, coap_error.MessageError):  # aiocoap's failure on an RST from the device
+        return "it reset the request (RST): it does not know it, or was restarted"
     cause = err.__cause__
     if isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED:
         return "its port is closed (ICMP port unreachable: the device went away or now uses another port)"

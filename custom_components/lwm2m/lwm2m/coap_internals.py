@@ -30,7 +30,8 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
 - Observations: notifications are taken with register_callback. aiocoap's `async for` is a
   lossy one-slot queue (two notifications in one loop iteration keep only the last) and a
   task per observation; a notification is an event here (button presses, Send counters,
-  seqNum in the MQTT bridge) and each one must reach the listeners.
+  seqNum in the MQTT bridge) and each one must reach the server (which may then coalesce a
+  device's notifications past its budget, limits.py; it never drops one).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ _PER_DATAGRAM_INFO = frozenset(
         "Ignoring unknown response (which is not a unicast CON)",
         "Received CoAP Ping from %s, replying with RST.",
         "Response %r could not be matched to any request",
+        # each 2.31 Continue of a block-wise upload, and each refusal (4.08, 4.13, 5.03, ...)
+        "Render request raised a renderable error (%s), responding accordingly.",
     }
 )
 

@@ -14,10 +14,11 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from .events import Event
+from .path import Path
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,11 +92,12 @@ class EventBudget:
         self._held: dict[str, dict[Hashable, Event]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.stats = stats
+        self.closed = False
         self.log = OnceLog(_LOGGER)
 
     def offer(self, key: Hashable, event: Event) -> bool:
         """Deliver event now if the endpoint's budget allows (True); else hold it, coalesced (False)."""
-        if not self.rate:
+        if not self.rate or self.closed:
             self._deliver(event)
             return True
         endpoint, now = event.endpoint, self.clock()
@@ -110,21 +112,46 @@ class EventBudget:
                 return True
             held = self._held[endpoint] = {}
             self._timers[endpoint] = asyncio.get_running_loop().call_later(wait, self._release, endpoint)
-            self.log.warn(
-                ("budget", endpoint),
-                "%s sends more than %g notifications a second; the values in between are coalesced",
-                endpoint,
-                self.rate,
-            )
         earlier = held.pop(key, None)  # re-inserted last: held events go out in the order of their latest
         if earlier is not None:
-            if self.stats is not None:
-                self.stats.coalesced += 1
+            self._coalesced(endpoint)
             event = dataclasses.replace(
                 event, values={**earlier.values, **event.values}, coalesced=earlier.coalesced + 1
             )
+        self.supersede(endpoint, event.values)  # another held event's older values of these paths
         held[key] = event
         return False
+
+    def supersede(self, endpoint: str, paths: Iterable[Path]) -> None:
+        """Drop the values of paths from endpoint's held events: a newer value of each is on its way.
+
+        offer() calls it for the event it holds (a Send and a notification, or an instance's
+        and a resource's observation, may carry the same path); call it before emitting, past
+        the budget, a newer value of those paths (the answer to a read).
+        """
+        held = self._held.get(endpoint)
+        if not held:
+            return
+        newer = set(paths)
+        for key, event in list(held.items()):
+            if newer.isdisjoint(event.values):
+                continue
+            values = {p: v for p, v in event.values.items() if p not in newer}
+            if values:
+                held[key] = dataclasses.replace(event, values=values)
+            else:  # all of it superseded: it is folded into the newer values
+                del held[key]
+                self._coalesced(endpoint)
+
+    def _coalesced(self, endpoint: str) -> None:
+        if self.stats is not None:
+            self.stats.coalesced += 1
+        self.log.warn(
+            ("budget", endpoint),
+            "%s sends more than %g notifications a second; values in between are coalesced (the latest wins)",
+            endpoint,
+            self.rate,
+        )
 
     def _release(self, endpoint: str) -> None:
         """Deliver held events of endpoint while its budget lasts; wait for the rest."""
@@ -153,7 +180,8 @@ class EventBudget:
             self._deliver(event)
 
     def close(self) -> None:
-        """Deliver everything held (the server stops)."""
+        """Deliver everything held (the server stops); from now on every event goes out at once."""
+        self.closed = True
         for endpoint in list(self._held):
             self.forget(endpoint)
         self._buckets.clear()

@@ -57,6 +57,7 @@ class LwM2MServer:
         self.site = LwM2MSite(self, Block1Spool(self.config.max_body))
         self.transport = CoapTransport(self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
         self._expiry_task: asyncio.Task[None] | None = None
         self.clock: Callable[[], float] = time.monotonic  # when notifications arrive; tests replace it
 
@@ -74,12 +75,14 @@ class LwM2MServer:
 
     async def start(self) -> None:
         """Bind the server and start expiring registrations."""
+        self._stopping = False
         await self.transport.start()
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop(), name="lwm2m expiry")
         _LOGGER.debug("LwM2M server listening on UDP port %s", self.port)
 
     async def stop(self) -> None:
         """Stop expiring registrations, fail queued requests and unbind."""
+        self._stopping = True  # a request still handled meanwhile starts no new background job
         if self._expiry_task is not None:
             self._expiry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -93,11 +96,14 @@ class LwM2MServer:
             self.observations.remove(observation)
             observation.cancel_locally()
         self.queue.clear()
-        self.budget.close()
+        self.budget.close()  # held values go out now; any later one at once
         await self.transport.stop()
 
-    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        """Run a background job the server owns (and cancels when it stops)."""
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any] | None:
+        """Run a background job the server owns (and cancels when it stops); none while it stops."""
+        if self._stopping:
+            coro.close()
+            return None
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -182,7 +188,42 @@ class LwM2MServer:
         self.events.emit(Event(type=EventType.REGISTERED, endpoint=reg.endpoint, details=reg.info()))
         if self.config.auto_observe:
             self.spawn(self._auto_observe(reg), f"lwm2m auto-observe {reg.endpoint}")
+        self._tell_lifetime(reg, params.lifetime)
         return Message(code=Code.CREATED, location_path=("rd", reg.reg_id))
+
+    def _tell_lifetime(self, reg: Registration, requested: int | None) -> None:
+        """Write the granted lifetime to the device's Server object when it asked for more.
+
+        A Register's answer cannot say that the lifetime was shortened: without this the device
+        would send its next Update too late and find itself expired in between.
+        """
+        if requested is None or requested <= reg.lifetime:
+            return
+        servers = reg.objects.instance_ids(1)
+        if len(servers) != 1:  # several servers: which Server object instance is this one is unknown
+            _LOGGER.info(
+                "%s asked for a lifetime of %d s and was granted %d s; it has %d Server objects, so none was "
+                "written: it must update within %d s or it expires",
+                reg.endpoint,
+                requested,
+                reg.lifetime,
+                len(servers),
+                reg.lifetime,
+            )
+            return
+        self.spawn(self._write_lifetime(reg, Path.of(1, servers[0], 1)), f"lwm2m lifetime {reg.endpoint}")
+
+    async def _write_lifetime(self, reg: Registration, path: Path) -> None:
+        try:
+            await Endpoint(self, reg.endpoint).write(path, reg.lifetime)
+        except LwM2MError as err:
+            _LOGGER.info(
+                "%s was granted a lifetime of %d s, shorter than it asked for; writing it to %s failed: %s",
+                reg.endpoint,
+                reg.lifetime,
+                path,
+                err,
+            )
 
     def _admit(self, request: Message, endpoint: str) -> None:
         """Refuse a Register over a limit: 5.03 with Max-Age (when to try again), logged once per cause."""
@@ -215,6 +256,7 @@ class LwM2MServer:
         moved = self.registrations.move(reg, request.remote, address_of(request.remote))
         if params.lifetime is not None:
             reg.lifetime = self._lifetime(params.lifetime)
+            self._tell_lifetime(reg, params.lifetime)
         if params.binding is not None:
             reg.binding = params.binding
             reg.queue_mode = params.queue_mode or "Q" in params.binding
