@@ -193,6 +193,9 @@ def test_parse_args(capsys: pytest.CaptureFixture[str]) -> None:
     args = runner.parse_args([])
     assert (args.host, args.port, args.xml_dir, args.auto_observe) == ("::", 5683, None, [])
     assert (args.min_lifetime, args.max_lifetime, args.verbose) == (10, 86400, False)  # one day, as in Home Assistant
+    assert (args.max_per_address, args.registration_rate, args.notification_rate) == (100, 1000, 10)
+    many = runner.parse_args(["--max-per-address", "0", "--registration-rate", "0", "--notification-rate", "2.5"])
+    assert (many.max_per_address, many.registration_rate, many.notification_rate) == (0, 0, 2.5)
     args = runner.parse_args(["--auto-observe", AUTO_OBSERVE_ALL, "--verbose", "--min-lifetime", "1"])
     assert args.auto_observe == [AUTO_OBSERVE_ALL] and args.verbose and args.min_lifetime == 1
     assert runner.parse_args(["--auto-observe", "/3303/0/5700", "/3/0"]).auto_observe == ["/3303/0/5700", "/3/0"]

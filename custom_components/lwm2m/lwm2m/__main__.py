@@ -2,6 +2,7 @@ r"""Run the LwM2M server alone, without Home Assistant: events out, commands in,
 
     python -m custom_components.lwm2m.lwm2m --host :: --port 5683 \
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
+        [--max-per-address N] [--registration-rate R] [--notification-rate R]
 
 Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
 
@@ -81,6 +82,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--min-lifetime", type=int, default=10)
     parser.add_argument("--max-lifetime", type=int, default=86400)
+    limits = ServerConfig()
+    parser.add_argument(
+        "--max-per-address",
+        type=int,
+        default=limits.max_registrations_per_host,
+        help=f"registrations from one IP address (default {limits.max_registrations_per_host}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--registration-rate",
+        type=float,
+        default=limits.registration_rate,
+        help=f"Registers a second, all devices together (default {limits.registration_rate:g}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--notification-rate",
+        type=float,
+        default=limits.notification_rate,
+        help=f"notifications a second per device, then values coalesce (default {limits.notification_rate:g}; 0: none)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debugging output to stderr")
     args = parser.parse_args(argv)
     for path in args.auto_observe:
@@ -124,6 +144,10 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
             auto_observe=auto,
             min_lifetime=args.min_lifetime,
             max_lifetime=args.max_lifetime,
+            max_registrations_per_host=args.max_per_address,
+            registration_rate=args.registration_rate,
+            notification_rate=args.notification_rate,
+            notification_burst=2 * args.notification_rate,
         ),
         model,
     )
