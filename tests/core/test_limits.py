@@ -240,3 +240,61 @@ async def test_a_device_granted_less_lifetime_than_it_asked_is_told_in_its_serve
         assert limited.registrations.by_endpoint("long-lived").lifetime == 3600
     finally:
         await client.stop()
+
+
+async def test_held_events_go_out_over_several_refills_in_order_with_their_merged_values() -> None:
+    """A composite observation's notifications may each carry some of its paths: merged, the
+    held event keeps every path's latest value; what is held goes out as tokens come back."""
+    delivered: list[Event] = []
+    budget = EventBudget(100.0, 1.0, delivered.append)  # a token every 10 ms
+    battery, voltage = Path.parse("/3/0/9"), Path.parse("/3/0/7")
+    composite = (battery, voltage)
+    budget.offer(("x",), Event(type=EventType.SEND, endpoint="dev", values={}))  # the burst
+    budget.offer(composite, Event(type=EventType.NOTIFICATION, endpoint="dev", values={battery: 90, voltage: 3.9}))
+    budget.offer(composite, Event(type=EventType.NOTIFICATION, endpoint="dev", values={battery: 80}))
+    budget.offer((TEMPERATURE,), Event(type=EventType.NOTIFICATION, endpoint="dev", values={TEMPERATURE: 20.0}))
+    budget.offer(("send",), Event(type=EventType.SEND, endpoint="dev", values={Path.parse("/3304/0/5700"): 40.0}))
+    assert budget.held("dev") == 3
+    async with asyncio.timeout(5):
+        while budget.held("dev"):
+            await asyncio.sleep(0.005)
+    assert [e.values for e in delivered[1:]] == [
+        {battery: 80, voltage: 3.9},  # merged: the second notification had no voltage
+        {TEMPERATURE: 20.0},
+        {Path.parse("/3304/0/5700"): 40.0},
+    ]
+    assert delivered[1].coalesced == 1
+
+
+async def test_every_notification_counts_as_a_message_from_the_device(server: LwM2MServer) -> None:
+    device = RawDevice(server.port, "counted")
+    await device.start()
+    try:
+        await device.register()
+        observing = asyncio.create_task(server.endpoint("counted").observe(TEMPERATURE))
+        request = await device.next_request()
+        device.answer(request, b"1.0", observe=1)
+        await observing
+        before = server.registrations.by_endpoint("counted").stats.messages_in
+        arrived = asyncio.Event()
+        server.events.subscribe(lambda e: arrived.set() if e.values.get(TEMPERATURE) == 3.0 else None)
+        for n in (2, 3):
+            device.notify(request, n, f"{n}.0".encode())
+        async with asyncio.timeout(5):
+            await arrived.wait()
+        assert server.registrations.by_endpoint("counted").stats.messages_in == before + 2
+    finally:
+        await device.stop()
+
+
+def test_once_log_forgets_its_oldest_keys_first(caplog: pytest.LogCaptureFixture) -> None:
+    from custom_components.lwm2m.lwm2m.limits import OnceLog
+
+    log = OnceLog(logging.getLogger("test.once"), max_keys=2)
+    caplog.set_level(logging.DEBUG, "test.once")
+    for key in ("a", "b", "a", "c", "b", "a"):
+        log.warn(key, "limit met by %s", key)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # a, b warn; a again is remembered; c pushes out a (the oldest), b is still known, a warns again
+    assert warned == ["limit met by a (logged once)", "limit met by b (logged once)", "limit met by c (logged once)",
+                      "limit met by a (logged once)"]  # fmt: skip
