@@ -103,3 +103,36 @@ async def test_a_request_the_device_resets_says_so(server, udp: None) -> None:
             await reading
     finally:
         await device.stop()
+
+
+@pytest.mark.parametrize("operation", ["read", "observe"])
+async def test_an_answer_after_the_callers_timeout_is_no_error(server, udp: None, caplog, operation: str) -> None:
+    """Seen in a real Home Assistant during a registration storm: a device answered a request
+    after its caller had timed out; aiocoap set the result on the cancelled response future and
+    logged 'Exception raised through dispatch_message: invalid state' as an ERROR (and the
+    malformed counter took it for a bad datagram)."""
+    from tests.core.rawcoap import RawDevice
+
+    device = RawDevice(server.port, "late")
+    await device.start()
+    try:
+        await device.register()
+        caplog.set_level(logging.DEBUG)
+        call = getattr(server.endpoint("late"), operation)
+        waiting = asyncio.create_task(call("/3303/0/5700", timeout=0.3))
+        request = await device.next_request()
+        with pytest.raises(OperationError, match="within 0.3 s"):
+            await waiting
+        device.answer(request, b"21.5", observe=1 if operation == "observe" else None)  # too late
+        async with asyncio.timeout(5):  # aiocoap takes the answer, or refuses it (RST)
+            while not any(
+                "Incoming message <aiocoap.Message: 2.05" in r.getMessage() for r in caplog.records
+            ):
+                await asyncio.sleep(0.02)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not errors, errors
+        assert server.transport.malformed.count == 0
+    finally:
+        await device.stop()
