@@ -85,6 +85,7 @@ class Client:
         self.ids = iter(range(1, 10**9))
         self.arrived: list[tuple[str, str, float]] = []  # (entity_id, state, when) of state_changed
         self.pongs: dict[int, asyncio.Future[float]] = {}
+        self.closed_at: float | None = None  # when Home Assistant closed the WebSocket, if it did
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -124,6 +125,8 @@ class Client:
         return entry_id
 
     async def subscribe(self) -> None:
+        """Connect (again, if Home Assistant closed the last connection) and subscribe to state_changed."""
+        self.closed_at = None
         self.ws = await self.session.ws_connect(self.base + "/api/websocket", max_msg_size=0)
         await self.ws.receive_json()  # auth_required
         await self.ws.send_json({"type": "auth", "access_token": self.token})
@@ -134,6 +137,8 @@ class Client:
     async def _read(self) -> None:
         assert self.ws is not None
         async for message in self.ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
             now = time.time()
             data = json.loads(message.data)
             for item in data if isinstance(data, list) else [data]:
@@ -143,6 +148,10 @@ class Client:
                         self.arrived.append((new["entity_id"], new["state"], now))
                 elif item.get("type") == "pong" and item["id"] in self.pongs:
                     self.pongs.pop(item["id"]).set_result(now)
+        # Home Assistant closed the connection (it drops a subscriber that falls 4,096 messages behind)
+        self.closed_at = time.time()
+        for future in self.pongs.values():
+            future.cancel()
 
     async def ping(self) -> float:
         """One WebSocket ping's round trip (s): how long Home Assistant's loop took to answer."""
@@ -156,10 +165,13 @@ class Client:
 
 
 async def stalls(client: Client, stop: asyncio.Event) -> list[float]:
-    """Ping round trips every 20 ms until stop."""
+    """Ping round trips every 20 ms until stop (or until the WebSocket is closed)."""
     out: list[float] = []
-    while not stop.is_set():
-        out.append(await client.ping())
+    while not stop.is_set() and client.closed_at is None:
+        try:
+            out.append(await client.ping())
+        except (asyncio.CancelledError, ConnectionError):
+            break
         await asyncio.sleep(0.02)
     return out
 
@@ -198,10 +210,14 @@ def percentile(values: list[float], share: float) -> float:
     return values[max(0, int(len(values) * share) - 1)] * 1000 if values else float("nan")
 
 
-async def run(devices: int, rates: list[float], seconds: float, settle: float, slow: bool = False) -> None:
+async def run(
+    devices: int, rates: list[float], seconds: float, settle: float, slow: bool = False, http_port: int = 8123
+) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
-    process = HassProcess(folder / "config", args=("--debug",) if slow else ())
-    prepare(process.folder, port=process.port, name="Bench", extra=EXTRA, log_level="warning")
+    # Home Assistant's own http defaults (every address, port 8123): an http section in YAML
+    # waits for a confirmation in the UI, and without one Home Assistant restarts after 5 min
+    process = HassProcess(folder / "config", port=http_port, args=("--debug",) if slow else ())
+    prepare(process.folder, port=http_port, host=None, name="Bench", extra=EXTRA, log_level="warning")
     ceiling = process.folder / "custom_components" / "bench_ceiling"
     ceiling.mkdir(parents=True)
     (ceiling / "__init__.py").write_text(CEILING)
@@ -232,6 +248,8 @@ async def run(devices: int, rates: list[float], seconds: float, settle: float, s
                   f" ({observed['observations']:,} observations)")  # fmt: skip
             print(f"entities                             {entities:,} ({entities / devices:.0f} per device)")
             for _rate in rates:
+                if client.closed_at is not None:
+                    await client.subscribe()
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
                 line = await asyncio.wait_for(gen.stdout.readline(), 600)
@@ -241,15 +259,17 @@ async def run(devices: int, rates: list[float], seconds: float, settle: float, s
                 pings = sorted(await pinger)
                 result = figures(notified["sent_at"], notified["first_value"], client.arrived, "sensor.bench_")
                 ends = _ends_on_last(result["last"], notified)
-                _print(f"at {notified['rate']:,.0f} notifications/s", result, pings, ends)
+                _print(f"at {notified['rate']:,.0f} notifications/s", result, pings, ends, client.closed_at)
             await gen.wait()
             rss = rss_kib(pid)
             print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
                   f"({(rss - rss_before) / devices:.0f} KiB per device)")  # fmt: skip
-            for rate in rates:
+            for phase, rate in enumerate(rates, 1):
+                if client.closed_at is not None:
+                    await client.subscribe()
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
-                first = 10**7
+                first = phase * 10**7  # numbers of their own: never a state of an earlier phase
                 body = {"entities": 2 * devices, "rate": rate, "seconds": seconds, "first": first}
                 answer = await client.call("POST", "/api/services/bench_ceiling/run?return_response", json=body)
                 await asyncio.sleep(2.0)
@@ -257,7 +277,7 @@ async def run(devices: int, rates: list[float], seconds: float, settle: float, s
                 pings = sorted(await pinger)
                 sent_at = answer["service_response"]["sent_at"]
                 result = figures(sent_at, first, client.arrived, "sensor.ceiling_")
-                _print(f"ceiling: a trivial integration, {rate:,.0f} writes/s", result, pings, None)
+                _print(f"ceiling: a trivial integration, {rate:,.0f} writes/s", result, pings, None, client.closed_at)
     finally:
         await process.stop()
     if slow:
@@ -279,10 +299,14 @@ def _ends_on_last(last: dict[str, int], notified: dict[str, Any]) -> tuple[int, 
     return sum(1 for number in last.values() if number in final_round), notified["targets"]
 
 
-def _print(title: str, result: dict[str, Any], pings: list[float], ends: tuple[int, int] | None) -> None:
+def _print(
+    title: str, result: dict[str, Any], pings: list[float], ends: tuple[int, int] | None, closed: float | None
+) -> None:
     lat = result["latencies"]
     share = 100 * result["reached"] / result["sent"] if result["sent"] else 0.0
     print(f"-- {title}")
+    if closed is not None:
+        print("   !! Home Assistant closed the subscriber's WebSocket: it fell 4,096 messages behind")
     print(f"   values that reached a state        {result['reached']:,} of {result['sent']:,} ({share:.1f} %)")
     if ends is not None:
         print(f"   entities ending on the last value  {ends[0]:,} of {ends[1]:,}")
@@ -303,10 +327,12 @@ def main() -> None:
         action="store_true",
         help="run Home Assistant in asyncio's debug mode and list what held its loop (slower: for finding stalls)",
     )
+    parser.add_argument("--http-port", type=int, default=8123, help="Home Assistant's port (its default keeps it "
+                        "from asking to confirm its http settings, and restarting 5 minutes later)")  # fmt: skip
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for devices in (int(d) for d in args.devices.split(",")):
-        asyncio.run(run(devices, rates, args.seconds, args.settle, args.slow_callbacks))
+        asyncio.run(run(devices, rates, args.seconds, args.settle, args.slow_callbacks, args.http_port))
     print(f"(first value {FIRST_VALUE}; latencies from the send in the load generator to the WebSocket subscriber)")
 
 
