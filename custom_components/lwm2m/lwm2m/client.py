@@ -241,7 +241,8 @@ class Endpoint:
         server.stats.requests_out += 1
         request = server.transport.request(message)
         try:
-            response = await _response(request, started + timeout)
+            async with asyncio.timeout_at(started + timeout):
+                response = await request.response
         except TimeoutError:
             self._failed(reg)
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path} within {timeout:g} s") from None
@@ -605,11 +606,9 @@ class Endpoint:
         reg.stats.messages_out += 1
         server.stats.requests_out += 1
         request = server.transport.request_with_token(message, observation.token)
-        deadline = asyncio.get_running_loop().time() + (
-            timeout if timeout is not None else server.config.request_timeout
-        )
         try:
-            response = await _response(request, deadline)
+            async with asyncio.timeout(timeout if timeout is not None else server.config.request_timeout):
+                response = await request.response
         except (TimeoutError, coap_error.Error):
             self._failed(reg)
             raise DeviceTimeout(f"{self.name} did not answer the cancellation of {paths[0]}") from None
@@ -656,34 +655,6 @@ def _composite_body(accept: int) -> int:
 
 
 __all__ = ["Endpoint", "format_name"]
-
-
-async def _response(request: Any, deadline: float) -> Message:
-    """Await an aiocoap request's response until deadline (the loop's time), never cancelling its future.
-
-    aiocoap may still set the result of a response future its caller cancelled (an answer
-    racing the timeout, seen in a registration storm), which raises InvalidStateError in its
-    receive path: an ERROR in the log, and a datagram lost. So the future is shielded, and a
-    request given up on is abandoned: its late answer is dropped, an observation it would start
-    is cancelled.
-    """
-    future = request.response
-    try:
-        async with asyncio.timeout_at(deadline):
-            response: Message = await asyncio.shield(future)
-    except BaseException:
-        future.add_done_callback(functools.partial(_abandoned, request))
-        raise
-    return response
-
-
-def _abandoned(request: Any, future: asyncio.Future[Message]) -> None:
-    """Take the late outcome of a request its caller gave up on (see _response)."""
-    if future.cancelled() or future.exception() is not None:
-        return
-    observation = getattr(request, "observation", None)
-    if observation is not None and not observation.cancelled:
-        observation.cancel()
 
 
 def _network_reason(err: BaseException) -> str:
