@@ -25,6 +25,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Iterator
 
 CON, NON, ACK = 0, 1, 2
 FIRST_VALUE = 1000  # hass mode: notification i carries the value FIRST_VALUE + i
@@ -185,10 +186,10 @@ def main() -> None:
         hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), rates, float(sys.argv[6]))
 
 
-def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
-    """(Uri-Path segments, Observe value or None, token) of a request."""
+def _options(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(number, value) of each CoAP option of a datagram."""
     tkl = data[0] & 0x0F
-    pos, number, path, observe = 4 + tkl, 0, [], None
+    pos, number = 4 + tkl, 0
     while pos < len(data) and data[pos] != 0xFF:
         head = data[pos]
         pos += 1
@@ -202,13 +203,19 @@ def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
         elif length == 14:
             length, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
         number += delta
-        value = data[pos : pos + length]
+        yield number, data[pos : pos + length]
         pos += length
+
+
+def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
+    """(Uri-Path segments, Observe value or None, token) of a request."""
+    path, observe = [], None
+    for number, value in _options(data):
         if number == 11:
             path.append(value.decode())
         elif number == 6:
             observe = int.from_bytes(value, "big")
-    return path, observe, data[4 : 4 + tkl]
+    return path, observe, data[4 : 4 + (data[0] & 0x0F)]
 
 
 def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], settle: float = 2.0) -> None:
@@ -317,24 +324,9 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
 
 def max_age_of(data: bytes) -> float:
     """The Max-Age option (14) of an answer, in seconds (CoAP's default 60 when absent)."""
-    tkl = data[0] & 0x0F
-    pos, number = 4 + tkl, 0
-    while pos < len(data) and data[pos] != 0xFF:
-        head = data[pos]
-        pos += 1
-        delta, length = head >> 4, head & 0x0F
-        if delta == 13:
-            delta, pos = data[pos] + 13, pos + 1
-        elif delta == 14:
-            delta, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
-        if length == 13:
-            length, pos = data[pos] + 13, pos + 1
-        elif length == 14:
-            length, pos = struct.unpack(">H", data[pos : pos + 2])[0] + 269, pos + 2
-        number += delta
+    for number, value in _options(data):
         if number == 14:
-            return float(int.from_bytes(data[pos : pos + length], "big"))
-        pos += length
+            return float(int.from_bytes(value, "big"))
     return 60.0
 
 
