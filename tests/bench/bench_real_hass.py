@@ -36,7 +36,7 @@ from typing import Any
 import aiohttp
 
 from tests.bench.loadgen import FIRST_VALUE
-from tests.live.broker import free_udp_port
+from tests.live.broker import free_tcp_port, free_udp_port
 from tests.live.hass import HassProcess, prepare
 
 EXTRA = "recorder:\nhistory:\nlogbook:\napi:\nconfig:\nbench_ceiling:\n"
@@ -214,6 +214,7 @@ async def run(
     devices: int, rates: list[float], seconds: float, settle: float, slow: bool = False, http_port: int = 8123
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
+    http_port = http_port or free_tcp_port()
     # Home Assistant's own http defaults (every address, port 8123): an http section in YAML
     # waits for a confirmation in the UI, and without one Home Assistant restarts after 5 min
     process = HassProcess(folder / "config", port=http_port, args=("--debug",) if slow else ())
@@ -327,7 +328,7 @@ def main() -> None:
         action="store_true",
         help="run Home Assistant in asyncio's debug mode and list what held its loop (slower: for finding stalls)",
     )
-    parser.add_argument("--http-port", type=int, default=8123, help="Home Assistant's port (its default keeps it "
+    parser.add_argument("--http-port", type=int, default=8123, help="Home Assistant's port, 0 for a free one (its default keeps it "
                         "from asking to confirm its http settings, and restarting 5 minutes later)")  # fmt: skip
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
