@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -342,3 +343,40 @@ async def test_the_two_lifetimes_have_distinct_names(hass: HomeAssistant, entry:
     assert hass.states.get(granted).state == "120"
     assert hass.states.get(setting).name == "sim-1 Lifetime setting (device)"
     await wait_for(hass, lambda: hass.states.get(setting).state == "60.0")
+
+
+async def test_a_storm_of_devices_is_set_up_a_bounded_number_at_a_time(
+    hass: HomeAssistant, entry: MockConfigEntry, device
+) -> None:
+    """After a registration each device is read and observed; in a storm only setup_slots of them
+    at once (5,000 at once starved each other in a real Home Assistant), and every one finishes."""
+    hub = entry.runtime_data
+    hub.setup_slots = asyncio.Semaphore(2)
+    source = hub.source
+    busy, most = 0, 0
+    real_endpoint = source.endpoint
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        async def read(self, *args: Any, **kwargs: Any) -> Any:
+            nonlocal busy, most
+            busy += 1
+            most = max(most, busy)
+            try:
+                await asyncio.sleep(0.02)  # a device that takes its time
+                return await self._inner.read(*args, **kwargs)
+            finally:
+                busy -= 1
+
+    source.endpoint = lambda name: Counting(real_endpoint(name))
+    names = [f"storm-{n}" for n in range(6)]
+    await asyncio.gather(*(device(name) for name in names))
+    for name in names:
+        await _ready(hass, name, "/3303/0/5700")
+    await wait_for(hass, lambda: all(source.observations.of(name) for name in names))
+    assert most == 2
