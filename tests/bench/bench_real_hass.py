@@ -211,13 +211,25 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def run(
-    devices: int, rates: list[float], seconds: float, settle: float, slow: bool = False, http_port: int = 8123
+    devices: int,
+    rates: list[float],
+    seconds: float,
+    settle: float,
+    slow: bool = False,
+    http_port: int = 8123,
+    profile: bool = False,
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
     http_port = http_port or free_tcp_port()
     # Home Assistant's own http defaults (every address, port 8123): an http section in YAML
     # waits for a confirmation in the UI, and without one Home Assistant restarts after 5 min
-    process = HassProcess(folder / "config", port=http_port, args=("--debug",) if slow else ())
+    stats = folder / "hass.prof"
+    process = HassProcess(
+        folder / "config",
+        port=http_port,
+        args=("--debug",) if slow else (),
+        python=("-m", "cProfile", "-o", str(stats)) if profile else (),
+    )
     prepare(process.folder, port=http_port, host=None, name="Bench", extra=EXTRA, log_level="warning")
     ceiling = process.folder / "custom_components" / "bench_ceiling"
     ceiling.mkdir(parents=True)
@@ -283,6 +295,19 @@ async def run(
         await process.stop()
     if slow:
         _print_slow_callbacks(process.log())
+    if profile and stats.exists():
+        _print_profile(stats)
+
+
+def _print_profile(stats_file: Path) -> None:
+    """Where Home Assistant spent its time (--profile; cProfile sees every thread since Python 3.12)."""
+    import pstats
+
+    print(f"-- profile of Home Assistant (every thread, the whole run): {stats_file}")
+    stats = pstats.Stats(str(stats_file))
+    stats.sort_stats("tottime").print_stats(20)
+    print("-- of that, this integration and aiocoap, by own time")
+    stats.sort_stats("tottime").print_stats(r"custom_components/lwm2m|aiocoap", 20)
 
 
 def _print_slow_callbacks(log: str) -> None:
@@ -330,10 +355,12 @@ def main() -> None:
     )
     parser.add_argument("--http-port", type=int, default=8123, help="Home Assistant's port, 0 for a free one (its default keeps it "
                         "from asking to confirm its http settings, and restarting 5 minutes later)")  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="run Home Assistant under cProfile and print where "
+                        "it spent its time (slower)")  # fmt: skip
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for devices in (int(d) for d in args.devices.split(",")):
-        asyncio.run(run(devices, rates, args.seconds, args.settle, args.slow_callbacks, args.http_port))
+        asyncio.run(run(devices, rates, args.seconds, args.settle, args.slow_callbacks, args.http_port, args.profile))
     print(f"(first value {FIRST_VALUE}; latencies from the send in the load generator to the WebSocket subscriber)")
 
 

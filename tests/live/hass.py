@@ -111,10 +111,13 @@ def _http(host: str | None, port: int) -> str:
 class HassProcess:
     """python -m homeassistant on a config folder; its log kept in the folder."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, folder: Path, *, port: int | None = None, args: tuple[str, ...] = (), python: tuple[str, ...] = ()
+    ) -> None:
         self.folder = folder
         self.port = port or free_tcp_port()
         self.args = args  # more of Home Assistant's command line (--debug: asyncio's debug mode)
+        self.python = python  # before "-m homeassistant" (-m cProfile -o FILE: a profile of its main thread)
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = folder / "hass-process.log"
 
@@ -129,6 +132,7 @@ class HassProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(self.folder), str(ROOT)))}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
+            *self.python,
             "-m",
             "homeassistant",
             "--config",
