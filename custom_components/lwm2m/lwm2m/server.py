@@ -302,13 +302,11 @@ class LwM2MServer:
             )
         try:
             values = decode_values(int(fmt), request.payload, self.model)
-        except CodecError as err:
+        except Exception as err:  # a decoder's bug too: the device gets 4.00 as for any unreadable payload
             for reg in candidates:
                 reg.stats.errors += 1
-            raise Refused(f"unreadable Send payload: {err}") from None
-        except Exception:  # a decoder's bug: the device gets 4.00 as for any unreadable payload
-            for reg in candidates:
-                reg.stats.errors += 1
+            if isinstance(err, CodecError):
+                raise Refused(f"unreadable Send payload: {err}") from None
             _LOGGER.warning("Decoding a Send from %s failed", address_of(request.remote), exc_info=True)
             raise Refused("unreadable Send payload") from None
         reg = _sender(candidates, values)

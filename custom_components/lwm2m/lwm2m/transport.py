@@ -50,11 +50,12 @@ class CoapTransport:
         """Bind the CoAP server."""
         # A logger of its own (below aiocoap's "coap-server"): the malformed counter filters
         # this context's lines, not those of another context in the process.
+        name = str(self._port) if self._port else f"free-{next(_FREE_PORT_CONTEXTS)}"
         self.context = await aiocoap.Context.create_server_context(
             self._site,
             bind=(bind_address(self._host), self._port),
             transports=["udp6"],
-            loggername=f"coap-server.{self._port or f'free-{next(_FREE_PORT_CONTEXTS)}'}",
+            loggername=f"coap-server.{name}",
         )
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
 
