@@ -29,6 +29,7 @@ from .const import (
     CONF_MQTT_BRIDGE,
     CONF_MQTT_MOUNTPOINT,
     CONF_MQTT_UPDATE_CONDITION,
+    CONF_NOTIFICATION_EVENTS,
     CONF_NOTIFICATION_RATE,
     CONF_PORT,
     CONF_REGISTRATION_RATE,
@@ -120,6 +121,15 @@ def _observe_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
         vol.Optional(
             CONF_XML_DIR, description={"suggested_value": defaults.get(CONF_XML_DIR, "")}
         ): selector.TextSelector(),
+    }
+
+
+def _events_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
+    """Whether every notification is also an event on the bus (options only)."""
+    return {
+        vol.Required(CONF_NOTIFICATION_EVENTS, default=bool(defaults.get(CONF_NOTIFICATION_EVENTS, False))): (
+            selector.BooleanSelector()
+        )
     }
 
 
@@ -372,6 +382,7 @@ class LwM2MOptionsFlow(OptionsFlow):
         fields = {
             **_settings_schema(user_input or current),
             **_limits_schema(user_input or current),
+            **_events_schema(user_input or current),
             vol.Required(CONF_COMMUNICATION_RETRY, default=bool(current.get(CONF_COMMUNICATION_RETRY, True))): (
                 selector.BooleanSelector()
             ),
@@ -408,7 +419,8 @@ class LwM2MOptionsFlow(OptionsFlow):
             if not errors:
                 return self.async_create_entry(data=data)
         current = {**self.config_entry.data, **self.config_entry.options}
-        schema = _schema({**_mqtt_schema(user_input or current), **_observe_schema(user_input or current)})
+        defaults = user_input or current
+        schema = _schema({**_mqtt_schema(defaults), **_observe_schema(defaults), **_events_schema(defaults)})
         return self.async_show_form(
             step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )

@@ -35,6 +35,7 @@ from .const import (
     CONF_AUTO_OBSERVE,
     CONF_COMMUNICATION_RETRY,
     CONF_MODE,
+    CONF_NOTIFICATION_EVENTS,
     DOMAIN,
     MODE_EMQX,
     SIGNAL_NEW_ENTITIES,
@@ -109,6 +110,9 @@ class LwM2MHub:
         self.auto_observe: str = settings.get(CONF_AUTO_OBSERVE, AUTO_OBSERVE_ENTITIES)
         # Devices of an EMQX gateway keep their server (the gateway) through our restarts.
         self.write_retry: bool = bool(settings.get(CONF_COMMUNICATION_RETRY, settings.get(CONF_MODE) != MODE_EMQX))
+        # lwm2m_notification on the bus for each notification: an option, off by default (the
+        # recorder stores every event; entities' states already carry the values).
+        self.notification_events: bool = bool(settings.get(CONF_NOTIFICATION_EVENTS, False))
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         self.known_paths: dict[str, list[str]] = {}  # endpoint -> resource paths seen (persisted)
@@ -248,7 +252,7 @@ class LwM2MHub:
                 self._set_available(endpoint, True)
             case EventType.RESPONSE if event.response is not None and event.response.operation in _OBSERVATION_CHANGES:
                 self._save()
-        if kind is not EventType.RESPONSE:
+        if kind is not EventType.RESPONSE and (kind is not EventType.NOTIFICATION or self.notification_events):
             self._fire(event)
         self._dispatch(endpoint, Topic.MESSAGE, event)
         if kind is EventType.SEND:
@@ -257,7 +261,7 @@ class LwM2MHub:
             self._dispatch(endpoint, Topic.REGISTRATION, event)
 
     def _fire(self, event: Event) -> None:
-        """lwm2m_registered, lwm2m_notification, ... on the bus, for automations."""
+        """lwm2m_registered, lwm2m_send, ... on the bus, for automations (lwm2m_notification if chosen)."""
         data = event.to_json() | {"device_id": self._device_ids.get(event.endpoint)}
         info = event.registration
         if info is not None and event.type in (EventType.REGISTERED, EventType.UPDATED):

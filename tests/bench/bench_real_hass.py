@@ -15,10 +15,14 @@ each) in a process of their own. It prints:
 - for each rate: notifications sent, values that reached a state (and the entities whose
   final state is the last value sent to them), latency notification -> state_changed at the
   subscriber (p50, p99, max), the longest stall of Home Assistant's event loop (WebSocket
-  ping round trips every 20 ms), Home Assistant's RSS per device;
+  ping round trips every 20 ms, on a connection of their own), how long the recorder took
+  after the phase to write what it had queued, Home Assistant's RSS per device;
 - the ceiling: the same number of state writes a second from a trivial integration
   (bench_ceiling, hass.states.async_set on as many entities), measured the same way, so that
   our share of what Home Assistant itself does is a ratio.
+
+Each phase begins once the recorder has written everything queued before it (its backlog,
+WebSocket recorder/info, is 0), so that no phase pays for the one before.
 """
 
 from __future__ import annotations
@@ -84,7 +88,8 @@ class Client:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ids = iter(range(1, 10**9))
         self.arrived: list[tuple[str, str, float]] = []  # (entity_id, state, when) of state_changed
-        self.pongs: dict[int, asyncio.Future[float]] = {}
+        self.answers: dict[int, asyncio.Future[tuple[float, Any]]] = {}  # pongs and results, on the pinger
+        self.pinger: aiohttp.ClientWebSocketResponse | None = None  # a WebSocket of its own, subscribed to nothing
         self.closed_at: float | None = None  # when Home Assistant closed the WebSocket, if it did
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -124,15 +129,26 @@ class Client:
         assert done["type"] == "create_entry", done
         return entry_id
 
+    async def _connect(self) -> aiohttp.ClientWebSocketResponse:
+        ws = await self.session.ws_connect(self.base + "/api/websocket", max_msg_size=0)
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": self.token})
+        assert (await ws.receive_json())["type"] == "auth_ok"
+        return ws
+
     async def subscribe(self) -> None:
-        """Connect (again, if Home Assistant closed the last connection) and subscribe to state_changed."""
+        """Connect (again, if Home Assistant closed the last connection) and subscribe to state_changed.
+
+        Pings and commands go over a second connection: on this one they would wait behind the
+        state_changed messages queued for the subscriber.
+        """
         self.closed_at = None
-        self.ws = await self.session.ws_connect(self.base + "/api/websocket", max_msg_size=0)
-        await self.ws.receive_json()  # auth_required
-        await self.ws.send_json({"type": "auth", "access_token": self.token})
-        assert (await self.ws.receive_json())["type"] == "auth_ok"
+        self.ws = await self._connect()
         await self.ws.send_json({"id": next(self.ids), "type": "subscribe_events", "event_type": "state_changed"})
         asyncio.get_running_loop().create_task(self._read())
+        if self.pinger is None:
+            self.pinger = await self._connect()
+            asyncio.get_running_loop().create_task(self._answers(self.pinger))
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -146,28 +162,56 @@ class Client:
                     new = item["event"]["data"].get("new_state")
                     if new is not None:
                         self.arrived.append((new["entity_id"], new["state"], now))
-                elif item.get("type") == "pong" and item["id"] in self.pongs:
-                    self.pongs.pop(item["id"]).set_result(now)
         # Home Assistant closed the connection (it drops a subscriber that falls 4,096 messages behind)
         self.closed_at = time.time()
-        for future in self.pongs.values():
+
+    async def _answers(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                item = json.loads(message.data)
+                if (future := self.answers.pop(item.get("id"), None)) is not None:
+                    future.set_result((time.time(), item))
+        for future in self.answers.values():
             future.cancel()
+
+    async def command(self, body: dict[str, Any]) -> tuple[float, Any]:
+        """Send a WebSocket command on the pinger's connection: (when the answer came, the answer)."""
+        assert self.pinger is not None
+        ident = next(self.ids)
+        future: asyncio.Future[tuple[float, Any]] = asyncio.get_running_loop().create_future()
+        self.answers[ident] = future
+        await self.pinger.send_json({"id": ident, **body})
+        return await future
 
     async def ping(self) -> float:
         """One WebSocket ping's round trip (s): how long Home Assistant's loop took to answer."""
-        assert self.ws is not None
-        ident = next(self.ids)
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.pongs[ident] = future
         sent = time.time()
-        await self.ws.send_json({"id": ident, "type": "ping"})
-        return await future - sent
+        answered, _ = await self.command({"type": "ping"})
+        return answered - sent
+
+    async def recorder_caught_up(self, limit: float = 600.0) -> float:
+        """Wait until the recorder has written everything queued (its backlog is 0); return the seconds waited."""
+        began = time.monotonic()
+        while time.monotonic() - began < limit:
+            _, answer = await self.command({"type": "recorder/info"})
+            if answer["result"]["backlog"] == 0:
+                break
+            await asyncio.sleep(0.1)
+        return time.monotonic() - began
+
+
+async def settled(client: Client, seconds: float) -> None:
+    """Before a phase: seconds of quiet, the recorder done with what came before, the subscriber connected."""
+    await asyncio.sleep(seconds)
+    await client.recorder_caught_up()
+    if client.closed_at is not None:
+        await client.subscribe()
 
 
 async def stalls(client: Client, stop: asyncio.Event) -> list[float]:
     """Ping round trips every 20 ms until stop (or until the WebSocket is closed)."""
     out: list[float] = []
-    while not stop.is_set() and client.closed_at is None:
+    while not stop.is_set():
         try:
             out.append(await client.ping())
         except (asyncio.CancelledError, ConnectionError):
@@ -248,9 +292,10 @@ async def run(
             rss_before = rss_kib(pid)
             gen = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.bench.loadgen", "hass", str(lwm2m_port), str(devices), str(seconds),
-                ",".join(str(r) for r in rates), str(settle), stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+                ",".join(str(r) for r in rates), "stdin", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                limit=1 << 28,
             )  # fmt: skip
-            assert gen.stdout is not None
+            assert gen.stdout is not None and gen.stdin is not None
             observed = json.loads(await asyncio.wait_for(gen.stdout.readline(), 600))
             states = await client.call("GET", "/api/states")
             entities = sum(1 for s in states if s["entity_id"].split(".", 1)[1].startswith("bench_"))
@@ -261,10 +306,10 @@ async def run(
                   f" ({observed['observations']:,} observations)")  # fmt: skip
             print(f"entities                             {entities:,} ({entities / devices:.0f} per device)")
             for _rate in rates:
-                if client.closed_at is not None:
-                    await client.subscribe()
+                await settled(client, settle)
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
+                gen.stdin.write(b"go\n")  # the phase begins
                 line = await asyncio.wait_for(gen.stdout.readline(), 600)
                 notified = json.loads(line)
                 await asyncio.sleep(2.0)  # the last states arrive
@@ -272,14 +317,14 @@ async def run(
                 pings = sorted(await pinger)
                 result = figures(notified["sent_at"], notified["first_value"], client.arrived, "sensor.bench_")
                 ends = _ends_on_last(result["last"], notified)
-                _print(f"at {notified['rate']:,.0f} notifications/s", result, pings, ends, client.closed_at)
+                drained = await client.recorder_caught_up()
+                _print(f"at {notified['rate']:,.0f} notifications/s", result, pings, ends, client.closed_at, drained)
             await gen.wait()
             rss = rss_kib(pid)
             print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
                   f"({(rss - rss_before) / devices:.0f} KiB per device)")  # fmt: skip
             for phase, rate in enumerate(rates, 1):
-                if client.closed_at is not None:
-                    await client.subscribe()
+                await settled(client, 2.0)
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
                 first = phase * 10**7  # numbers of their own: never a state of an earlier phase
@@ -290,7 +335,9 @@ async def run(
                 pings = sorted(await pinger)
                 sent_at = answer["service_response"]["sent_at"]
                 result = figures(sent_at, first, client.arrived, "sensor.ceiling_")
-                _print(f"ceiling: a trivial integration, {rate:,.0f} writes/s", result, pings, None, client.closed_at)
+                drained = await client.recorder_caught_up()
+                title = f"ceiling: a trivial integration, {rate:,.0f} writes/s"
+                _print(title, result, pings, None, client.closed_at, drained)
     finally:
         await process.stop()
     if slow:
@@ -326,7 +373,12 @@ def _ends_on_last(last: dict[str, int], notified: dict[str, Any]) -> tuple[int, 
 
 
 def _print(
-    title: str, result: dict[str, Any], pings: list[float], ends: tuple[int, int] | None, closed: float | None
+    title: str,
+    result: dict[str, Any],
+    pings: list[float],
+    ends: tuple[int, int] | None,
+    closed: float | None,
+    drained: float,
 ) -> None:
     lat = result["latencies"]
     share = 100 * result["reached"] / result["sent"] if result["sent"] else 0.0
@@ -340,6 +392,7 @@ def _print(
           f" max {max(lat, default=float('nan')) * 1000:.0f} ms")  # fmt: skip
     print(f"   longest event-loop stall (ping)    {max(pings, default=0) * 1000:.0f} ms"
           f" (p99 {percentile(pings, 0.99):.0f} ms of {len(pings)} pings)")  # fmt: skip
+    print(f"   recorder done writing              {drained:.1f} s after the phase (+2 s)")
 
 
 def main() -> None:

@@ -183,7 +183,9 @@ def main() -> None:
         devices(port, int(sys.argv[3]), int(sys.argv[4]), "--register" in sys.argv)
     elif mode == "hass":
         rates = [float(r) for r in sys.argv[5].split(",")]
-        hass_devices(port, int(sys.argv[3]), float(sys.argv[4]), rates, float(sys.argv[6]))
+        hass_devices(
+            port, int(sys.argv[3]), float(sys.argv[4]), rates, None if sys.argv[6] == "stdin" else float(sys.argv[6])
+        )
 
 
 def _options(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -218,8 +220,12 @@ def options_of(data: bytes) -> tuple[list[str], int | None, bytes]:
     return path, observe, data[4 : 4 + (data[0] & 0x0F)]
 
 
-def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], settle: float = 2.0) -> None:
-    """Devices with a device object, a temperature and a humidity sensor, for bench_hass and bench_real_hass."""
+def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], settle: float | None = 2.0) -> None:
+    """Devices with a device object, a temperature and a humidity sensor, for bench_hass and bench_real_hass.
+
+    Each phase of notifications begins settle seconds after the last (or the storm); with
+    settle None, when a line comes on stdin.
+    """
     from custom_components.lwm2m.lwm2m.codecs import tlv
     from custom_components.lwm2m.lwm2m.nodes import ObjectInstance, Resource
 
@@ -294,7 +300,10 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
     targets = [v for k, v in observations.items() if not k[1].endswith("/9")]
     sent, n = 0, 0
     for rate in rates:
-        time.sleep(settle)  # the server settles after the storm (or the last phase) first
+        if settle is None:
+            sys.stdin.readline()  # the benchmark says go
+        else:
+            time.sleep(settle)  # the server settles after the storm (or the last phase) first
         start = time.perf_counter()
         first = FIRST_VALUE + sent
         sent_at: list[float] = []  # wall-clock send time of value first + i

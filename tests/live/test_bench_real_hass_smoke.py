@@ -33,3 +33,4 @@ def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
     assert len(reached) == 2 and all(share == "100.0" for _n, _of, share in reached), out
     assert "entities ending on the last value  20 of 20" in out
     assert "longest event-loop stall (ping)" in out and "KiB per device" in out
+    assert len(re.findall(r"recorder done writing +[\d.]+ s after the phase", out)) == 2, out

@@ -55,10 +55,20 @@ def entry_data(port: int, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def entry(hass: HomeAssistant, udp: None) -> AsyncGenerator[MockConfigEntry]:
+def entry_options() -> dict[str, Any]:
+    """The options the entry starts with (a test overrides it with pytest.mark.parametrize)."""
+    return {}
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, udp: None, entry_options: dict[str, Any]) -> AsyncGenerator[MockConfigEntry]:
     port = free_udp_port()
     config_entry = MockConfigEntry(
-        domain=DOMAIN, title=f"LwM2M server (UDP {port})", unique_id=str(port), data=entry_data(port)
+        domain=DOMAIN,
+        title=f"LwM2M server (UDP {port})",
+        unique_id=str(port),
+        data=entry_data(port),
+        options=entry_options,
     )
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)

@@ -9,10 +9,11 @@ from collections import Counter
 from types import FrameType
 from typing import Any
 
+import pytest
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.lwm2m.const import DOMAIN
+from custom_components.lwm2m.const import CONF_NOTIFICATION_EVENTS, DOMAIN
 from custom_components.lwm2m.lwm2m.events import Event, EventType
 from custom_components.lwm2m.lwm2m.path import Path
 
@@ -76,7 +77,7 @@ async def test_a_notification_reaches_its_state_through_three_functions(
     ]
     # one look-up in the store: the Path key's hash and equality (Python functions, as @dataclass makes them)
     assert Counter(lookups) <= Counter(["lwm2m.path.Path.__hash__", "lwm2m.path.Path.__eq__"])
-    # after the state: the lwm2m_notification bus event for automations, the message topic
+    # after the state: the message topic (the lwm2m_notification bus event, when it is chosen)
     assert set(trace.calls) - set(chain) <= {
         "lwm2m.path.Path.__str__",
         "hub.LwM2MHub._fire",
@@ -87,6 +88,23 @@ async def test_a_notification_reaches_its_state_through_three_functions(
     }
 
 
+async def test_notifications_are_no_bus_events_unless_chosen(
+    hass: HomeAssistant, entry: MockConfigEntry, device
+) -> None:
+    """By default a notification changes a state and nothing else: the recorder would store an event too."""
+    assert CONF_NOTIFICATION_EVENTS not in entry.options
+    notes = async_capture_events(hass, f"{DOMAIN}_notification")
+    registered = async_capture_events(hass, f"{DOMAIN}_registered")
+    await device("sim-1")
+    temp = await _ready(hass, "sim-1", str(TEMPERATURE))
+    await wait_for(hass, lambda: hass.states.get(temp).state == "21.5" and not entry.runtime_data._setups)
+    Trace().emit(entry.runtime_data, _notification(30.5))
+    await hass.async_block_till_done()
+    assert hass.states.get(temp).state == "30.5"
+    assert notes == [] and [e.data["endpoint"] for e in registered] == ["sim-1"]
+
+
+@pytest.mark.parametrize("entry_options", [{CONF_NOTIFICATION_EVENTS: True}])
 async def test_an_unchanged_value_writes_no_state(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
     await device("sim-1")
     temp = await _ready(hass, "sim-1", str(TEMPERATURE))

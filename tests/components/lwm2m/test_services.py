@@ -12,7 +12,7 @@ from homeassistant.helpers.service import async_get_all_descriptions
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.lwm2m.const import DOMAIN
+from custom_components.lwm2m.const import CONF_NOTIFICATION_EVENTS, DOMAIN
 from custom_components.lwm2m.lwm2m.path import Path
 
 from .conftest import wait_for, wait_observed
@@ -72,6 +72,7 @@ async def test_discover_and_attributes(hass: HomeAssistant, sim) -> None:
     assert sim.attributes[P("/3303/0/5700")] == {"pmin": None}
 
 
+@pytest.mark.parametrize("entry_options", [{CONF_NOTIFICATION_EVENTS: True}])  # the events are chosen
 async def test_observation_services(hass: HomeAssistant, sim) -> None:
     notes = async_capture_events(hass, f"{DOMAIN}_notification")
     await wait_observed(hass, "sim-1", "/3303/0/5700")
@@ -234,6 +235,7 @@ async def test_automation_reboots_on_low_battery(hass: HomeAssistant, sim) -> No
     assert sim.executed == [(P("/3/0/4"), "")]
 
 
+@pytest.mark.parametrize("entry_options", [{CONF_NOTIFICATION_EVENTS: True}])  # the events are chosen
 async def test_automation_triggered_by_a_notification(hass: HomeAssistant, sim) -> None:
     assert await async_setup_component(
         hass,
