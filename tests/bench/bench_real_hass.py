@@ -45,21 +45,54 @@ from tests.live.hass import HassProcess, prepare
 
 EXTRA = "recorder:\nhistory:\nlogbook:\napi:\nconfig:\nbench_ceiling:\n"
 PASSWORD = "a-long-bench-password"  # a throwaway instance
-CEILING = '''"""A trivial integration: N sensor states written at a rate, for the benchmark's ceiling."""
-import asyncio, time
+CEILING = '''"""A trivial integration: N sensor states written at a rate, for the benchmark's ceiling.
+
+It also times Python's garbage collections (in any thread: each one holds every thread).
+"""
+import asyncio, gc, time
 from homeassistant.core import SupportsResponse
 
 DOMAIN = "bench_ceiling"
+PAUSES = []  # (generation, seconds) of each collection since the last gc_pauses call
+_STARTED = [0.0]
+
+
+def _timed(phase, info):
+    if phase == "start":
+        _STARTED[0] = time.perf_counter()
+    else:
+        PAUSES.append((info["generation"], time.perf_counter() - _STARTED[0]))
 
 
 async def async_setup(hass, config):
+    gc.callbacks.append(_timed)
+
+    async def gc_pauses(call):
+        taken = PAUSES[:]
+        PAUSES.clear()
+        return {"pauses": taken, "tracked": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
+
+    hass.services.async_register(DOMAIN, "gc_pauses", gc_pauses, supports_response=SupportsResponse.ONLY)
+
+    async def recorder_caches(call):
+        # What the recorder does by itself every 5 minutes: size its caches (entity ids, state
+        # attributes) for the entities there are now. A benchmark run is younger than that.
+        from homeassistant.components.recorder import get_instance
+        from homeassistant.components.recorder.tasks import AdjustLRUSizeTask
+
+        get_instance(hass).queue_task(AdjustLRUSizeTask())
+
+    hass.services.async_register(DOMAIN, "recorder_caches", recorder_caches)
+
     async def run(call):
         entities, rate, seconds, first = (call.data[k] for k in ("entities", "rate", "seconds", "first"))
-        sent_at, start = [], time.perf_counter()
+        # Each value is due at its moment on the clock (start + n / rate), and its latency counts
+        # from then: a value the stalled loop writes late is late, as a notification would be.
+        sent_at, start, wall = [], time.perf_counter(), time.time()
         while time.perf_counter() - start < seconds:
             for i in range(entities):
                 value = first + len(sent_at)
-                sent_at.append(time.time())
+                sent_at.append(wall + len(sent_at) / rate)
                 hass.states.async_set(f"sensor.ceiling_{i}", value, {"unit_of_measurement": "°C"})
                 ahead = len(sent_at) / rate - (time.perf_counter() - start)
                 if ahead > 0.005:
@@ -91,6 +124,7 @@ class Client:
         self.answers: dict[int, asyncio.Future[tuple[float, Any]]] = {}  # pongs and results, on the pinger
         self.pinger: aiohttp.ClientWebSocketResponse | None = None  # a WebSocket of its own, subscribed to nothing
         self.closed_at: float | None = None  # when Home Assistant closed the WebSocket, if it did
+        self.tracked = (0, 0)  # objects the garbage collector tracks, and of those frozen, at the last gc_pauses
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -189,6 +223,14 @@ class Client:
         answered, _ = await self.command({"type": "ping"})
         return answered - sent
 
+    async def gc_pauses(self) -> list[tuple[int, float]]:
+        """(generation, seconds) of each garbage collection in Home Assistant since the last call."""
+        answer = (await self.call("POST", "/api/services/bench_ceiling/gc_pauses?return_response", json={}))[
+            "service_response"
+        ]
+        self.tracked = (answer["tracked"], answer["frozen"])
+        return [(int(g), float(t)) for g, t in answer["pauses"]]
+
     async def recorder_caught_up(self, limit: float = 600.0) -> float:
         """Wait until the recorder has written everything queued (its backlog is 0); return the seconds waited."""
         began = time.monotonic()
@@ -201,8 +243,10 @@ class Client:
 
 
 async def settled(client: Client, seconds: float) -> None:
-    """Before a phase: seconds of quiet, the recorder done with what came before, the subscriber connected."""
+    """Before a phase: seconds of quiet, the recorder done with what came before (its caches sized
+    for the entities there are, as its 5-minute task would have), the subscriber connected."""
     await asyncio.sleep(seconds)
+    await client.call("POST", "/api/services/bench_ceiling/recorder_caches", json={})
     await client.recorder_caught_up()
     if client.closed_at is not None:
         await client.subscribe()
@@ -309,6 +353,7 @@ async def run(
                 await settled(client, settle)
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
+                await client.gc_pauses()  # from now on
                 gen.stdin.write(b"go\n")  # the phase begins
                 line = await asyncio.wait_for(gen.stdout.readline(), 600)
                 notified = json.loads(line)
@@ -317,8 +362,10 @@ async def run(
                 pings = sorted(await pinger)
                 result = figures(notified["sent_at"], notified["first_value"], client.arrived, "sensor.bench_")
                 ends = _ends_on_last(result["last"], notified)
+                pauses = await client.gc_pauses()
                 drained = await client.recorder_caught_up()
-                _print(f"at {notified['rate']:,.0f} notifications/s", result, pings, ends, client.closed_at, drained)
+                title = f"at {notified['rate']:,.0f} notifications/s"
+                _print(title, result, pings, ends, client.closed_at, drained, pauses, client.tracked)
             await gen.wait()
             rss = rss_kib(pid)
             print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
@@ -327,6 +374,7 @@ async def run(
                 await settled(client, 2.0)
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
+                await client.gc_pauses()
                 first = phase * 10**7  # numbers of their own: never a state of an earlier phase
                 body = {"entities": 2 * devices, "rate": rate, "seconds": seconds, "first": first}
                 answer = await client.call("POST", "/api/services/bench_ceiling/run?return_response", json=body)
@@ -335,9 +383,10 @@ async def run(
                 pings = sorted(await pinger)
                 sent_at = answer["service_response"]["sent_at"]
                 result = figures(sent_at, first, client.arrived, "sensor.ceiling_")
+                pauses = await client.gc_pauses()
                 drained = await client.recorder_caught_up()
                 title = f"ceiling: a trivial integration, {rate:,.0f} writes/s"
-                _print(title, result, pings, None, client.closed_at, drained)
+                _print(title, result, pings, None, client.closed_at, drained, pauses, client.tracked)
     finally:
         await process.stop()
     if slow:
@@ -379,6 +428,8 @@ def _print(
     ends: tuple[int, int] | None,
     closed: float | None,
     drained: float,
+    pauses: list[tuple[int, float]],
+    tracked: tuple[int, int],
 ) -> None:
     lat = result["latencies"]
     share = 100 * result["reached"] / result["sent"] if result["sent"] else 0.0
@@ -393,6 +444,10 @@ def _print(
     print(f"   longest event-loop stall (ping)    {max(pings, default=0) * 1000:.0f} ms"
           f" (p99 {percentile(pings, 0.99):.0f} ms of {len(pings)} pings)")  # fmt: skip
     print(f"   recorder done writing              {drained:.1f} s after the phase (+2 s)")
+    full = [t for g, t in pauses if g == 2]
+    print(f"   objects the collector tracks       {tracked[0]:,} ({tracked[1]:,} frozen) at the end")
+    print(f"   garbage collections                {len(pauses):,}, longest {max((t for _, t in pauses), default=0) * 1000:.0f} ms;"
+          f" {len(full)} full, {sum(full) * 1000:.0f} ms in all")  # fmt: skip
 
 
 def main() -> None:

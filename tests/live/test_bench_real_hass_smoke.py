@@ -34,3 +34,5 @@ def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
     assert "entities ending on the last value  20 of 20" in out
     assert "longest event-loop stall (ping)" in out and "KiB per device" in out
     assert len(re.findall(r"recorder done writing +[\d.]+ s after the phase", out)) == 2, out
+    # Python's garbage collections in Home Assistant, timed by the benchmark's helper integration
+    assert len(re.findall(r"garbage collections +[\d,]+, longest \d+ ms; \d+ full", out)) == 2, out
