@@ -14,6 +14,7 @@ import gc
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +26,9 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.core import Event as HassEvent
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 
 from .const import (
@@ -69,6 +72,14 @@ RESTORE_TIMEOUT = 10.0
 # thousands, all at once starve each other: requests time out and setups stay half done
 # (5,000 devices: 11,251 of 15,000 observations after 300 s). Bounded, each finishes quickly.
 SETUP_CONCURRENCY = 32
+# While devices are being set up, their entities wait (at most this many seconds) and come
+# after: CoAP exchanges have deadlines and Home Assistant's entity bookkeeping has none. In a
+# storm of 1,000 devices the setups' own work took 5.6 s and adding 7,000 entities 7.5 s more;
+# interleaved, the last device was observed after 13 s.
+ENTITY_WAIT = 5.0
+# After a storm, the long-lived objects are frozen for the garbage collector once its entities
+# are likely added (Home Assistant adds one in about a millisecond; 7 or so a device).
+FREEZE_DELAY_PER_DEVICE = 0.01
 
 type LwM2MConfigEntry = ConfigEntry[LwM2MHub]
 """A config entry of this integration: its runtime_data is the entry's hub."""
@@ -115,6 +126,14 @@ class LwM2MHub:
         self.notification_events: bool = bool(settings.get(CONF_NOTIFICATION_EVENTS, False))
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
+        # Entities disabled by default (diagnostics), created once no device is being set up:
+        # endpoint -> unique id -> match. In a storm they were more than half of the entities.
+        self._later: dict[str, dict[str, Match]] = {}
+        # New entities of devices set up while others still are: one batch per device, created
+        # when the setups are done or ENTITY_WAIT seconds after the first of them was found.
+        self._waiting: deque[dict[Platform, list[Match]]] = deque()
+        self._creator: asyncio.Task[None] | None = None  # hands the waiting batches out, one a loop round
+        self._timers: dict[str, CALLBACK_TYPE] = {}  # "entities", "freeze" -> its cancel
         self.known_paths: dict[str, list[str]] = {}  # endpoint -> resource paths seen (persisted)
         self.available: set[str] = set()
         self._store: dict[tuple[str, Path | Topic], _Slot] = {}
@@ -155,9 +174,10 @@ class LwM2MHub:
         await self.source.start()
         self.entry.async_on_unload(self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._on_hass_stop))
         restored, self._restored = self._restored, []
-        for reg, delay in zip(restored, restore_delays(len(restored)), strict=True):
+        for reg in restored:  # every entity first (no setup runs yet: none of them waits)
             self.available.add(reg.endpoint)
             self._add_entities(reg, dict.fromkeys(map(Path.parse, self.known_paths.get(reg.endpoint, []))))
+        for reg, delay in zip(restored, restore_delays(len(restored)), strict=True):
             self.restore_schedule[reg.endpoint] = delay
             self._start_setup(reg.endpoint, self._restore_endpoint(reg.endpoint, delay))
 
@@ -165,6 +185,11 @@ class LwM2MHub:
         """Stop following the source and stop the source."""
         if self._unsubscribe is not None:
             self._unsubscribe()
+        for cancel in self._timers.values():
+            cancel()
+        self._timers.clear()
+        if self._creator is not None:
+            self._creator.cancel()
         for task in self._setups.values():
             task.cancel()
         if self._setups:
@@ -314,15 +339,52 @@ class LwM2MHub:
             del self._setups[endpoint]
         if self._setups:
             return
+        self._create_waiting()
+        self._create_later()
         if self._set_up_since_freeze >= STORM:
             # A registration storm just settled and left many long-lived objects (entities,
             # states, registrations). The full garbage collection they make due would walk all
             # of them in one go (0.4-1 s with a thousand devices) at a random moment during live
             # traffic; frozen, later collections leave them out. gc.freeze only moves lists.
-            gc.freeze()
+            self._later_once("freeze", self._set_up_since_freeze * FREEZE_DELAY_PER_DEVICE, gc.freeze)
         # Counted per busy spell: devices registering one by one over days are no storm (each
         # freeze also keeps whatever garbage exists at that moment for good).
         self._set_up_since_freeze = 0
+
+    def _later_once(self, name: str, delay: float, job: Callable[[], None]) -> None:
+        """Run job after delay seconds (unless the hub stops first); a pending one of that name is replaced."""
+        if (cancel := self._timers.pop(name, None)) is not None:
+            cancel()
+
+        @callback
+        def run(_now: Any) -> None:
+            self._timers.pop(name, None)
+            job()
+
+        self._timers[name] = async_call_later(self.hass, delay, run)
+
+    @callback
+    def _create_waiting(self) -> None:
+        """Create the entities that wait, a device's batch at a time (_create_gradually)."""
+        if (cancel := self._timers.pop("entities", None)) is not None:
+            cancel()
+        if self._waiting and self._creator is None:
+            self._creator = self.entry.async_create_background_task(
+                self.hass, self._create_gradually(), f"{DOMAIN} create entities"
+            )
+
+    async def _create_gradually(self) -> None:
+        """Hand the waiting batches to their platforms one loop round apart.
+
+        Home Assistant adds a batch without yielding (about a millisecond an entity): all of a
+        storm's batches in one round held the loop for seconds (300 devices: over 3 s).
+        """
+        try:
+            while self._waiting:
+                self._send_new(self._waiting.popleft(), wait=False)
+                await asyncio.sleep(0)  # the batch's own task runs first, then whatever else waits
+        finally:
+            self._creator = None
 
     async def _setup_endpoint(self, endpoint: str) -> None:
         reg = self.source.registrations.by_endpoint(endpoint)
@@ -346,6 +408,7 @@ class LwM2MHub:
         if Path.of(3, 0) in reg.objects.instances:
             self._device(reg, {k: values.get(Path.of(3, 0, k)) for k in DEVICE_INFO})
         self._set_available(endpoint, True)
+        # What the device sends before its entities exist waits in the store for them (ENTITY_WAIT).
         await self._observe(device, reg, self._add_entities(reg, values))
         if self.write_retry:
             await self._write_retry(device, reg, values)
@@ -432,21 +495,70 @@ class LwM2MHub:
     @callback
     def _add_entities(self, reg: Registration, values: dict[Path, Value | None]) -> list[Match]:
         """Match the device against the tables; entities not there yet go to their platforms."""
+        found, new = self._match(reg, values)
+        self._send_new(new)
+        if not self._setups:
+            self._create_later()
+        return found
+
+    @callback
+    def _match(
+        self, reg: Registration, values: dict[Path, Value | None]
+    ) -> tuple[list[Match], dict[Platform, list[Match]]]:
+        """Match the device against the tables: every match, and the new ones to make entities of.
+
+        New matches disabled by default wait in _later for the setups to be done.
+        """
         endpoint = reg.endpoint
         merged = dict.fromkeys(map(Path.parse, self.known_paths.get(endpoint, []))) | values
         found = self.tables.match(endpoint, reg.objects.instances, merged, self.model)
         self.known_paths[endpoint] = sorted(str(p) for p in merged if p.depth >= 3)
         existing = self.matches.setdefault(endpoint, {})
+        later = self._later.setdefault(endpoint, {})
+        registry = er.async_get(self.hass)
         new: dict[Platform, list[Match]] = {}
         for match in found:
-            if match.unique_id not in existing:
-                existing[match.unique_id] = match
-                new.setdefault(match.platform, []).append(match)
+            unique_id = match.unique_id
+            if unique_id in existing or unique_id in later:
+                continue
+            if not match.description.entity_registry_enabled_default and not _enabled(registry, match):
+                later[unique_id] = match  # created when the setups are done (_create_later)
+                continue
+            existing[unique_id] = match
+            new.setdefault(match.platform, []).append(match)
+        return found, new
+
+    @callback
+    def _create_later(self) -> None:
+        """Create the entities disabled by default that wait (no device is being set up now)."""
+        later, self._later = self._later, {}
+        for endpoint, matches in later.items():
+            existing = self.matches.setdefault(endpoint, {})
+            new: dict[Platform, list[Match]] = {}
+            for unique_id, match in matches.items():
+                if unique_id not in existing:
+                    existing[unique_id] = match
+                    new.setdefault(match.platform, []).append(match)
+            if new:
+                self._waiting.append(new)
+        self._create_waiting()
+
+    def _send_new(self, new: dict[Platform, list[Match]], *, wait: bool = True) -> None:
+        """Hand new matches to their platforms, which make entities of them.
+
+        While devices are being set up, they wait (for _create_waiting, at most ENTITY_WAIT s).
+        """
+        if not new:
+            return
+        if wait and self._setups:
+            self._waiting.append(new)
+            if "entities" not in self._timers:
+                self._later_once("entities", ENTITY_WAIT, self._create_waiting)
+            return
         for platform, matches in new.items():
             async_dispatcher_send(
                 self.hass, SIGNAL_NEW_ENTITIES.format(entry_id=self.entry.entry_id, platform=platform), matches
             )
-        return found
 
     def _observe_paths(self, reg: Registration, found: list[Match]) -> list[Path]:
         """Return what auto-observe observes of a device with these matches."""
@@ -578,6 +690,7 @@ class LwM2MHub:
     def forget_device(self, endpoint: str) -> None:
         """Drop a device the user deleted; its entities come back if it registers again."""
         self.matches.pop(endpoint, None)
+        self._later.pop(endpoint, None)
         self.known_paths.pop(endpoint, None)
         self._observed_before.pop(endpoint, None)
         self._save()
@@ -586,6 +699,13 @@ class LwM2MHub:
 def _storage_key(entry: LwM2MConfigEntry) -> str:
     """Return the key the entry's hub saves under."""
     return f"{DOMAIN}.{entry.entry_id}"
+
+
+def _enabled(registry: er.EntityRegistry, match: Match) -> bool:
+    """Return whether the entity of match is in the registry and enabled (a user enabled it)."""
+    entity_id = registry.async_get_entity_id(match.platform, DOMAIN, match.unique_id)
+    entry = registry.async_get(entity_id) if entity_id is not None else None
+    return entry is not None and entry.disabled_by is None
 
 
 def _paths(saved: Any) -> list[Path]:

@@ -121,6 +121,7 @@ class Client:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ids = iter(range(1, 10**9))
         self.arrived: list[tuple[str, str, float]] = []  # (entity_id, state, when) of state_changed
+        self.created: dict[str, float] = {}  # entity_id -> when its first state came (the entity was added)
         self.answers: dict[int, asyncio.Future[tuple[float, Any]]] = {}  # pongs and results, on the pinger
         self.pinger: aiohttp.ClientWebSocketResponse | None = None  # a WebSocket of its own, subscribed to nothing
         self.closed_at: float | None = None  # when Home Assistant closed the WebSocket, if it did
@@ -193,9 +194,12 @@ class Client:
             data = json.loads(message.data)
             for item in data if isinstance(data, list) else [data]:
                 if item.get("type") == "event":
-                    new = item["event"]["data"].get("new_state")
+                    data = item["event"]["data"]
+                    new = data.get("new_state")
                     if new is not None:
                         self.arrived.append((new["entity_id"], new["state"], now))
+                        if data.get("old_state") is None:
+                            self.created.setdefault(new["entity_id"], now)
         # Home Assistant closed the connection (it drops a subscriber that falls 4,096 messages behind)
         self.closed_at = time.time()
 
@@ -240,6 +244,17 @@ class Client:
                 break
             await asyncio.sleep(0.1)
         return time.monotonic() - began
+
+
+async def every_entity(client: Client, began_at: float, quiet: float = 3.0) -> float:
+    """Wait until no entity of the devices was added for quiet seconds; return when the last one
+    was, in seconds from the storm's start."""
+    count = -1
+    while len(client.created) != count:
+        count = len(client.created)
+        await asyncio.sleep(quiet)
+    ours = [when for entity_id, when in client.created.items() if entity_id.split(".", 1)[1].startswith("bench_")]
+    return max(ours, default=began_at) - began_at
 
 
 async def settled(client: Client, seconds: float) -> None:
@@ -341,6 +356,7 @@ async def run(
             )  # fmt: skip
             assert gen.stdout is not None and gen.stdin is not None
             observed = json.loads(await asyncio.wait_for(gen.stdout.readline(), 600))
+            created = await every_entity(client, observed["began_at"])
             states = await client.call("GET", "/api/states")
             entities = sum(1 for s in states if s["entity_id"].split(".", 1)[1].startswith("bench_"))
             print(f"\n== {devices:,} devices (Home Assistant pid {pid}, recorder on SQLite, history, logbook)")
@@ -348,6 +364,7 @@ async def run(
                   f" ({observed['refused_registers']} refused with 5.03 and sent again)")  # fmt: skip
             print(f"storm: every device fully observed   {observed['observed_seconds']:.1f} s"
                   f" ({observed['observations']:,} observations)")  # fmt: skip
+            print(f"storm: every entity created          {created:.1f} s")
             print(f"entities                             {entities:,} ({entities / devices:.0f} per device)")
             for _rate in rates:
                 await settled(client, settle)

@@ -239,7 +239,7 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
     sel = selectors.DefaultSelector()
     for s in socks:
         sel.register(s, selectors.EVENT_READ)
-    began = time.perf_counter()
+    began, began_at = time.perf_counter(), time.time()
 
     def send_register(i: int) -> None:
         opts = [(11, b"rd"), (12, b"\x28"), (15, f"ep=bench-{i:04d}".encode()), (15, b"lt=3600"), (15, b"lwm2m=1.0")]
@@ -295,6 +295,7 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
         "registered_seconds": registered_seconds,
         "observed_seconds": time.perf_counter() - began,
         "refused_registers": refusals,
+        "began_at": began_at,
     }
     print(json.dumps(observed), flush=True)
     targets = [v for k, v in observations.items() if not k[1].endswith("/9")]

@@ -28,6 +28,10 @@ def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "storm: every device fully observed" in out and "(30 observations)" in out
+    assert (
+        re.search(r"storm: every entity created +[\d.]+ s", out)
+        and "entities                             70 (7 per device)" in out
+    ), out
     # every value of the few devices reaches a state, ours and the trivial integration's alike
     reached = re.findall(r"values that reached a state +([\d,]+) of ([\d,]+) \(([\d.]+) %\)", out)
     assert len(reached) == 2 and all(share == "100.0" for _n, _of, share in reached), out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiocoap.numbers.codes import Code
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -16,8 +18,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lwm2m import hub as hub_module
 from custom_components.lwm2m.const import CONF_PORT, DOMAIN
 from custom_components.lwm2m.lwm2m.path import Path
+from tests.core.rawcoap import RawDevice
 
 from .conftest import wait_for
 
@@ -179,8 +183,50 @@ async def test_status_sensors(hass: HomeAssistant, entry: MockConfigEntry, devic
     assert hass.states.get(binding).state == "U"
     await client.update(lifetime=240)
     await wait_for(hass, lambda: hass.states.get(lifetime).state == "240")
-    last_seen = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen")
+    # disabled by default: created once the device's setup is done
+    last_seen = await wait_for(
+        hass, lambda: er.async_get(hass).async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen")
+    )
     assert er.async_get(hass).async_get(last_seen).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_entities_wait_while_devices_are_being_set_up(
+    hass: HomeAssistant, entry: MockConfigEntry, device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a storm the setups (CoAP, with deadlines) come first: entities wait for them, at most
+    ENTITY_WAIT seconds; those disabled by default (diagnostics) until no setup is left."""
+    monkeypatch.setattr(hub_module, "ENTITY_WAIT", 2.0)
+    registry = er.async_get(hass)
+    hub = entry.runtime_data
+    stuck = RawDevice(entry.data[CONF_PORT], "stuck")  # its setup waits for the answers the test gives
+    await stuck.start()
+    try:
+        await stuck.register()
+        first = await stuck.next_request()  # the setup's first read, unanswered for now
+        await device("sim-1", lifetime=120)
+        await wait_for(hass, lambda: "sim-1" not in hub._setups)  # sim-1 is set up (and observed) ...
+        await hass.async_block_till_done()
+        # ... but with another setup under way, its entities wait
+        assert registry.async_get_entity_id("sensor", DOMAIN, "sim-1_status_lifetime") is None
+        assert hub.value("sim-1", Path.parse("/3303/0/5700")) == 21.5  # its values wait in the store
+        # at most ENTITY_WAIT seconds: then the enabled ones come, with the value the store holds
+        temperature = await wait_for(
+            hass, lambda: registry.async_get_entity_id("sensor", DOMAIN, "sim-1_3303_0_5700"), timeout=5
+        )
+        await wait_for(hass, lambda: hass.states.get(temperature) is not None)
+        assert hass.states.get(temperature).state == "21.5" and "stuck" in hub._setups
+        # the disabled diagnostics wait for the setups to be done
+        assert registry.async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen") is None
+        stuck.answer(first, b"", code=Code.NOT_FOUND)
+        while "stuck" in hub._setups:  # refuse whatever else the setup asks
+            with contextlib.suppress(TimeoutError):
+                stuck.answer(await stuck.next_request(timeout=0.2), b"", code=Code.NOT_FOUND)
+        last_seen = await wait_for(
+            hass, lambda: registry.async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen")
+        )
+        assert registry.async_get(last_seen).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    finally:
+        await stuck.stop()
 
 
 async def test_unload_frees_the_port(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
