@@ -174,7 +174,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> No
     """Delete the repair issues of an entry that is gone."""
     from homeassistant.helpers import issue_registry as ir
 
+    from .hub import entity_limit_issue
+
     ir.async_delete_issue(hass, DOMAIN, f"object_files_{entry.entry_id}")
+    ir.async_delete_issue(hass, DOMAIN, entity_limit_issue(entry))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:

@@ -26,7 +26,9 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.core import Event as HassEvent
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_platform
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
@@ -133,6 +135,7 @@ class LwM2MHub:
         # when the setups are done or ENTITY_WAIT seconds after the first of them was found.
         self._waiting: deque[dict[Platform, list[Match]]] = deque()
         self._creator: asyncio.Task[None] | None = None  # hands the waiting batches out, one a loop round
+        self._limit_reported = False  # the repair issue about Home Assistant's entity cap was raised
         self._timers: dict[str, CALLBACK_TYPE] = {}  # "entities", "freeze" -> its cancel
         self.known_paths: dict[str, list[str]] = {}  # endpoint -> resource paths seen (persisted)
         self.available: set[str] = set()
@@ -528,6 +531,32 @@ class LwM2MHub:
             new.setdefault(match.platform, []).append(match)
         return found, new
 
+    def _check_entity_limit(self, new: dict[Platform, list[Match]]) -> None:
+        """Raise a repair issue, once, when new entities would pass Home Assistant's cap per entry.
+
+        Home Assistant (2026) adds at most MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY enabled entities
+        to one config entry and only logs a warning about the rest; a user with that many
+        devices needs to know what to do.
+        """
+        limit: int | None = getattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
+        count = getattr(er.async_get(self.hass).entities, "get_enabled_count_for_config_entry_id", None)
+        if self._limit_reported or limit is None or count is None:
+            return
+        adding = sum(1 for matches in new.values() for m in matches if m.description.entity_registry_enabled_default)
+        if count(self.entry.entry_id) + adding <= limit:
+            return
+        self._limit_reported = True
+        _LOGGER.warning("%s reached Home Assistant's limit of %d enabled entities an entry", self.entry.title, limit)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            entity_limit_issue(self.entry),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="entity_limit",
+            translation_placeholders={"entry": self.entry.title, "limit": f"{limit:,}"},
+        )
+
     @callback
     def _create_later(self) -> None:
         """Create the entities disabled by default that wait (no device is being set up now)."""
@@ -555,6 +584,7 @@ class LwM2MHub:
             if "entities" not in self._timers:
                 self._later_once("entities", ENTITY_WAIT, self._create_waiting)
             return
+        self._check_entity_limit(new)
         for platform, matches in new.items():
             async_dispatcher_send(
                 self.hass, SIGNAL_NEW_ENTITIES.format(entry_id=self.entry.entry_id, platform=platform), matches
@@ -694,6 +724,11 @@ class LwM2MHub:
         self.known_paths.pop(endpoint, None)
         self._observed_before.pop(endpoint, None)
         self._save()
+
+
+def entity_limit_issue(entry: LwM2MConfigEntry) -> str:
+    """Return the id of the repair issue about Home Assistant's entity cap for the entry."""
+    return f"entity_limit_{entry.entry_id}"
 
 
 def _storage_key(entry: LwM2MConfigEntry) -> str:

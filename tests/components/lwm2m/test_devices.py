@@ -14,10 +14,13 @@ from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, STA
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_platform
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lwm2m import async_remove_entry
 from custom_components.lwm2m import hub as hub_module
 from custom_components.lwm2m.const import CONF_PORT, DOMAIN
 from custom_components.lwm2m.lwm2m.path import Path
@@ -227,6 +230,32 @@ async def test_entities_wait_while_devices_are_being_set_up(
         assert registry.async_get(last_seen).disabled_by is er.RegistryEntryDisabler.INTEGRATION
     finally:
         await stuck.stop()
+
+
+@pytest.mark.skipif(
+    not hasattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY"), reason="this Home Assistant has no cap"
+)
+async def test_home_assistants_cap_on_entities_is_a_repair_issue(
+    hass: HomeAssistant, entry: MockConfigEntry, device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past Home Assistant's cap of enabled entities per entry (10,000), the user is told what to do."""
+    issues, registry = ir.async_get(hass), er.async_get(hass)
+    await device("sim-1")
+    await wait_for(hass, lambda: registry.async_get_entity_id("sensor", DOMAIN, "sim-1_3303_0_5700"))
+    await wait_for(hass, lambda: not entry.runtime_data._setups)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, f"entity_limit_{entry.entry_id}") is None  # under the cap
+    cap = registry.entities.get_enabled_count_for_config_entry_id(entry.entry_id) + 2
+    monkeypatch.setattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", cap)
+    await device("sim-2")  # as many entities again: past the cap
+    issue = await wait_for(hass, lambda: issues.async_get_issue(DOMAIN, f"entity_limit_{entry.entry_id}"))
+    assert issue.translation_key == "entity_limit" and issue.translation_placeholders["limit"] == str(cap)
+    await wait_for(hass, lambda: not entry.runtime_data._setups)
+    await hass.async_block_till_done()
+    # Home Assistant's own doing: entities past the cap are not added
+    assert registry.entities.get_enabled_count_for_config_entry_id(entry.entry_id) == cap
+    await async_remove_entry(hass, entry)  # what Home Assistant calls when the user deletes the entry
+    assert issues.async_get_issue(DOMAIN, f"entity_limit_{entry.entry_id}") is None
 
 
 async def test_unload_frees_the_port(hass: HomeAssistant, entry: MockConfigEntry, device) -> None:
