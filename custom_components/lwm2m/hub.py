@@ -546,7 +546,7 @@ class LwM2MHub:
         if count(self.entry.entry_id) + adding <= limit:
             return
         self._limit_reported = True
-        _LOGGER.warning("%s reached Home Assistant's limit of %d enabled entities an entry", self.entry.title, limit)
+        _LOGGER.warning("%s: Home Assistant adds at most %d enabled entities to it", self.entry.title, limit)
         ir.async_create_issue(
             self.hass,
             DOMAIN,
