@@ -31,7 +31,12 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   lossy one-slot queue (two notifications in one loop iteration keep only the last) and a
   task per observation; a notification is an event here (button presses, Send counters,
   seqNum in the MQTT bridge) and each one must reach the server (which may then coalesce a
-  device's notifications past its budget, limits.py; it never drops one).
+  device's notifications past its budget, limits.py; it never drops one). Caveat: requests go
+  through aiocoap's BlockwiseRequest, which forwards its inner observation's notifications
+  with that same `async for`; it loses none only because the transport reads one datagram per
+  event-loop round and the forwarding task runs in between (a notification that needs Block2
+  requests to complete can lose the ones that come meanwhile). Reading several datagrams a
+  round needs the observation taken from the inner request first (issue #14's closing note).
 """
 
 from __future__ import annotations
