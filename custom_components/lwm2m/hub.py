@@ -188,9 +188,8 @@ class LwM2MHub:
         """Stop following the source and stop the source."""
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for cancel in self._timers.values():
-            cancel()
-        self._timers.clear()
+        for name in list(self._timers):
+            self._cancel_timer(name)
         if self._creator is not None:
             self._creator.cancel()
         for task in self._setups.values():
@@ -356,8 +355,7 @@ class LwM2MHub:
 
     def _later_once(self, name: str, delay: float, job: Callable[[], None]) -> None:
         """Run job after delay seconds (unless the hub stops first); a pending one of that name is replaced."""
-        if (cancel := self._timers.pop(name, None)) is not None:
-            cancel()
+        self._cancel_timer(name)
 
         @callback
         def run(_now: Any) -> None:
@@ -366,11 +364,14 @@ class LwM2MHub:
 
         self._timers[name] = async_call_later(self.hass, delay, run)
 
+    def _cancel_timer(self, name: str) -> None:
+        if (cancel := self._timers.pop(name, None)) is not None:
+            cancel()
+
     @callback
     def _create_waiting(self) -> None:
         """Create the entities that wait, a device's batch at a time (_create_gradually)."""
-        if (cancel := self._timers.pop("entities", None)) is not None:
-            cancel()
+        self._cancel_timer("entities")
         if self._waiting and self._creator is None:
             self._creator = self.entry.async_create_background_task(
                 self.hass, self._create_gradually(), f"{DOMAIN} create entities"
@@ -384,10 +385,23 @@ class LwM2MHub:
         """
         try:
             while self._waiting:
-                self._send_new(self._waiting.popleft(), wait=False)
+                self._send_new(self._still_matched(self._waiting.popleft()), wait=False)
                 await asyncio.sleep(0)  # the batch's own task runs first, then whatever else waits
         finally:
             self._creator = None
+
+    def _still_matched(self, new: dict[Platform, list[Match]]) -> dict[Platform, list[Match]]:
+        """Return the matches of a waiting batch that are still the hub's.
+
+        The user may have deleted the device meanwhile (forget_device), and it may have
+        registered again since (with matches of its own).
+        """
+        out: dict[Platform, list[Match]] = {}
+        for platform, matches in new.items():
+            kept = [m for m in matches if self.matches.get(m.endpoint, {}).get(m.unique_id) is m]
+            if kept:
+                out[platform] = kept
+        return out
 
     async def _setup_endpoint(self, endpoint: str) -> None:
         reg = self.source.registrations.by_endpoint(endpoint)
@@ -546,7 +560,12 @@ class LwM2MHub:
         if count(self.entry.entry_id) + adding <= limit:
             return
         self._limit_reported = True
-        _LOGGER.warning("%s: Home Assistant adds at most %d enabled entities to it", self.entry.title, limit)
+        _LOGGER.warning(
+            "%s reached Home Assistant's limit of %d enabled entities for one entry: the entities of further "
+            "devices are not added (see the repair issue)",
+            self.entry.title,
+            limit,
+        )
         ir.async_create_issue(
             self.hass,
             DOMAIN,

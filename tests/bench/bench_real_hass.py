@@ -382,7 +382,7 @@ async def run(
                 pauses = await client.gc_pauses()
                 drained = await client.recorder_caught_up()
                 title = f"at {notified['rate']:,.0f} notifications/s"
-                _print(title, result, pings, ends, client.closed_at, drained, pauses, client.tracked)
+                _print(title, client, result, pings, ends, drained, pauses)
             await gen.wait()
             rss = rss_kib(pid)
             print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
@@ -403,7 +403,7 @@ async def run(
                 pauses = await client.gc_pauses()
                 drained = await client.recorder_caught_up()
                 title = f"ceiling: a trivial integration, {rate:,.0f} writes/s"
-                _print(title, result, pings, None, client.closed_at, drained, pauses, client.tracked)
+                _print(title, client, result, pings, None, drained, pauses)
     finally:
         await process.stop()
     if slow:
@@ -440,18 +440,17 @@ def _ends_on_last(last: dict[str, int], notified: dict[str, Any]) -> tuple[int, 
 
 def _print(
     title: str,
+    client: Client,
     result: dict[str, Any],
     pings: list[float],
     ends: tuple[int, int] | None,
-    closed: float | None,
     drained: float,
     pauses: list[tuple[int, float]],
-    tracked: tuple[int, int],
 ) -> None:
     lat = result["latencies"]
     share = 100 * result["reached"] / result["sent"] if result["sent"] else 0.0
     print(f"-- {title}")
-    if closed is not None:
+    if client.closed_at is not None:
         print("   !! Home Assistant closed the subscriber's WebSocket: it fell 4,096 messages behind")
     print(f"   values that reached a state        {result['reached']:,} of {result['sent']:,} ({share:.1f} %)")
     if ends is not None:
@@ -462,7 +461,7 @@ def _print(
           f" (p99 {percentile(pings, 0.99):.0f} ms of {len(pings)} pings)")  # fmt: skip
     print(f"   recorder done writing              {drained:.1f} s after the phase (+2 s)")
     full = [t for g, t in pauses if g == 2]
-    print(f"   objects the collector tracks       {tracked[0]:,} ({tracked[1]:,} frozen) at the end")
+    print(f"   objects the collector tracks       {client.tracked[0]:,} ({client.tracked[1]:,} frozen) at the end")
     print(f"   garbage collections                {len(pauses):,}, longest {max((t for _, t in pauses), default=0) * 1000:.0f} ms;"
           f" {len(full)} full, {sum(full) * 1000:.0f} ms in all")  # fmt: skip
 

@@ -220,14 +220,42 @@ async def test_entities_wait_while_devices_are_being_set_up(
         assert hass.states.get(temperature).state == "21.5" and "stuck" in hub._setups
         # the disabled diagnostics wait for the setups to be done
         assert registry.async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen") is None
-        stuck.answer(first, b"", code=Code.NOT_FOUND)
-        while "stuck" in hub._setups:  # refuse whatever else the setup asks
-            with contextlib.suppress(TimeoutError):
-                stuck.answer(await stuck.next_request(timeout=0.2), b"", code=Code.NOT_FOUND)
+        await _refuse_until_set_up(hub, stuck, first)
         last_seen = await wait_for(
             hass, lambda: registry.async_get_entity_id("sensor", DOMAIN, "sim-1_status_last_seen")
         )
         assert registry.async_get(last_seen).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    finally:
+        await stuck.stop()
+
+
+async def _refuse_until_set_up(hub: Any, stuck: RawDevice, first: Any) -> None:
+    """Answer the stuck device's first request and every later one with 4.04 until its setup ends."""
+    stuck.answer(first, b"", code=Code.NOT_FOUND)
+    while "stuck" in hub._setups:
+        with contextlib.suppress(TimeoutError):
+            stuck.answer(await stuck.next_request(timeout=0.2), b"", code=Code.NOT_FOUND)
+
+
+async def test_a_device_deleted_while_its_entities_wait_gets_none(
+    hass: HomeAssistant, entry: MockConfigEntry, device, hass_ws_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "ENTITY_WAIT", 60.0)
+    hub = entry.runtime_data
+    stuck = RawDevice(entry.data[CONF_PORT], "stuck")
+    await stuck.start()
+    try:
+        await stuck.register()
+        first = await stuck.next_request()
+        await device("sim-1")
+        await wait_for(hass, lambda: "sim-1" not in hub._setups)  # its entities wait for stuck's setup
+        assert entity_id(hass, "sim-1", "/3303/0/5700", "sensor") is None
+        assert await async_remove(hass, hass_ws_client, get_device(hass, "sim-1").id, entry.entry_id)
+        await _refuse_until_set_up(hub, stuck, first)
+        await hass.async_block_till_done()
+        # the waiting batch went out without the deleted device's entities, and did not bring it back
+        assert entity_id(hass, "sim-1", "/3303/0/5700", "sensor") is None
+        assert get_device(hass, "sim-1") is None
     finally:
         await stuck.stop()
 
