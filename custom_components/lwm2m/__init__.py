@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .hub import LwM2MConfigEntry
     from .lwm2m.config import ServerConfig
+    from .lwm2m.security.credentials import ServerIdentity
 
 
 def _config_schema() -> Any:
@@ -82,6 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
     else:
         from .lwm2m.server import LwM2MServer
 
+        settings = await _with_server_identity(hass, entry, settings)
         hub = LwM2MHub(hass, entry, LwM2MServer(server_config(settings), model), TABLES)
         hub.load(saved)
     try:
@@ -110,6 +112,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
 def server_config(settings: dict[str, Any]) -> ServerConfig:
     """Build the built-in server's settings from the entry's data and options."""
     from .const import (
+        CONF_CREDENTIALS,
+        CONF_DTLS_PORT,
         CONF_HOST,
         CONF_MAX_LIFETIME,
         CONF_MAX_REGISTRATIONS_PER_HOST,
@@ -126,6 +130,7 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
         DEFAULT_REGISTRATION_RATE,
     )
     from .lwm2m.config import ServerConfig
+    from .lwm2m.security.credentials import Credentials
 
     host = settings.get(CONF_HOST, DEFAULT_HOST)
     notification_rate = float(settings.get(CONF_NOTIFICATION_RATE, DEFAULT_NOTIFICATION_RATE))
@@ -140,7 +145,35 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
         registration_rate=float(settings.get(CONF_REGISTRATION_RATE, DEFAULT_REGISTRATION_RATE)),
         notification_rate=notification_rate,
         notification_burst=2 * notification_rate,  # two seconds' worth
+        dtls_port=int(settings.get(CONF_DTLS_PORT) or 0) or None,
+        credentials=Credentials.from_list(settings.get(CONF_CREDENTIALS) or []),
+        server_identity=_server_identity(settings),
     )
+
+
+async def _with_server_identity(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Make the server's own certificate and key once, when coaps:// is first on; the entry keeps them."""
+    from .const import CONF_DTLS_PORT, CONF_SERVER_CERTIFICATE, CONF_SERVER_PRIVATE_KEY
+
+    if not settings.get(CONF_DTLS_PORT) or entry.data.get(CONF_SERVER_CERTIFICATE):
+        return settings
+    from .lwm2m.security.certificates import new_server_identity
+
+    identity = await hass.async_add_executor_job(new_server_identity)
+    made = {CONF_SERVER_CERTIFICATE: identity.certificate, CONF_SERVER_PRIVATE_KEY: identity.private_key}
+    hass.config_entries.async_update_entry(entry, data={**entry.data, **made})
+    return {**settings, **made}
+
+
+def _server_identity(settings: dict[str, Any]) -> ServerIdentity | None:
+    """Return the server's certificate and key the entry holds, if it holds them."""
+    from .const import CONF_SERVER_CERTIFICATE, CONF_SERVER_PRIVATE_KEY
+    from .lwm2m.security.credentials import ServerIdentity
+
+    certificate, key = settings.get(CONF_SERVER_CERTIFICATE), settings.get(CONF_SERVER_PRIVATE_KEY)
+    return ServerIdentity(certificate, key) if certificate and key else None
 
 
 def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: str | None, problems: list[str]) -> None:

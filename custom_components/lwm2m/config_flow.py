@@ -20,7 +20,12 @@ from .const import (
     AUTO_OBSERVE_CHOICES,
     AUTO_OBSERVE_ENTITIES,
     CONF_AUTO_OBSERVE,
+    CONF_CERTIFICATE,
     CONF_COMMUNICATION_RETRY,
+    CONF_CREDENTIALS,
+    CONF_DTLS_PORT,
+    CONF_EDIT_CREDENTIALS,
+    CONF_ENDPOINT,
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MAX_REGISTRATIONS_PER_HOST,
@@ -32,8 +37,13 @@ from .const import (
     CONF_NOTIFICATION_EVENTS,
     CONF_NOTIFICATION_RATE,
     CONF_PORT,
+    CONF_PSK_IDENTITY,
+    CONF_PSK_KEY,
     CONF_REGISTRATION_RATE,
+    CONF_REMOVE,
+    CONF_SECURITY_MODE,
     CONF_XML_DIR,
+    DEFAULT_DTLS_PORT,
     DEFAULT_HOST,
     DEFAULT_MAX_LIFETIME,
     DEFAULT_MAX_REGISTRATIONS_PER_HOST,
@@ -48,6 +58,8 @@ from .const import (
     MQTT_TRANSLATORS,
     MQTT_UPDATE_CONDITIONS,
 )
+from .lwm2m.registration import endpoint_name_problem
+from .lwm2m.security.credentials import PSK, X509, Credential, CredentialError, Credentials, generate_key
 from .lwm2m.transport import bind_problem
 
 if TYPE_CHECKING:
@@ -60,11 +72,14 @@ _SECONDS = selector.NumberSelector(
 )
 
 
-def _server_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
+def _server_schema(defaults: dict[str, Any], dtls_default: int = DEFAULT_DTLS_PORT) -> dict[Any, Any]:
     return {
         vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, DEFAULT_HOST)): selector.TextSelector(),
         vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): selector.NumberSelector(
             selector.NumberSelectorConfig(min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
+        ),
+        vol.Required(CONF_DTLS_PORT, default=defaults.get(CONF_DTLS_PORT) or dtls_default): selector.NumberSelector(
+            selector.NumberSelectorConfig(min=0, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
         ),
     }
 
@@ -219,6 +234,7 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
         CONF_MAX_REGISTRATIONS_PER_HOST,
         CONF_REGISTRATION_RATE,
         CONF_NOTIFICATION_RATE,
+        CONF_DTLS_PORT,
     ):
         if key in out:
             out[key] = int(out[key])
@@ -242,21 +258,25 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
 
-    async def _check_server(self, data: dict[str, Any], current_port: int | None = None) -> dict[str, str]:
-        host, port = data[CONF_HOST], data[CONF_PORT]
+    async def _check_server(self, data: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, str]:
+        host, port, dtls_port = data[CONF_HOST], data[CONF_PORT], data.get(CONF_DTLS_PORT, 0)
         try:
             ipaddress.ip_address(host)
         except ValueError:
             return {CONF_HOST: "invalid_host"}
-        if port == current_port:
-            return {}
-        match await self.hass.async_add_executor_job(bind_problem, host, port):
-            case "in_use":
-                return {CONF_PORT: "port_in_use"}
-            case "not_local":
-                return {CONF_HOST: "host_not_local"}
-            case "no_ipv6":
-                return {"base": "no_ipv6"}
+        if dtls_port == port:
+            return {CONF_DTLS_PORT: "same_port"}
+        current = current or {}
+        for field, number in ((CONF_PORT, port), (CONF_DTLS_PORT, dtls_port)):
+            if not number or number == current.get(field):
+                continue  # off, or the entry's own port, which it holds now
+            match await self.hass.async_add_executor_job(bind_problem, host, number):
+                case "in_use":
+                    return {field: "port_in_use"}
+                case "not_local":
+                    return {CONF_HOST: "host_not_local"}
+                case "no_ipv6":
+                    return {"base": "no_ipv6"}
         return {}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -311,7 +331,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = _normalize(user_input)
             await self._claim(str(data[CONF_PORT]), entry)
-            errors = _check_settings(data) or await self._check_server(data, current_port=entry.data[CONF_PORT])
+            errors = _check_settings(data) or await self._check_server(data, current)
             if not errors:
                 return self.async_update_reload_and_abort(
                     entry,
@@ -320,7 +340,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
                     data={**entry.data, **data},
                     options=_options_without(entry, data),
                 )
-        schema = _schema({**_server_schema(user_input or current), **_settings_schema(user_input or current)})
+        schema = _schema({**_server_schema(user_input or current, 0), **_settings_schema(user_input or current)})
         return self.async_show_form(
             step_id="reconfigure", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
@@ -364,6 +384,24 @@ class LwM2MOptionsFlow(OptionsFlow):
     def __init__(self) -> None:
         """Start with no options chosen."""
         self._options: dict[str, Any] = {}
+        self._edit_credentials = False
+        self._shown_key: dict[str, str] = {}
+
+    def _finish(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Create the options; the device credentials stay unless the credentials step changed them."""
+        kept = self.config_entry.options.get(CONF_CREDENTIALS)
+        if kept is not None and CONF_CREDENTIALS not in data:
+            data = {**data, CONF_CREDENTIALS: kept}
+        return self.async_create_entry(data=data)
+
+    async def _next(self) -> ConfigFlowResult:
+        """Go on after the main options: the MQTT topics, the credentials, or done."""
+        if self._options.get(CONF_MQTT_BRIDGE) and CONF_MQTT_MOUNTPOINT not in self._options:
+            return await self.async_step_mqtt()
+        if self._edit_credentials:
+            self._edit_credentials = False
+            return await self.async_step_credentials()
+        return self._finish(self._options)
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options of the entry's mode."""
@@ -373,12 +411,11 @@ class LwM2MOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
+            self._edit_credentials = bool(data.pop(CONF_EDIT_CREDENTIALS, False))
             errors = _check_settings(data)
             if not errors:
                 self._options = data
-                if data.get(CONF_MQTT_BRIDGE):
-                    return await self.async_step_mqtt()
-                return self.async_create_entry(data=data)
+                return await self._next()
         fields = {
             **_settings_schema(user_input or current),
             **_limits_schema(user_input or current),
@@ -390,6 +427,8 @@ class LwM2MOptionsFlow(OptionsFlow):
                 selector.BooleanSelector()
             ),
         }
+        if current.get(CONF_DTLS_PORT):
+            fields[vol.Required(CONF_EDIT_CREDENTIALS, default=False)] = selector.BooleanSelector()
         return self.async_show_form(
             step_id="init", data_schema=_schema(fields), errors=errors, description_placeholders=PLACEHOLDERS
         )
@@ -401,7 +440,8 @@ class LwM2MOptionsFlow(OptionsFlow):
             data = _normalize_mqtt(user_input)
             errors = _check_mqtt(data)
             if not errors:
-                return self.async_create_entry(data={**self._options, **data})
+                self._options = {**self._options, **data}
+                return await self._next()
         current = {**self.config_entry.data, **self.config_entry.options}
         return self.async_show_form(
             step_id="mqtt",
@@ -417,10 +457,96 @@ class LwM2MOptionsFlow(OptionsFlow):
             data = _normalize_mqtt(_normalize(user_input))
             errors = _check_mqtt(data) or _check_settings(data)
             if not errors:
-                return self.async_create_entry(data=data)
+                return self._finish(data)
         current = {**self.config_entry.data, **self.config_entry.options}
         defaults = user_input or current
         schema = _schema({**_mqtt_schema(defaults), **_observe_schema(defaults), **_events_schema(defaults)})
         return self.async_show_form(
             step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
+
+    async def async_step_credentials(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add a device's credential (PSK or certificate) or remove some; a PSK key left empty is made up."""
+        stored = self.config_entry.options.get(CONF_CREDENTIALS) or []
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            kept = [item for item in stored if item.get("endpoint") not in set(user_input.get(CONF_REMOVE) or [])]
+            added, shown, errors = _new_credential(user_input, kept)
+            if not errors:
+                self._options = {**self._options, CONF_CREDENTIALS: kept + ([added] if added else [])}
+                if shown:
+                    self._shown_key = shown
+                    return await self.async_step_credential_key()
+                return self._finish(self._options)
+        existing = [item["endpoint"] for item in stored if isinstance(item, dict) and "endpoint" in item]
+        defaults = user_input or {}
+        fields: dict[Any, Any] = {}
+        if existing:
+            fields[vol.Optional(CONF_REMOVE, default=defaults.get(CONF_REMOVE, []))] = selector.SelectSelector(
+                selector.SelectSelectorConfig(options=existing, multiple=True)
+            )
+        fields.update(
+            {
+                vol.Optional(CONF_ENDPOINT, default=defaults.get(CONF_ENDPOINT, "")): selector.TextSelector(),
+                vol.Required(CONF_SECURITY_MODE, default=defaults.get(CONF_SECURITY_MODE, PSK)): (
+                    selector.SelectSelector(
+                        selector.SelectSelectorConfig(options=[PSK, X509], translation_key=CONF_SECURITY_MODE)
+                    )
+                ),
+                vol.Optional(CONF_PSK_IDENTITY, default=defaults.get(CONF_PSK_IDENTITY, "")): selector.TextSelector(),
+                vol.Optional(CONF_PSK_KEY, default=""): selector.TextSelector(),
+                vol.Optional(CONF_CERTIFICATE, default=defaults.get(CONF_CERTIFICATE, "")): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="credentials",
+            data_schema=_schema(fields),
+            errors=errors,
+            description_placeholders={**PLACEHOLDERS, "count": str(len(existing))},
+        )
+
+    async def async_step_credential_key(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show a made-up PSK key once, so that the user can put it on the device."""
+        if user_input is not None:
+            return self._finish(self._options)
+        return self.async_show_form(
+            step_id="credential_key", data_schema=_schema({}), description_placeholders=self._shown_key
+        )
+
+
+def _new_credential(
+    data: dict[str, Any], kept: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, dict[str, str], dict[str, str]]:
+    """Read the credential the form adds: (its JSON form or None, the key to show once, errors)."""
+    endpoint = (data.get(CONF_ENDPOINT) or "").strip()
+    if not endpoint:
+        return None, {}, {}
+    problem = endpoint_name_problem(endpoint)
+    if problem is not None:
+        return None, {}, {CONF_ENDPOINT: "invalid_endpoint"}
+    mode = data.get(CONF_SECURITY_MODE, PSK)
+    shown: dict[str, str] = {}
+    item: dict[str, Any] = {"endpoint": endpoint, "mode": mode}
+    if mode == PSK:
+        item["identity"] = (data.get(CONF_PSK_IDENTITY) or "").strip() or endpoint
+        key = (data.get(CONF_PSK_KEY) or "").strip()
+        if not key:
+            key = generate_key()
+            shown = {"endpoint": endpoint, "identity": item["identity"], "key": key}
+        item["key"] = key
+    else:
+        item["certificate"] = (data.get(CONF_CERTIFICATE) or "").strip()
+        if not item["certificate"]:
+            return None, {}, {CONF_CERTIFICATE: "certificate_required"}
+    try:
+        credential = Credential.from_dict(item)
+        Credentials.from_list([*kept, credential.to_dict()])
+    except CredentialError as err:
+        text = str(err)
+        if "share" in text or "two credentials" in text:
+            return None, {}, {CONF_ENDPOINT: "credential_exists"}
+        field = CONF_PSK_KEY if "key" in text else CONF_CERTIFICATE if "certificate" in text else CONF_PSK_IDENTITY
+        return None, {}, {field: "invalid_credential"}
+    return credential.to_dict(), shown, {}

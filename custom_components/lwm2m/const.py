@@ -18,6 +18,23 @@ CONF_COMMUNICATION_RETRY: Final = "communication_retry"
 # beside the state it changes; at 2,000 notifications/s that doubled its work, README).
 CONF_NOTIFICATION_EVENTS: Final = "notification_events"
 
+# coaps:// (DTLS 1.2): its UDP port (0 or absent: off), the devices' credentials (a list of
+# Credential.to_dict, in the options) and the server's own certificate and key (PEM, made once
+# when DTLS is first on; devices that use certificates pin it).
+CONF_DTLS_PORT: Final = "dtls_port"
+CONF_CREDENTIALS: Final = "credentials"
+CONF_SERVER_CERTIFICATE: Final = "server_certificate"
+CONF_SERVER_PRIVATE_KEY: Final = "server_private_key"
+DEFAULT_DTLS_PORT: Final = 5684
+# the options flow's credentials step (form fields, not stored as such)
+CONF_EDIT_CREDENTIALS: Final = "edit_credentials"
+CONF_REMOVE: Final = "remove"
+CONF_ENDPOINT: Final = "endpoint"
+CONF_SECURITY_MODE: Final = "security_mode"
+CONF_PSK_IDENTITY: Final = "psk_identity"
+CONF_PSK_KEY: Final = "psk_key"
+CONF_CERTIFICATE: Final = "certificate"
+
 MODE_SERVER: Final = "server"  # an LwM2M server in Home Assistant, devices on UDP
 MODE_EMQX: Final = "emqx"  # devices of an external EMQX LwM2M gateway, over MQTT
 

@@ -9,13 +9,26 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import DOMAIN
+from .const import CONF_CREDENTIALS, CONF_SERVER_PRIVATE_KEY, DOMAIN
 from .hub import LwM2MConfigEntry
 from .lwm2m.values import to_json_value
 
 # Addresses, identities and SMS numbers identify people's devices and networks; a
 # registration id lets whoever knows it update or end the registration.
-TO_REDACT = {"address", "identity", "sms", "serial_number", "3/0/2", "/3/0/2", "reg_id"}
+# Keys never leave: PSK keys and the server's private key; certificates name their devices.
+TO_REDACT = {
+    "address",
+    "identity",
+    "sms",
+    "serial_number",
+    "3/0/2",
+    "/3/0/2",
+    "reg_id",
+    "key",
+    "private_key",
+    CONF_SERVER_PRIVATE_KEY,
+    "certificate",
+}
 
 
 def pseudonym(entry: LwM2MConfigEntry, endpoint: str) -> str:
@@ -49,9 +62,14 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
     hub = entry.runtime_data
     source = hub.source
     server = {"running": source.running, "stats": source.stats.to_dict(), **source.diagnostics()}
+    options = dict(entry.options)
+    if CONF_CREDENTIALS in options:
+        options[CONF_CREDENTIALS] = _credentials(entry, options[CONF_CREDENTIALS])
+    if isinstance(server.get("dtls"), dict):
+        server["dtls"] = {**server["dtls"], "credentials": _credentials(entry, server["dtls"].get("credentials", []))}
     return async_redact_data(
         {
-            "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+            "entry": {"data": dict(entry.data), "options": options},
             "server": server,
             "endpoints": {
                 pseudonym(entry, ep): _endpoint(entry, ep)
@@ -60,6 +78,13 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
         },
         TO_REDACT,
     )
+
+
+def _credentials(entry: LwM2MConfigEntry, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return device credentials with their endpoint names as pseudonyms (keys go with TO_REDACT)."""
+    return [
+        {**item, "endpoint": pseudonym(entry, str(item.get("endpoint")))} for item in items if isinstance(item, dict)
+    ]
 
 
 async def async_get_device_diagnostics(

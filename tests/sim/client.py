@@ -34,6 +34,8 @@ from custom_components.lwm2m.lwm2m.codecs.link_format import (
     format_links,
     format_registration,
 )
+from custom_components.lwm2m.lwm2m.dtls.client import dtls_client_context
+from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
 from custom_components.lwm2m.lwm2m.errors import CodecError
 from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.nodes import build_node
@@ -96,9 +98,12 @@ class SimClient:
         local_port: int = 0,
         misbehave: str | None = None,
         refuse_formats: Iterable[int] = (),
+        dtls: ClientContext | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.server = f"coap://{server_host}:{server_port}"
+        # dtls: the device's credentials; it then talks coaps:// to server_port (the DTLS port)
+        self.dtls = dtls
+        self.server = f"{'coaps' if dtls else 'coap'}://{server_host}:{server_port}"
         self.version = version
         self.lifetime = lifetime
         self.binding = binding
@@ -126,6 +131,10 @@ class SimClient:
     # -- life cycle --------------------------------------------------------------------
 
     async def _open(self, port: int) -> None:
+        if self.dtls is not None:
+            self.context, interface = await dtls_client_context(self.root, self.dtls, port=port)
+            self.local_port = interface.port
+            return
         self.context = await aiocoap.Context.create_server_context(self.root, bind=("::", port), transports=["udp6"])
         _dedup, self.local_port = prepare_context(self.context)
 

@@ -3,6 +3,7 @@ r"""Run the LwM2M server alone, without Home Assistant: events out, commands in,
     python -m custom_components.lwm2m.lwm2m --host :: --port 5683 \
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
         [--max-per-address N] [--registration-rate R] [--notification-rate R]
+        [--dtls-port 5684 [--psk ENDPOINT:IDENTITY:HEXKEY ...] [--credentials FILE]]
 
 Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
 
@@ -51,6 +52,13 @@ from .errors import PathError
 from .events import Event
 from .model import ObjectModel
 from .path import Path
+from .security.credentials import (
+    CredentialError,
+    Credentials,
+    ServerIdentity,
+    load_credentials_file,
+    parse_psk_argument,
+)
 from .server import LwM2MServer
 
 
@@ -101,8 +109,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=limits.notification_rate,
         help=f"notifications a second per device, then values coalesce (default {limits.notification_rate:g}; 0: none)",
     )
+    parser.add_argument(
+        "--dtls-port", type=int, help="serve coaps:// (DTLS 1.2) on this UDP port too (5684 is usual; 0: a free one)"
+    )
+    parser.add_argument(
+        "--psk",
+        action="append",
+        default=[],
+        metavar="ENDPOINT:IDENTITY:HEXKEY",
+        help="a device's pre-shared key (repeatable); the endpoint then registers only over coaps:// with it",
+    )
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help='JSON: {"devices": [{"endpoint", "mode": "psk"|"x509"|"nosec", "identity", "key" (hex), '
+        '"certificate" (PEM)}, ...], "server": {"certificate", "private_key"} (PEM, for devices with certificates)}',
+    )
     parser.add_argument("--verbose", action="store_true", help="log debugging output to stderr")
     args = parser.parse_args(argv)
+    try:
+        args.credentials, args.server_identity = _credentials(args.credentials, args.psk)
+    except CredentialError as err:
+        parser.error(str(err))
+    if len(args.credentials) and args.dtls_port is None:
+        parser.error("credentials need a coaps:// listener: add --dtls-port (5684 is usual)")
     for path in args.auto_observe:
         if path != AUTO_OBSERVE_ALL:
             try:
@@ -110,6 +140,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             except PathError:
                 parser.error(f"invalid path {path!r} for --auto-observe")
     return args
+
+
+def _credentials(path: str | None, psks: list[str]) -> tuple[Credentials, ServerIdentity | None]:
+    """Read --credentials and --psk into one set of credentials."""
+    credentials, identity = load_credentials_file(path) if path else (Credentials(), None)
+    for text in psks:
+        credentials.add(parse_psk_argument(text))
+    return credentials, identity
 
 
 def stdin_fd() -> int | None:
@@ -148,12 +186,18 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
             registration_rate=args.registration_rate,
             notification_rate=args.notification_rate,
             notification_burst=2 * args.notification_rate,
+            dtls_port=args.dtls_port,
+            credentials=args.credentials,
+            server_identity=args.server_identity,
         ),
         model,
     )
     server.events.subscribe(lambda event: write(event_to_json(event)))
     await server.start()
-    write({"event": "listening", "host": args.host, "port": server.port})
+    listening: dict[str, Any] = {"event": "listening", "host": args.host, "port": server.port}
+    if args.dtls_port is not None:
+        listening["dtls_port"] = server.dtls_port
+    write(listening)
     console = Console(server, write)
     loop = asyncio.get_running_loop()
     if fd is not None:

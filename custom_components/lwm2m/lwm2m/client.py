@@ -235,8 +235,11 @@ class Endpoint:
         if observe is not None:
             message.opt.observe = observe
         message.remote = reg.remote
-        if message.remote is None:
-            message.unresolved_remote = reg.address
+        if message.remote is None:  # restored after a restart: no message from the device yet
+            if reg.transport == "dtls":
+                message.remote = server.transport.address_for(reg.address, reg.identity)
+            else:
+                message.unresolved_remote = reg.address
         reg.stats.messages_out += 1
         server.stats.requests_out += 1
         request = server.transport.request(message)

@@ -233,15 +233,18 @@ def prepare_context(
         interface.next_token = random_token  # the token manager takes every request's token from it
         manager = getattr(interface, "token_interface", None)
         message_interface = getattr(manager, "message_interface", None)
-        transport = getattr(message_interface, "transport", None)
-        if manager is None or message_interface is None or transport is None:
+        if manager is None or message_interface is None:
             continue
-        message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
         interface.dispatch_error = _each_request_on_its_own(interface)  # the token manager
+        window = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
+        manager._deduplicate_message = window  # noqa: SLF001 - aiocoap internals, see the module docstring
+        transport = getattr(message_interface, "transport", None)
+        if transport is None:  # not udp6 (DTLS has its own socket, and its own sizes)
+            continue
+        dedup = window
+        message_interface.datagram_msg_received = malformed.guard(message_interface.datagram_msg_received)
         if socknumbers.HAS_RECVERR:
             transport.sendmsg = _resend_past_pending_errors(transport.sendmsg, transport.get_extra_info("socket"))
-        dedup = BoundedDeduplication(manager, dedup_lifetime, dedup_max)
-        manager._deduplicate_message = dedup  # noqa: SLF001 - aiocoap internals, see the module docstring
         sock: socket.socket = transport.get_extra_info("socket")
         enlarge_receive_buffer(sock)
         port = sock.getsockname()[1]
@@ -339,7 +342,7 @@ def request_with_token(context: aiocoap.Context, message: Message, token: bytes)
     The request goes straight into the token layer with a one-off token source; the usual
     one (random_token) is back for the next request.
     """
-    interface = context.request_interfaces[0]
+    interface = _interface_of(context, message.remote)
     pipe = Pipe(message, context.log)
     result = Request(pipe, context.loop, context.log)
     usual = interface.__dict__.get("next_token")
@@ -354,6 +357,16 @@ def request_with_token(context: aiocoap.Context, message: Message, token: bytes)
     return result
 
 
+def _interface_of(context: aiocoap.Context, remote: Any) -> Any:
+    """Return the token manager whose transport serves remote (udp6's, the first, for a plain one)."""
+    for interface in context.request_interfaces:
+        message_interface = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+        serves = getattr(message_interface, "serves", None)
+        if serves is not None and serves(remote):
+            return interface
+    return context.request_interfaces[0]
+
+
 def on_notifications(
     request: Any, on_message: Callable[[Message], None], on_error: Callable[[BaseException], None]
 ) -> None:
@@ -363,3 +376,13 @@ def on_notifications(
     """
     request.observation.register_callback(on_message, _suppress_deprecation=True)
     request.observation.register_errback(on_error, _suppress_deprecation=True)
+
+
+async def add_message_interface(context: aiocoap.Context, constructor: Callable[[Any], Any]) -> Any:
+    """Give context another transport under its own token and message managers (as udp6 has).
+
+    constructor gets the message manager and returns the (awaitable) message interface;
+    the interface is returned.
+    """
+    await context._append_tokenmanaged_messagemanaged_transport(constructor)  # noqa: SLF001 - aiocoap internals
+    return context.request_interfaces[-1].token_interface.message_interface

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .dtls.interface import DtlsLimits
+from .security.credentials import Credentials, ServerIdentity
 
 AUTO_OBSERVE_ALL = "all"
 
@@ -33,3 +36,10 @@ class ServerConfig:
     expiry_check_interval: float = 1.0
     max_body: int = 64 * 1024  # bytes of one request body (a Register's object list, a Send), Block1 or not
     dedup_max: int = 20_000  # incoming requests remembered for duplicate detection (~3 KB each)
+    # coaps:// (DTLS 1.2): the UDP port of its listener (None: no listener; 0: a free port),
+    # the devices' credentials and the server's own certificate (made when devices use
+    # certificates and none is given), and the bounds on handshakes and sessions.
+    dtls_port: int | None = None
+    credentials: Credentials = field(default_factory=Credentials)
+    server_identity: ServerIdentity | None = None
+    dtls_limits: DtlsLimits = field(default_factory=DtlsLimits)

@@ -25,8 +25,9 @@ from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
 from .registration import Registration, RegistrationStore, host_part, new_registration_id, readable_registrations
+from .security.certificates import new_server_identity
 from .site import LwM2MSite, Refused, RegisterParams
-from .transport import CoapTransport, address_of
+from .transport import CoapTransport, DtlsSettings, address_of
 
 _LOGGER = logging.getLogger(__name__)
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
@@ -55,11 +56,23 @@ class LwM2MServer:
         self._register_rate = TokenBucket(rate, max(rate, 1.0), time.monotonic()) if rate else None
         self._refusals = OnceLog(_LOGGER)
         self.site = LwM2MSite(self, Block1Spool(self.config.max_body))
-        self.transport = CoapTransport(self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max)
+        self.transport = CoapTransport(
+            self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max, dtls=self._dtls_settings()
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._expiry_task: asyncio.Task[None] | None = None
         self.clock: Callable[[], float] = time.monotonic  # when notifications arrive; tests replace it
+
+    def _dtls_settings(self) -> DtlsSettings | None:
+        config = self.config
+        if config.dtls_port is None:
+            return None
+        if config.server_identity is None and config.credentials.wants_certificates:
+            config.server_identity = new_server_identity()
+        return DtlsSettings(
+            config.dtls_port, lambda: self.config.credentials, config.server_identity, config.dtls_limits
+        )
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -67,6 +80,11 @@ class LwM2MServer:
     def port(self) -> int:
         """Return the UDP port the server listens on."""
         return self.transport.port
+
+    @property
+    def dtls_port(self) -> int:
+        """Return the coaps:// port (0 without a DTLS listener)."""
+        return self.transport.dtls_port
 
     @property
     def running(self) -> bool:
@@ -130,6 +148,18 @@ class LwM2MServer:
             "refused_registrations": self.stats.refused,
             "coalesced_notifications": self.stats.coalesced,
             "queued_requests": sum(self.queue.queued(reg.endpoint) for reg in self.registrations),
+            "dtls": self._dtls_diagnostics(),
+        }
+
+    def _dtls_diagnostics(self) -> dict[str, Any] | None:
+        dtls = self.transport.dtls
+        if dtls is None:
+            return None
+        return {
+            "port": dtls.port,
+            "sessions": dtls.session_count(),
+            **dtls.stats.to_dict(),
+            "credentials": self.config.credentials.to_list(redact=True),
         }
 
     def endpoint(self, name: str) -> Endpoint:
@@ -144,7 +174,9 @@ class LwM2MServer:
         restored = [
             reg
             for reg in readable_registrations(saved)
-            if reg.expires_at + self.config.grace_period > now and reg.endpoint not in self.registrations
+            if reg.expires_at + self.config.grace_period > now
+            and reg.endpoint not in self.registrations
+            and (reg.transport != "dtls" or self.config.dtls_port is not None)  # coaps:// was switched off
         ]
         for reg in restored:
             self.registrations.add(reg)
@@ -165,6 +197,7 @@ class LwM2MServer:
                 Code.PRECONDITION_FAILED,
             )
         assert params.endpoint is not None and params.objects is not None
+        identity = self._check_identity(request, params.endpoint)
         self._admit(request, params.endpoint)
         binding = params.binding or "U"
         reg = Registration(
@@ -178,6 +211,8 @@ class LwM2MServer:
             objects=params.objects,
             remote=request.remote,
             address=address_of(request.remote),
+            transport="udp" if identity is None else "dtls",
+            identity=identity,
         )
         old = self.registrations.register(reg)
         if old is not None:
@@ -225,6 +260,47 @@ class LwM2MServer:
                 err,
             )
 
+    def _check_identity(self, request: Message, endpoint: str) -> str | None:
+        """Return the security identity of a Register; 4.03 when it may not register endpoint.
+
+        A secured endpoint (one with a credential) registers only through the DTLS identity
+        its credential proves; an identity registers only the endpoint it is bound to.
+        """
+        identity = self.transport.identity_of(request.remote)
+        credentials = self.config.credentials
+        if identity is None:
+            if credentials.secured(endpoint):
+                self._forbid(
+                    ("nosec", endpoint),
+                    f"{endpoint} has a credential: it registers over coaps:// with it, not over plain UDP",
+                    address_of(request.remote),
+                )
+            return None
+        bound = credentials.endpoint_of(identity)
+        if bound != endpoint:
+            self._forbid(
+                ("identity", identity, endpoint),
+                f"{identity} may register as {bound}, not as {endpoint}",
+                address_of(request.remote),
+            )
+        return identity
+
+    def _check_same_identity(self, request: Message, reg: Registration, what: str) -> None:
+        """Refuse (4.03) an Update or De-register that does not come through the registration's identity."""
+        identity = self.transport.identity_of(request.remote)
+        if identity != reg.identity:
+            self._forbid(
+                ("other identity", reg.endpoint, identity),
+                f"{what} of {reg.endpoint} through {identity or 'plain UDP'}, but it registered through "
+                f"{reg.identity or 'plain UDP'}",
+                address_of(request.remote),
+            )
+
+    def _forbid(self, key: tuple[Any, ...], reason: str, source: str) -> None:
+        self.stats.refused += 1
+        self._refusals.warn(key, "Refusing a request from %s: %s (4.03)", source, reason)
+        raise Refused(reason, Code.FORBIDDEN)
+
     def _admit(self, request: Message, endpoint: str) -> None:
         """Refuse a Register over a limit: 5.03 with Max-Age (when to try again), logged once per cause."""
         address = address_of(request.remote)
@@ -253,6 +329,7 @@ class LwM2MServer:
         reg = self.registrations.by_id(reg_id)
         if reg is None:
             raise Refused(f"no registration {reg_id}; register again", Code.NOT_FOUND)
+        self._check_same_identity(request, reg, "an Update")
         moved = self.registrations.move(reg, request.remote, address_of(request.remote))
         if params.lifetime is not None:
             reg.lifetime = self._lifetime(params.lifetime)
@@ -283,6 +360,7 @@ class LwM2MServer:
         reg = self.registrations.by_id(reg_id)
         if reg is None:
             raise Refused(f"no registration {reg_id}", Code.NOT_FOUND)
+        self._check_same_identity(request, reg, "a De-register")
         self.registrations.remove(reg)
         self._forget(reg)
         self.stats.deregistrations += 1
@@ -291,7 +369,10 @@ class LwM2MServer:
 
     def handle_send(self, request: Message) -> Message:
         """Take the values a device sends with Send."""
-        candidates = self.registrations.at_address(address_of(request.remote))
+        identity = self.transport.identity_of(request.remote)
+        candidates = [
+            reg for reg in self.registrations.at_address(address_of(request.remote)) if reg.identity == identity
+        ]
         if not candidates:
             raise Refused("Send from an address with no registration; register first", Code.NOT_FOUND)
         fmt = request.opt.content_format

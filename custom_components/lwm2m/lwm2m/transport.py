@@ -1,4 +1,8 @@
-"""The CoAP transport: one aiocoap context, bound once, shut down leaving nothing behind."""
+"""The CoAP transport: one aiocoap context, bound once, shut down leaving nothing behind.
+
+It serves coap:// on UDP and, when a DTLS port is given, coaps:// on a second socket of the
+same context: aiocoap picks the transport of each request by its remote.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,23 @@ import errno
 import itertools
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import aiocoap
 from aiocoap.message import Message
 from aiocoap.numbers import TransportTuning
 
-from .coap_internals import BoundedDeduplication, MalformedCounter, prepare_context, request_with_token
+from .coap_internals import (
+    BoundedDeduplication,
+    MalformedCounter,
+    add_message_interface,
+    prepare_context,
+    request_with_token,
+)
+from .dtls.contexts import ServerContext
+from .dtls.interface import DtlsAddress, DtlsInterface, DtlsLimits
+from .security.credentials import Credentials, ServerIdentity
 
 _LOGGER = logging.getLogger(__name__)
 # contexts bound to a free port (0) each get a logger of their own name too
@@ -29,11 +43,35 @@ class FastTuning(TransportTuning):
         self.MAX_RETRANSMIT = max_retransmit
 
 
-class CoapTransport:
-    """One bound aiocoap server context."""
+class DtlsSettings:
+    """What the coaps:// listener needs: its port, the credentials (read at every handshake), a certificate."""
 
     def __init__(
-        self, site: Any, host: str, port: int, *, dedup_lifetime: float = 247.0, dedup_max: int = 20_000
+        self,
+        port: int,
+        credentials: Callable[[], Credentials],
+        identity: ServerIdentity | None = None,
+        limits: DtlsLimits | None = None,
+    ) -> None:
+        """Listen on port (0: a free one)."""
+        self.port = port
+        self.credentials = credentials
+        self.identity = identity
+        self.limits = limits or DtlsLimits()
+
+
+class CoapTransport:
+    """One bound aiocoap server context: coap:// and, with dtls, coaps://."""
+
+    def __init__(
+        self,
+        site: Any,
+        host: str,
+        port: int,
+        *,
+        dedup_lifetime: float = 247.0,
+        dedup_max: int = 20_000,
+        dtls: DtlsSettings | None = None,
     ) -> None:
         """Serve site on host and port once started."""
         self._site = site
@@ -41,10 +79,12 @@ class CoapTransport:
         self._port = port
         self._dedup_lifetime = dedup_lifetime
         self._dedup_max = dedup_max
+        self._dtls_settings = dtls
         self.context: aiocoap.Context | None = None
         self.dedup: BoundedDeduplication | None = None
         self.malformed = MalformedCounter()
         self.port = 0
+        self.dtls: DtlsInterface | None = None
 
     async def start(self) -> None:
         """Bind the CoAP server."""
@@ -57,11 +97,44 @@ class CoapTransport:
             transports=["udp6"],
             loggername=f"coap-server.{name}",
         )
+        settings = self._dtls_settings
+        if settings is not None:
+            try:
+                ssl_context = ServerContext(settings.credentials, settings.identity).context
+                bind = (bind_address(self._host), settings.port)
+                self.dtls = await add_message_interface(
+                    self.context,
+                    lambda mman: DtlsInterface.create(mman, ssl_context, bind, server=True, limits=settings.limits),
+                )
+            except BaseException:
+                await self.context.shutdown()
+                self.context = None
+                raise
+            self.dtls.on_malformed = self.malformed.counted
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
+
+    @property
+    def dtls_port(self) -> int:
+        """Return the coaps:// port (0 when there is no DTLS listener)."""
+        return self.dtls.port if self.dtls is not None else 0
+
+    def identity_of(self, remote: Any) -> str | None:
+        """Return the security identity a remote proved (None over plain UDP)."""
+        return remote.identity if isinstance(remote, DtlsAddress) else None
+
+    def address_for(self, address: str, identity: str | None) -> Any:
+        """Return the coaps:// remote of a saved registration.
+
+        Its session is gone: requests fail until the device comes back with a handshake.
+        """
+        if self.dtls is None:
+            raise RuntimeError("there is no DTLS listener")
+        return self.dtls.address_for(address, identity)
 
     async def stop(self) -> None:
         """Unbind the CoAP server."""
         context, self.context = self.context, None
+        self.dtls = None
         self.malformed.summarize(final=True)
         if context is not None:
             # a stopped server's counter must not go on taking (and counting) the lines of the

@@ -79,7 +79,7 @@ def test_translations_cover_every_key() -> None:
         if "menu_options" in step:
             assert set(step["menu_options"]) == {"server", "emqx"}
             continue
-        assert set(step["data"]) == set(step["data_description"])
+        assert set(step.get("data", {})) == set(step.get("data_description", {}))
     icons = json.loads((INTEGRATION / "icons.json").read_text())
     for platform, keys in icons["entity"].items():
         for key in keys:

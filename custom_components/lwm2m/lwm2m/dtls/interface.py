@@ -1,0 +1,501 @@
+"""coaps:// as an aiocoap message interface: one UDP socket, one DTLS session per peer.
+
+aiocoap's message manager (CON/ACK, retransmission, deduplication) sits on top exactly as on
+plain UDP; this layer only turns datagrams into CoAP messages and back. A remote is a
+DtlsAddress: the peer's socket address and the security identity its handshake proved. Two
+remotes are equal only with the same identity, so an observation made through one identity
+never takes a notification from another, and a request goes out only through a session of
+its remote's identity.
+
+As a server it answers ClientHellos with stateless cookies (HelloVerifyRequest), bounds the
+handshakes in progress and the sessions (the least recently used session makes room), ends
+handshakes that take too long and sessions idle too long, and resumes sessions (the identity
+of a resumed session is the one its master secret was first proved with). As a client (the
+simulated device, the benchmark) it starts a handshake to a server when a request first
+goes there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiocoap import error, interfaces
+from aiocoap.message import Message
+from aiocoap.numbers import COAPS_PORT, constants
+from aiocoap.util import hostportjoin, hostportsplit
+from OpenSSL import SSL
+
+from ..limits import OnceLog
+from .records import is_client_hello
+from .session import DtlsSession
+
+_LOGGER = logging.getLogger(__name__)
+MAX_DATAGRAM = 65535
+
+
+@dataclass(slots=True, kw_only=True)
+class DtlsLimits:
+    """Bounds of a DTLS server: nothing grows without limit."""
+
+    max_sessions: int = 10_000
+    max_handshakes: int = 200  # handshakes in progress (each proved its address with a cookie)
+    handshake_timeout: float = 30.0  # seconds from a verified ClientHello to the end of the handshake
+    idle_timeout: float = 24 * 3600.0  # seconds without a record before a session is dropped
+    max_resumable: int = 20_000  # master secrets remembered for resumption
+    sweep_interval: float = 10.0
+
+
+@dataclass(slots=True)
+class DtlsStats:
+    """Counters of a DTLS interface (diagnostics, benchmark)."""
+
+    cookies_sent: int = 0  # HelloVerifyRequests: ClientHellos without a valid cookie
+    handshakes: int = 0  # completed, resumptions included
+    resumptions: int = 0
+    failed_handshakes: int = 0  # refused (unknown identity, wrong key) or timed out
+    refused_handshakes: int = 0  # over max_handshakes
+    evicted_sessions: int = 0  # made room for a new one
+    expired_sessions: int = 0  # idle too long
+    stray_datagrams: int = 0  # neither a ClientHello nor for a session
+    undecodable: int = 0  # decrypted, but no CoAP message
+    refusals: dict[str, int] = field(default_factory=dict)  # why handshakes failed, counted
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counters as a dict."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class DtlsAddress(interfaces.EndpointAddress):
+    """A peer on coaps://: its socket address and the identity its session proved."""
+
+    __slots__ = ("_interface", "identity", "sockaddr")
+    scheme = "coaps"
+    is_multicast = False
+    is_multicast_locally = False
+    maximum_block_size_exp = constants.MAX_REGULAR_BLOCK_SIZE_EXP
+
+    def __init__(self, interface: DtlsInterface, sockaddr: Any, identity: str | None) -> None:
+        """Name the peer at sockaddr with identity (None: a client's server, or not proved yet)."""
+        self._interface = interface
+        self.sockaddr = sockaddr
+        self.identity = identity
+
+    def __hash__(self) -> int:
+        """Hash by socket address and identity."""
+        return hash((self.sockaddr[:2], self.identity))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal with the same socket address and identity on the same interface."""
+        return (
+            isinstance(other, DtlsAddress)
+            and other._interface is self._interface
+            and other.sockaddr[:2] == self.sockaddr[:2]
+            and other.identity == self.identity
+        )
+
+    def __repr__(self) -> str:
+        """Show the peer and its identity."""
+        return f"<DtlsAddress {self.hostinfo} {self.identity or ''}>"
+
+    @property
+    def interface(self) -> DtlsInterface:
+        """Return the interface the peer talks through."""
+        return self._interface
+
+    @property
+    def hostinfo(self) -> str:
+        """Return host:port (IPv4 without its ::ffff: prefix)."""
+        host = self.sockaddr[0]
+        return str(hostportjoin(host[7:] if host.startswith("::ffff:") else host, self.sockaddr[1]))
+
+    @property
+    def hostinfo_local(self) -> str:
+        """Return the local side's host:port."""
+        return str(hostportjoin("::", self._interface.port))
+
+    @property
+    def uri_base(self) -> str:
+        """Return coaps://host:port."""
+        return "coaps://" + self.hostinfo
+
+    @property
+    def uri_base_local(self) -> str:
+        """Return the local side's coaps://host:port."""
+        return "coaps://" + self.hostinfo_local
+
+    @property
+    def blockwise_key(self) -> Any:
+        """Key block-wise transfers by peer and identity."""
+        return (self.sockaddr[:2], self.identity)
+
+    @property
+    def authenticated_claims(self) -> list[str]:
+        """Return the identity as aiocoap's claims."""
+        return [self.identity] if self.identity else []
+
+    def as_response_address(self) -> DtlsAddress:
+        """Answer through the same session."""
+        return self
+
+    def send(self, data: bytes) -> None:
+        """Send a CoAP message's bytes through the session."""
+        self._interface.send_plaintext(self, data)
+
+
+class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
+    """The DTLS message interface, as a server (context given) or a client."""
+
+    def __init__(
+        self,
+        mman: interfaces.MessageManager,
+        context: SSL.Context,
+        *,
+        server: bool,
+        limits: DtlsLimits | None = None,
+    ) -> None:
+        """Serve mman with DTLS sessions made from context; bind with create()."""
+        self._mman: interfaces.MessageManager | None = mman
+        self._context = context
+        self._server = server
+        self.limits = limits or DtlsLimits()
+        self.stats = DtlsStats()
+        self._sessions: OrderedDict[Any, DtlsSession] = OrderedDict()  # by peer, least recently used first
+        self._handshaking = 0
+        self._resumable: OrderedDict[bytes, str | None] = OrderedDict()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self._log = OnceLog(_LOGGER)
+        self.on_malformed: Callable[[str, str], None] | None = None  # (reason, source): the malformed counter
+        self.port = 0
+
+    @classmethod
+    async def create(
+        cls,
+        mman: interfaces.MessageManager,
+        context: SSL.Context,
+        bind: tuple[str, int],
+        *,
+        server: bool,
+        limits: DtlsLimits | None = None,
+    ) -> DtlsInterface:
+        """Bind a UDP socket (dual-stack, like aiocoap's udp6) and serve it."""
+        interface = cls(mman, context, server=server, limits=limits)
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            if server:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(bind)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        await interface._loop.create_datagram_endpoint(lambda: interface, sock=sock)
+        interface.port = sock.getsockname()[1]
+        interface._sweeper = interface._loop.call_later(interface.limits.sweep_interval, interface._sweep)
+        return interface
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """Return the bound socket."""
+        return self._transport.get_extra_info("socket") if self._transport is not None else None
+
+    # -- asyncio --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the datagram transport."""
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self._transport = transport
+
+    def error_received(self, exc: Exception) -> None:
+        """Ignore an ICMP error for some peer: its handshake or request retransmits and times out."""
+        _LOGGER.debug("DTLS socket error: %s", exc)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        """Feed a datagram to its peer's session, or answer a ClientHello."""
+        session = self._sessions.get(addr)
+        if is_client_hello(data) and (session is None or session.established):
+            if self._server:
+                self._hello(data, addr, session)
+            else:
+                self.stats.stray_datagrams += 1
+            return
+        if session is None:
+            self.stats.stray_datagrams += 1
+            return
+        self._sessions.move_to_end(addr)
+        now = time.monotonic()
+        session.last_seen = now
+        was_established = session.established
+        plaintexts, out = session.receive(data)
+        self._sendto(out, addr)
+        if not was_established:
+            self._progress(session)
+            if not session.established:
+                return
+        elif session.failure is not None:
+            self._end(session, session.failure)
+        for plaintext in plaintexts:
+            self._deliver(session, plaintext)
+
+    def _hello(self, data: bytes, addr: Any, old: DtlsSession | None) -> None:
+        """Answer a ClientHello: a cookie first; with a valid one, a new session.
+
+        A device that restarted replaces its old session with the new one.
+        """
+        if self._handshaking >= self.limits.max_handshakes:
+            self.stats.refused_handshakes += 1
+            self._log.warn(("handshakes",), "Refusing DTLS handshakes: %d in progress already", self._handshaking)
+            return
+        session, out = DtlsSession.accept(self._context, addr, data, time.monotonic())
+        if session is None:
+            if out:
+                self.stats.cookies_sent += 1
+            self._sendto(out, addr)
+            return
+        if old is not None:
+            self._drop(old)
+        self._make_room()
+        self._sessions[addr] = session
+        self._handshaking += 1
+        self._sendto(out, addr)
+        self._progress(session)
+
+    def _progress(self, session: DtlsSession) -> None:
+        """After a handshake step: done, failed, or wait (with the retransmission timer)."""
+        if session.timer is not None:
+            session.timer.cancel()
+            session.timer = None
+        if session.failure is not None:
+            self._failed(session, session.failure)
+            return
+        if session.established:
+            self._established(session)
+            return
+        wait = session.timeout()
+        deadline = session.started + self.limits.handshake_timeout - time.monotonic()
+        if deadline <= 0:
+            self._failed(session, "timed out")
+            return
+        session.timer = self._loop.call_later(
+            min(wait if wait is not None else deadline, deadline), self._tick, session
+        )
+
+    def _tick(self, session: DtlsSession) -> None:
+        session.timer = None
+        if self._sessions.get(session.sockaddr) is not session:
+            return
+        if session.started + self.limits.handshake_timeout <= time.monotonic():
+            self._failed(session, "timed out")
+            return
+        self._sendto(session.retransmit(), session.sockaddr)
+        self._progress(session)
+
+    def _established(self, session: DtlsSession) -> None:
+        self._handshaking -= 1
+        self.stats.handshakes += 1
+        digest = session.master_key_digest()
+        if session.identity is None and self._server:
+            # A resumption: no PSK lookup and no certificate this time; the identity is the one
+            # the session's master secret was first proved with.
+            session.identity = self._resumable.get(digest) if digest else None
+            if session.identity is None:
+                self._failed(session, "resumed a session this server does not know", established=True)
+                return
+            self.stats.resumptions += 1
+        if digest is not None:
+            self._resumable[digest] = session.identity
+            self._resumable.move_to_end(digest)
+            while len(self._resumable) > self.limits.max_resumable:
+                self._resumable.popitem(last=False)
+        session.address = DtlsAddress(self, session.sockaddr, session.identity if self._server else None)
+        _LOGGER.debug("DTLS session with %s established (%s)", session.address.hostinfo, session.identity)
+        pending, session.pending = session.pending, []
+        for plaintext in pending:
+            self._sendto(session.send(plaintext), session.sockaddr)
+
+    def _failed(self, session: DtlsSession, reason: str, *, established: bool = False) -> None:
+        """Count a failed handshake, log it once per source, forget the session."""
+        if not established:
+            self._handshaking -= 1
+        else:
+            self.stats.handshakes -= 1
+        self.stats.failed_handshakes += 1
+        self.stats.refusals[reason] = self.stats.refusals.get(reason, 0) + 1
+        host = session.sockaddr[0].removeprefix("::ffff:")
+        self._log.warn(("failed", host), "A DTLS handshake from %s failed: %s", host, reason)
+        if established:
+            self._sendto(session.close(), session.sockaddr)
+        self._forget(session)
+        self._fail_pending(session, reason)
+
+    def _deliver(self, session: DtlsSession, plaintext: bytes) -> None:
+        if self._mman is None:
+            return
+        try:
+            message = Message.decode(plaintext, remote=session.address)
+        except error.UnparsableMessage:
+            self.stats.undecodable += 1
+            if self.on_malformed is not None:
+                self.on_malformed("unparsable, over DTLS", session.address.hostinfo)
+            return
+        try:
+            self._mman.dispatch_message(message)
+        except Exception as err:  # noqa: BLE001 - a bad option aiocoap raises for counts as malformed, as on UDP
+            self.stats.undecodable += 1
+            if self.on_malformed is not None:
+                self.on_malformed("undecodable options, over DTLS", session.address.hostinfo)
+            _LOGGER.debug("Ignoring an undecodable message from %s: %s", session.address, err)
+
+    def _sendto(self, datagrams: list[bytes], addr: Any) -> None:
+        if self._transport is None:
+            return
+        for datagram in datagrams:
+            self._transport.sendto(datagram, addr)
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def _make_room(self) -> None:
+        """Drop the least recently used established session while the sessions are at their bound."""
+        while len(self._sessions) >= self.limits.max_sessions:
+            victim = next((s for s in self._sessions.values() if s.established), None)
+            if victim is None:
+                return  # all are handshakes, which max_handshakes bounds
+            self.stats.evicted_sessions += 1
+            self._log.warn(
+                ("evict",),
+                "DTLS sessions at their maximum of %d: dropping the least recently used",
+                self.limits.max_sessions,
+            )
+            self._end(victim, "dropped to make room for another session")
+
+    def _sweep(self) -> None:
+        """End idle sessions; runs every sweep_interval."""
+        now = time.monotonic()
+        limit = self.limits.idle_timeout
+        for session in [s for s in self._sessions.values() if s.established and now - s.last_seen > limit]:
+            self.stats.expired_sessions += 1
+            self._end(session, "idle")
+        self._sweeper = self._loop.call_later(self.limits.sweep_interval, self._sweep)
+
+    def _end(self, session: DtlsSession, reason: str) -> None:
+        """End an established session: close_notify, its requests fail."""
+        self._sendto(session.close(), session.sockaddr)
+        self._forget(session)
+        if session.address is not None and self._mman is not None:
+            self._mman.dispatch_error(error.NetworkError(f"DTLS session ended: {reason}"), session.address)
+        _LOGGER.debug("DTLS session with %s ended: %s", session.sockaddr, reason)
+
+    def _drop(self, session: DtlsSession) -> None:
+        """Forget a session without a word to the peer (it started a new handshake)."""
+        if not session.established:
+            self._handshaking -= 1
+        self._forget(session)
+
+    def _forget(self, session: DtlsSession) -> None:
+        if session.timer is not None:
+            session.timer.cancel()
+            session.timer = None
+        if self._sessions.get(session.sockaddr) is session:
+            del self._sessions[session.sockaddr]
+
+    def _fail_pending(self, session: DtlsSession, reason: str) -> None:
+        """Fail a client's requests that waited for a handshake that failed."""
+        if session.pending and self._mman is not None:
+            session.pending = []
+            self._mman.dispatch_error(
+                error.NetworkError(f"DTLS handshake failed: {reason}"), DtlsAddress(self, session.sockaddr, None)
+            )
+
+    def session_count(self) -> int:
+        """Return how many sessions are established."""
+        return len(self._sessions) - self._handshaking
+
+    def identity_of(self, remote: Any) -> str | None:
+        """Return the security identity of a remote of this interface."""
+        return remote.identity if isinstance(remote, DtlsAddress) else None
+
+    def address_for(self, hostport: str, identity: str | None) -> DtlsAddress:
+        """Return the remote for a "host:port" (a registration's saved address) and identity."""
+        host, port = hostportsplit(hostport)
+        if ":" not in host:
+            host = "::ffff:" + host
+        return DtlsAddress(self, (host, port or COAPS_PORT, 0, 0), identity)
+
+    # -- aiocoap's MessageInterface ---------------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        """Send a CoAP message (the message manager's call)."""
+        if self._mman is None:
+            return
+        message.remote.send(message.encode())
+
+    def send_plaintext(self, remote: DtlsAddress, data: bytes) -> None:
+        """Encrypt data for remote's session; as a client, start one first if needed."""
+        session = self._sessions.get(remote.sockaddr)
+        if session is not None and session.established and (not self._server or session.identity == remote.identity):
+            self._sendto(session.send(data), remote.sockaddr)
+            return
+        if not self._server:
+            if session is None:
+                session, out = DtlsSession.connect(self._context, remote.sockaddr, time.monotonic())
+                self._sessions[remote.sockaddr] = session
+                self._handshaking += 1
+                self._sendto(out, remote.sockaddr)
+                self._progress(session)
+            if len(session.pending) < 32:
+                session.pending.append(data)
+            return
+        # No session of that identity (the device went, or the server restarted): the request
+        # fails now rather than after its retransmissions; the device comes back with a handshake.
+        reason = "no DTLS session with the device (it must connect first)"
+        self._loop.call_soon(self._no_session, remote, reason)
+
+    def _no_session(self, remote: DtlsAddress, reason: str) -> None:
+        if self._mman is not None:
+            self._mman.dispatch_error(error.NetworkError(reason), remote)
+
+    def serves(self, remote: Any) -> bool:
+        """Return whether remote belongs to this interface."""
+        return isinstance(remote, DtlsAddress) and remote.interface is self
+
+    async def recognize_remote(self, remote: Any) -> bool:
+        """Return whether remote belongs to this interface (aiocoap's question)."""
+        return self.serves(remote)
+
+    async def determine_remote(self, request: Message) -> DtlsAddress | None:
+        """Return the remote of a coaps:// request (a client's); None for other schemes."""
+        if request.requested_scheme != "coaps" or self._server:
+            return None
+        if request.unresolved_remote is not None:
+            host, port = hostportsplit(request.unresolved_remote)
+        else:
+            host, port = request.opt.uri_host, request.opt.uri_port
+        if not host:
+            raise ValueError("no host to send a coaps request to")
+        infos = await self._loop.getaddrinfo(
+            host, port or COAPS_PORT, family=socket.AF_INET6, type=socket.SOCK_DGRAM, flags=socket.AI_V4MAPPED
+        )
+        return DtlsAddress(self, infos[0][4], None)
+
+    async def shutdown(self) -> None:
+        """Close every session (close_notify) and the socket."""
+        for session in list(self._sessions.values()):
+            if session.established:
+                self._sendto(session.close(), session.sockaddr)
+            self._forget(session)
+        self._handshaking = 0
+        self._mman = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None

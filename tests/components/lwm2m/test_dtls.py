@@ -1,0 +1,152 @@
+"""coaps:// in Home Assistant: the DTLS port in the flows, credentials in the options flow, a
+device with a PSK becoming a device with entities, keys kept out of diagnostics."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m.const import (
+    CONF_CREDENTIALS,
+    CONF_DTLS_PORT,
+    CONF_PORT,
+    CONF_SERVER_CERTIFICATE,
+    DOMAIN,
+)
+from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics
+from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
+from custom_components.lwm2m.lwm2m.security.certificates import self_signed
+from tests.components.lwm2m.conftest import entry_data, wait_for
+from tests.live.broker import free_udp_port
+from tests.sim import SimClient
+
+
+@pytest.fixture
+async def dtls_entry(hass: HomeAssistant, udp: None) -> Any:
+    port, dtls_port = free_udp_port(), free_udp_port()
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="LwM2M", unique_id=str(port), data=entry_data(port, **{CONF_DTLS_PORT: dtls_port})
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entry
+    if entry.state.recoverable:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def _options(hass: HomeAssistant, entry: MockConfigEntry, credentials: dict[str, Any]) -> Any:
+    """Go through the options flow to the credentials step and submit credentials."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"edit_credentials": True})
+    assert result["step_id"] == "credentials"
+    return await hass.config_entries.options.async_configure(result["flow_id"], credentials)
+
+
+async def test_the_server_step_takes_a_dtls_port(hass: HomeAssistant, udp: None) -> None:
+    port = free_udp_port()
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "server"})
+    fields = {"host": "127.0.0.1", "port": port, "min_lifetime": 10, "max_lifetime": 86400}
+    same = await hass.config_entries.flow.async_configure(result["flow_id"], {**fields, CONF_DTLS_PORT: port})
+    assert same["errors"] == {CONF_DTLS_PORT: "same_port"}
+    dtls_port = free_udp_port()
+    done = await hass.config_entries.flow.async_configure(same["flow_id"], {**fields, CONF_DTLS_PORT: dtls_port})
+    assert done["type"] is FlowResultType.CREATE_ENTRY and done["data"][CONF_DTLS_PORT] == dtls_port
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert entry.runtime_data.source.dtls_port == dtls_port
+    assert entry.data[CONF_SERVER_CERTIFICATE].startswith("-----BEGIN CERTIFICATE-----")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_psk_device_added_in_the_options_becomes_a_device(hass: HomeAssistant, dtls_entry: Any) -> None:
+    result = await _options(hass, dtls_entry, {"endpoint": "tracker-1", "security_mode": "psk"})
+    assert result["step_id"] == "credential_key"  # no key given: one is made and shown once
+    key = result["description_placeholders"]["key"]
+    assert len(bytes.fromhex(key)) == 16 and result["description_placeholders"]["identity"] == "tracker-1"
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert dtls_entry.options[CONF_CREDENTIALS] == [
+        {"endpoint": "tracker-1", "mode": "psk", "identity": "tracker-1", "key": key}
+    ]
+
+    source = dtls_entry.runtime_data.source
+    client = SimClient("tracker-1", source.dtls_port, dtls=ClientContext(psk=(b"tracker-1", bytes.fromhex(key))))
+    plain = SimClient("tracker-1", dtls_entry.data[CONF_PORT])
+    try:
+        await client.start()
+        registry = dr.async_get(hass)
+        devices = await wait_for(hass, lambda: dr.async_entries_for_config_entry(registry, dtls_entry.entry_id))
+        assert [d.identifiers for d in devices] == [{(DOMAIN, "tracker-1")}]
+        state = await wait_for(hass, lambda: hass.states.get("sensor.tracker_1_temperature"))
+        assert state.state == "21.5"
+        client.set_value("/3303/0/5700", 24.0)
+        await wait_for(hass, lambda: hass.states.get("sensor.tracker_1_temperature").state == "24.0")
+        await plain.start(register=False)
+        assert (await plain.register()).code.dotted == "4.03"  # its name cannot be taken over plain UDP
+        diagnostics = await async_get_config_entry_diagnostics(hass, dtls_entry)
+        text = json.dumps(diagnostics)
+        assert key not in text and "BEGIN PRIVATE KEY" not in text
+        server = diagnostics["server"]["dtls"]
+        assert server["handshakes"] == 1 and server["credentials"][0]["key"] == "**REDACTED**"
+        assert "tracker-1" not in json.dumps(diagnostics["entry"]["options"])
+    finally:
+        await client.stop()
+        await plain.stop()
+
+
+@pytest.mark.parametrize(
+    ("form", "errors"),
+    [
+        ({"endpoint": "a/b", "security_mode": "psk"}, {"endpoint": "invalid_endpoint"}),
+        ({"endpoint": "x", "security_mode": "psk", "psk_key": "zz"}, {"psk_key": "invalid_credential"}),
+        ({"endpoint": "x", "security_mode": "x509"}, {"certificate": "certificate_required"}),
+        ({"endpoint": "x", "security_mode": "x509", "certificate": "junk"}, {"certificate": "invalid_credential"}),
+    ],
+)
+async def test_bad_credentials_are_explained(
+    hass: HomeAssistant, dtls_entry: Any, form: dict[str, Any], errors: dict[str, str]
+) -> None:
+    result = await _options(hass, dtls_entry, form)
+    assert result["type"] is FlowResultType.FORM and result["errors"] == errors
+
+
+async def test_credentials_are_kept_replaced_and_removed(hass: HomeAssistant, dtls_entry: Any) -> None:
+    certificate = self_signed("meter-1")[0]
+    key = "00112233445566778899aabbccddeeff"
+    result = await _options(
+        hass, dtls_entry, {"endpoint": "meter-1", "security_mode": "x509", "certificate": certificate}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    result = await _options(
+        hass, dtls_entry, {"endpoint": "gas", "security_mode": "psk", "psk_identity": "g", "psk_key": key}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert [c["endpoint"] for c in dtls_entry.options[CONF_CREDENTIALS]] == ["meter-1", "gas"]
+    # the same identity again is refused; other options leave the credentials alone
+    again = await _options(
+        hass, dtls_entry, {"endpoint": "gas2", "security_mode": "psk", "psk_identity": "g", "psk_key": key}
+    )
+    assert again["errors"] == {"endpoint": "credential_exists"}
+    result = await hass.config_entries.options.async_init(dtls_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"notification_rate": 5})
+    await hass.async_block_till_done()
+    assert len(dtls_entry.options[CONF_CREDENTIALS]) == 2
+    result = await _options(hass, dtls_entry, {"remove": ["meter-1"]})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert [c["endpoint"] for c in dtls_entry.options[CONF_CREDENTIALS]] == ["gas"]
+    assert dtls_entry.runtime_data.source.config.credentials.for_endpoint("gas").psk_key == bytes.fromhex(key)
