@@ -50,3 +50,9 @@ def test_emqx_benchmark_prints_every_path() -> None:
     lines = out.splitlines()
     assert len(lines) == 5 and "bridge up" in lines[1] and "register" in lines[4]
     assert all(float(line.split()[-1].replace(",", "")) > 0 for line in lines[1:])
+
+
+def test_dtls_benchmark_prints_handshakes_and_both_transports() -> None:
+    out = _run("tests.bench.bench_dtls", "--devices", "5", "--notify", "10")
+    assert "handshakes (PSK, cookie exchange): 5 in all" in out
+    assert "coaps:// (DTLS):" in out and "coap:// (plain UDP):" in out and "DTLS/plain notifications:" in out

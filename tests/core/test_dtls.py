@@ -4,7 +4,6 @@ NoSec beside them; identities are bound to endpoint names."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,80 +11,29 @@ from aiocoap import Message
 from aiocoap.error import NetworkError
 from aiocoap.numbers.codes import Code
 
-from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
 from custom_components.lwm2m.lwm2m.errors import LwM2MError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.security.certificates import self_signed
 from custom_components.lwm2m.lwm2m.security.credentials import (
-    PSK,
-    X509,
-    Credential,
-    Credentials,
     certificate_der,
     certificate_identity,
 )
 from custom_components.lwm2m.lwm2m.server import LwM2MServer
+from tests.core.dtls_peers import DEVICE_CERT, KEY, psk_device, until
 from tests.sim import SimClient
 
 P = Path.parse
-KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
-DEVICE_CERT = self_signed("cert-dev")
-
-
-def psk_device(identity: str = "psk-id", key: bytes = KEY) -> ClientContext:
-    return ClientContext(psk=(identity.encode(), key))
-
-
-@pytest.fixture
-async def dtls_server(udp: None) -> AsyncIterator[LwM2MServer]:
-    credentials = Credentials(
-        [
-            Credential("psk-dev", PSK, psk_identity="psk-id", psk_key=KEY),
-            Credential("cert-dev", X509, certificate=certificate_der(DEVICE_CERT[0])),
-            Credential("other-dev", PSK, psk_identity="other-id", psk_key=KEY[::-1]),
-        ]
-    )
-    server = LwM2MServer(
-        ServerConfig(
-            host="::", port=0, dtls_port=0, credentials=credentials, request_timeout=5, expiry_check_interval=0.2
-        )
-    )
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def device(dtls_server: LwM2MServer) -> AsyncIterator[Any]:
-    clients: list[SimClient] = []
-
-    async def make(endpoint: str, dtls: ClientContext | None, *, register: bool = True, **kwargs: Any) -> SimClient:
-        port = dtls_server.dtls_port if dtls is not None else dtls_server.port
-        client = SimClient(endpoint, port, dtls=dtls, **kwargs)
-        clients.append(client)
-        await client.start(register=register)
-        return client
-
-    yield make
-    for client in clients:
-        await client.stop()
-
-
-async def _until(predicate: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("mode", ["psk", "x509"])
-async def test_the_whole_flow_over_coaps(dtls_server: LwM2MServer, device: Any, mode: str) -> None:
+async def test_the_whole_flow_over_coaps(dtls_server: LwM2MServer, dtls_device: Any, mode: str) -> None:
     events: list[Event] = []
     dtls_server.events.subscribe(events.append)
     name = "psk-dev" if mode == "psk" else "cert-dev"
     dtls = psk_device() if mode == "psk" else ClientContext(certificate=DEVICE_CERT)
-    client = await device(name, dtls)
+    client = await dtls_device(name, dtls)
     assert client.location[0] == "rd"
     registered = events[0]
     assert registered.type is EventType.REGISTERED
@@ -100,11 +48,11 @@ async def test_the_whole_flow_over_coaps(dtls_server: LwM2MServer, device: Any, 
     assert (await endpoint.execute("/3/0/4")).code == "2.04"
     await endpoint.observe("/3303/0/5700")
     client.set_value("/3303/0/5700", 23.0)
-    await _until(
+    await until(
         lambda: any(e.type is EventType.NOTIFICATION and e.values.get(P("/3303/0/5700")) == 23.0 for e in events)
     )
     assert (await client.send([P("/3/0/9")])).code == Code.CHANGED
-    await _until(lambda: any(e.type is EventType.SEND for e in events))
+    await until(lambda: any(e.type is EventType.SEND for e in events))
     assert (await client.update(lifetime=90)).code == Code.CHANGED
     assert (await client.deregister()).code == Code.DELETED
     assert name not in dtls_server.registrations
@@ -112,9 +60,9 @@ async def test_the_whole_flow_over_coaps(dtls_server: LwM2MServer, device: Any, 
     assert stats.handshakes == 1 and stats.cookies_sent == 1 and stats.failed_handshakes == 0
 
 
-async def test_nosec_beside_dtls(dtls_server: LwM2MServer, device: Any) -> None:
-    secure = await device("psk-dev", psk_device())
-    plain = await device("plain-dev", None)
+async def test_nosec_beside_dtls(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    secure = await dtls_device("psk-dev", psk_device())
+    plain = await dtls_device("plain-dev", None)
     assert secure.location and plain.location
     reg = dtls_server.registrations.by_endpoint("plain-dev")
     assert reg.transport == "udp" and reg.identity is None
@@ -122,15 +70,15 @@ async def test_nosec_beside_dtls(dtls_server: LwM2MServer, device: Any) -> None:
     assert (await dtls_server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
 
 
-async def test_a_secured_name_cannot_be_taken_over(dtls_server: LwM2MServer, device: Any) -> None:
+async def test_a_secured_name_cannot_be_taken_over(dtls_server: LwM2MServer, dtls_device: Any) -> None:
     """The attack of issue #15: a Register of an existing name from elsewhere replaced the device."""
-    real = await device("psk-dev", psk_device())
+    real = await dtls_device("psk-dev", psk_device())
     await dtls_server.endpoint("psk-dev").observe("/3303/0/5700")
     reg = dtls_server.registrations.by_endpoint("psk-dev")
 
-    over_udp = await device("psk-dev", None, register=False)
+    over_udp = await dtls_device("psk-dev", None, register=False)
     assert (await over_udp.register()).code == Code.FORBIDDEN
-    other_identity = await device("psk-dev", psk_device("other-id", KEY[::-1]), register=False)
+    other_identity = await dtls_device("psk-dev", psk_device("other-id", KEY[::-1]), register=False)
     answer = await other_identity.register()
     assert answer.code == Code.FORBIDDEN
     assert b"other-id" in answer.payload and b"other-dev" in answer.payload
@@ -141,14 +89,14 @@ async def test_a_secured_name_cannot_be_taken_over(dtls_server: LwM2MServer, dev
     seen: list[Event] = []
     dtls_server.events.subscribe(seen.append)
     real.set_value("/3303/0/5700", 30.0)
-    await _until(lambda: any(e.type is EventType.NOTIFICATION for e in seen))
+    await until(lambda: any(e.type is EventType.NOTIFICATION for e in seen))
     assert dtls_server.stats.refused == 2
 
 
-async def test_update_and_deregister_only_through_the_same_identity(dtls_server: LwM2MServer, device: Any) -> None:
-    real = await device("psk-dev", psk_device())
-    other = await device("other-dev", psk_device("other-id", KEY[::-1]))
-    plain = await device("plain", None)
+async def test_update_and_deregister_only_through_the_same_identity(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    real = await dtls_device("psk-dev", psk_device())
+    other = await dtls_device("other-dev", psk_device("other-id", KEY[::-1]))
+    plain = await dtls_device("plain", None)
     for intruder in (other, plain):
         intruder.location = real.location
         assert (await intruder.update()).code == Code.FORBIDDEN
@@ -158,31 +106,31 @@ async def test_update_and_deregister_only_through_the_same_identity(dtls_server:
     assert (await other.send([P("/3/0/9")])).code == Code.CHANGED
 
 
-async def test_a_wrong_key_and_an_unknown_identity_get_no_session(dtls_server: LwM2MServer, device: Any) -> None:
+async def test_a_wrong_key_and_an_unknown_identity_get_no_session(dtls_server: LwM2MServer, dtls_device: Any) -> None:
     dtls_server.transport.dtls.limits.handshake_timeout = 1.0
     for dtls in (psk_device(key=KEY[::-1]), psk_device("nobody")):
-        client = await device("psk-dev", dtls, register=False)
+        client = await dtls_device("psk-dev", dtls, register=False)
         with pytest.raises((TimeoutError, NetworkError)):  # the handshake fails, or times out
             await client.register()
-    await _until(lambda: dtls_server.transport.dtls.stats.failed_handshakes == 2)
+    await until(lambda: dtls_server.transport.dtls.stats.failed_handshakes == 2)
     stats = dtls_server.transport.dtls.stats
     assert stats.handshakes == 0 and dtls_server.transport.dtls.session_count() == 0
     assert any("unknown PSK identity" in reason for reason in stats.refusals)
     assert "psk-dev" not in dtls_server.registrations
 
 
-async def test_an_unknown_certificate_is_refused(dtls_server: LwM2MServer, device: Any) -> None:
-    stranger = await device("cert-dev", ClientContext(certificate=self_signed("cert-dev")), register=False)
+async def test_an_unknown_certificate_is_refused(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    stranger = await dtls_device("cert-dev", ClientContext(certificate=self_signed("cert-dev")), register=False)
     with pytest.raises((TimeoutError, NetworkError)):  # the handshake fails
         await stranger.register()
-    await _until(lambda: dtls_server.transport.dtls.stats.failed_handshakes == 1)
+    await until(lambda: dtls_server.transport.dtls.stats.failed_handshakes == 1)
     assert any("unknown certificate" in reason for reason in dtls_server.transport.dtls.stats.refusals)
 
 
-async def test_requests_to_a_device_without_a_session_fail_at_once(dtls_server: LwM2MServer, device: Any) -> None:
-    client = await device("psk-dev", psk_device())
+async def test_requests_to_a_device_without_a_session_fail_at_once(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    client = await dtls_device("psk-dev", psk_device())
     await client.sleep()  # closes its socket, with a close_notify
-    await _until(lambda: dtls_server.transport.dtls.session_count() == 0)
+    await until(lambda: dtls_server.transport.dtls.session_count() == 0)
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(LwM2MError):
@@ -190,17 +138,17 @@ async def test_requests_to_a_device_without_a_session_fail_at_once(dtls_server: 
     assert loop.time() - started < 1.0  # not after the retransmissions (~14 s)
 
 
-async def test_a_device_that_restarts_gets_a_new_session(dtls_server: LwM2MServer, device: Any) -> None:
-    client = await device("psk-dev", psk_device())
+async def test_a_device_that_restarts_gets_a_new_session(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    client = await dtls_device("psk-dev", psk_device())
     port = client.local_port
     await client.stop()
-    again = await device("psk-dev", psk_device(), local_port=port)  # same address, a fresh handshake
+    again = await dtls_device("psk-dev", psk_device(), local_port=port)  # same address, a fresh handshake
     assert again.location and dtls_server.transport.dtls.stats.handshakes == 2
     assert dtls_server.transport.dtls.session_count() == 1
     assert (await dtls_server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
 
 
-async def test_plain_coap_to_the_dtls_port_is_dropped(dtls_server: LwM2MServer, device: Any) -> None:
+async def test_plain_coap_to_the_dtls_port_is_dropped(dtls_server: LwM2MServer, dtls_device: Any) -> None:
     client = SimClient("x", dtls_server.dtls_port)
     await client.start(register=False)
     try:

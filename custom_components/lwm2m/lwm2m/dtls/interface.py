@@ -32,6 +32,7 @@ from aiocoap.numbers import COAPS_PORT, constants
 from aiocoap.util import hostportjoin, hostportsplit
 from OpenSSL import SSL
 
+from ..coap_internals import enlarge_receive_buffer
 from ..limits import OnceLog
 from .records import is_client_hello
 from .session import DtlsSession
@@ -198,6 +199,7 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
             sock.close()
             raise
         sock.setblocking(False)
+        enlarge_receive_buffer(sock)  # as on plain UDP: room for bursts and storms
         await interface._loop.create_datagram_endpoint(lambda: interface, sock=sock)
         interface.port = sock.getsockname()[1]
         interface._sweeper = interface._loop.call_later(interface.limits.sweep_interval, interface._sweep)
