@@ -127,6 +127,22 @@ async def test_an_unknown_certificate_is_refused(dtls_server: LwM2MServer, dtls_
     assert any("unknown certificate" in reason for reason in dtls_server.transport.dtls.stats.refusals)
 
 
+async def test_queue_mode_over_coaps_keeps_the_observations(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    """A device in queue mode closes its session to sleep and comes back with a new handshake."""
+    dtls_server.queue.window = 0.3
+    client = await dtls_device("psk-dev", psk_device(), queue_mode=True)
+    endpoint = dtls_server.endpoint("psk-dev")
+    await endpoint.observe("/3303/0/5700")
+    await client.sleep()  # close_notify: the server forgets the session, not the observation
+    await until(lambda: dtls_server.transport.dtls.session_count() == 0 and not dtls_server.queue.is_awake("psk-dev"))
+    pending = asyncio.create_task(endpoint.read("/3/0/9"))
+    await until(lambda: dtls_server.queue.queued("psk-dev") == 1)
+    assert (await client.wake()).code == Code.CHANGED  # a new handshake, then an Update
+    assert (await pending).value("/3/0/9") == 95
+    assert len(dtls_server.observations) == 1
+    assert dtls_server.transport.dtls.stats.handshakes == 2
+
+
 async def test_requests_to_a_device_without_a_session_fail_at_once(dtls_server: LwM2MServer, dtls_device: Any) -> None:
     client = await dtls_device("psk-dev", psk_device())
     await client.sleep()  # closes its socket, with a close_notify

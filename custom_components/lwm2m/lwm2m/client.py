@@ -673,4 +673,6 @@ def _network_reason(err: BaseException) -> str:
         return "its port is closed (ICMP port unreachable: the device went away or now uses another port)"
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
+    if isinstance(err, coap_error.NetworkError) and err.args and isinstance(err.args[0], str):
+        return err.args[0]  # a reason of ours (DTLS); aiocoap's str() names only the class
     return str(err)

@@ -42,6 +42,7 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import logging
@@ -386,3 +387,16 @@ async def add_message_interface(context: aiocoap.Context, constructor: Callable[
     """
     await context._append_tokenmanaged_messagemanaged_transport(constructor)  # noqa: SLF001 - aiocoap internals
     return context.request_interfaces[-1].token_interface.message_interface
+
+
+def fail_request(message_manager: Any, message: Message, exception: BaseException) -> None:
+    """Fail the one outgoing request message belongs to (not every request to its remote, as dispatch_error does).
+
+    A request that cannot go out over its DTLS session fails at once; the observations of the
+    same device live on, for the device's next session.
+    """
+    requests = getattr(message_manager.token_manager, "outgoing_requests", None) or {}
+    request = requests.get((message.token, message.remote))
+    if request is not None:
+        with contextlib.suppress(asyncio.InvalidStateError):
+            request.add_exception(exception)

@@ -32,7 +32,7 @@ from aiocoap.numbers import COAPS_PORT, constants
 from aiocoap.util import hostportjoin, hostportsplit
 from OpenSSL import SSL
 
-from ..coap_internals import enlarge_receive_buffer
+from ..coap_internals import enlarge_receive_buffer, fail_request
 from ..limits import OnceLog
 from .records import is_client_hello
 from .session import DtlsSession
@@ -389,11 +389,13 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         self._sweeper = self._loop.call_later(self.limits.sweep_interval, self._sweep)
 
     def _end(self, session: DtlsSession, reason: str) -> None:
-        """End an established session: close_notify, its requests fail."""
+        """End an established session with a close_notify.
+
+        Requests in flight fail at their next retransmission (send); observations stay, for
+        the device's next session of the same identity.
+        """
         self._sendto(session.close(), session.sockaddr)
         self._forget(session)
-        if session.address is not None and self._mman is not None:
-            self._mman.dispatch_error(error.NetworkError(f"DTLS session ended: {reason}"), session.address)
         _LOGGER.debug("DTLS session with %s ended: %s", session.sockaddr, reason)
 
     def _drop(self, session: DtlsSession) -> None:
@@ -435,17 +437,26 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
     # -- aiocoap's MessageInterface ---------------------------------------------------------
 
     def send(self, message: Message) -> None:
-        """Send a CoAP message (the message manager's call)."""
+        """Send a CoAP message (the message manager's call).
+
+        A server's request to a device without a session of its identity (the device slept and
+        closed it, or the server restarted) fails at once, rather than after its
+        retransmissions; anything else for such a device is dropped, as a datagram to a device
+        that sleeps would be. The device's observations live on for its next session.
+        """
         if self._mman is None:
             return
-        message.remote.send(message.encode())
+        if self.send_plaintext(message.remote, message.encode()) or not message.code.is_request():
+            return
+        reason = "no DTLS session with the device (it must connect first)"
+        self._loop.call_soon(fail_request, self._mman, message, error.NetworkError(reason))
 
-    def send_plaintext(self, remote: DtlsAddress, data: bytes) -> None:
-        """Encrypt data for remote's session; as a client, start one first if needed."""
+    def send_plaintext(self, remote: DtlsAddress, data: bytes) -> bool:
+        """Encrypt data for remote's session (as a client, start one first); return False if there is none."""
         session = self._sessions.get(remote.sockaddr)
         if session is not None and session.established and (not self._server or session.identity == remote.identity):
             self._sendto(session.send(data), remote.sockaddr)
-            return
+            return True
         if not self._server:
             if session is None:
                 session, out = DtlsSession.connect(self._context, remote.sockaddr, time.monotonic())
@@ -455,15 +466,8 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
                 self._progress(session)
             if len(session.pending) < 32:
                 session.pending.append(data)
-            return
-        # No session of that identity (the device went, or the server restarted): the request
-        # fails now rather than after its retransmissions; the device comes back with a handshake.
-        reason = "no DTLS session with the device (it must connect first)"
-        self._loop.call_soon(self._no_session, remote, reason)
-
-    def _no_session(self, remote: DtlsAddress, reason: str) -> None:
-        if self._mman is not None:
-            self._mman.dispatch_error(error.NetworkError(reason), remote)
+            return True
+        return False
 
     def serves(self, remote: Any) -> bool:
         """Return whether remote belongs to this interface."""
