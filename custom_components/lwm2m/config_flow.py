@@ -42,6 +42,7 @@ from .const import (
     CONF_REGISTRATION_RATE,
     CONF_REMOVE,
     CONF_SECURITY_MODE,
+    CONF_SERVER_CERTIFICATE,
     CONF_XML_DIR,
     DEFAULT_DTLS_PORT,
     DEFAULT_HOST,
@@ -504,7 +505,13 @@ class LwM2MOptionsFlow(OptionsFlow):
             step_id="credentials",
             data_schema=_schema(fields),
             errors=errors,
-            description_placeholders={**PLACEHOLDERS, "count": str(len(existing))},
+            description_placeholders={
+                **PLACEHOLDERS,
+                "count": str(len(existing)),
+                "server_certificate": self.config_entry.data.get(
+                    CONF_SERVER_CERTIFICATE, "(made when coaps:// starts)"
+                ),
+            },
         )
 
     async def async_step_credential_key(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

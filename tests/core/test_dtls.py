@@ -11,6 +11,7 @@ from aiocoap import Message
 from aiocoap.error import NetworkError
 from aiocoap.numbers.codes import Code
 
+from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
 from custom_components.lwm2m.lwm2m.errors import LwM2MError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
@@ -174,3 +175,33 @@ async def test_plain_coap_to_the_dtls_port_is_dropped(dtls_server: LwM2MServer, 
     finally:
         await client.stop()
     assert dtls_server.transport.dtls.stats.stray_datagrams >= 1
+
+
+async def test_a_restored_registration_waits_for_the_device_to_connect_again(
+    dtls_server: LwM2MServer, dtls_device: Any
+) -> None:
+    """After a restart the sessions are gone: requests fail at once, until the device's next handshake."""
+    client = await dtls_device("psk-dev", psk_device())
+    saved = [reg.to_dict() for reg in dtls_server.registrations]
+    port, dtls_port, config = dtls_server.port, dtls_server.dtls_port, dtls_server.config
+    await dtls_server.stop()
+    config.port, config.dtls_port = port, dtls_port
+    again = LwM2MServer(config)
+    (restored,) = again.restore(saved)
+    assert restored.transport == "dtls" and restored.identity == "psk:psk-id"
+    await again.start()
+    try:
+        with pytest.raises(LwM2MError, match="no DTLS session"):
+            await again.endpoint("psk-dev").read("/3/0/9")
+        assert (await client.update()).code == Code.CHANGED  # the device's next message: a new handshake
+        assert (await again.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
+    finally:
+        await again.stop()
+        await dtls_server.start()  # for the fixture's stop
+
+
+async def test_without_a_dtls_listener_secured_registrations_are_not_restored(dtls_server: LwM2MServer) -> None:
+    saved = {"reg_id": "r1", "endpoint": "psk-dev", "lifetime": 600, "transport": "dtls", "identity": "psk:psk-id"}
+    plain = LwM2MServer(ServerConfig(port=0))
+    assert plain.restore([saved]) == []
+    assert [r.endpoint for r in plain.restore([{**saved, "transport": "udp", "identity": None}])] == ["psk-dev"]

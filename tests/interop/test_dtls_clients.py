@@ -143,3 +143,16 @@ async def test_garbage_replays_and_wrong_epochs_break_nothing(dtls_server: LwM2M
     assert (await dtls_server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
     assert (await client.update()).code.dotted == "2.04"
     assert server_side.session_count() == 1 and len(server_side._sessions) == 1
+
+
+async def test_renegotiation_is_refused_and_breaks_nothing(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    """openssl s_client's R asks for a renegotiation inside the session; the server refuses it."""
+    _code, out = await _run(
+        "openssl", "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{dtls_server.dtls_port}",
+        "-psk_identity", "psk-id", "-psk", KEY.hex(), "-cipher", "PSK-AES128-CCM8:@SECLEVEL=0",
+        stdin=b"R\n", timeout=30,
+    )  # fmt: skip
+    assert "RENEGOTIATING" in out and "no renegotiation" in out, out
+    client = await dtls_device("psk-dev", psk_device())
+    assert (await dtls_server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
+    assert client.location

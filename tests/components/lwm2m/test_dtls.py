@@ -150,3 +150,39 @@ async def test_credentials_are_kept_replaced_and_removed(hass: HomeAssistant, dt
     await hass.async_block_till_done()
     assert [c["endpoint"] for c in dtls_entry.options[CONF_CREDENTIALS]] == ["gas"]
     assert dtls_entry.runtime_data.source.config.credentials.for_endpoint("gas").psk_key == bytes.fromhex(key)
+
+
+async def test_a_device_with_a_certificate_becomes_a_device(hass: HomeAssistant, dtls_entry: Any) -> None:
+    certificate, key = self_signed("meter-7")
+    result = await hass.config_entries.options.async_init(dtls_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"edit_credentials": True})
+    server_certificate = dtls_entry.data[CONF_SERVER_CERTIFICATE]
+    assert result["description_placeholders"]["server_certificate"] == server_certificate
+    form = {"endpoint": "meter-7", "security_mode": "x509", "certificate": certificate}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    source = dtls_entry.runtime_data.source
+    # the device pins the server's certificate, as LwM2M's Server Public Key resource says
+    dtls = ClientContext(certificate=(certificate, key), server_certificate=server_certificate)
+    client = SimClient("meter-7", source.dtls_port, dtls=dtls)
+    try:
+        await client.start()
+        state = await wait_for(hass, lambda: hass.states.get("sensor.meter_7_temperature"))
+        assert state.state == "21.5"
+        assert source.registrations.by_endpoint("meter-7").identity.startswith("x509:")
+    finally:
+        await client.stop()
+
+
+async def test_reconfigure_moves_and_switches_off_coaps(hass: HomeAssistant, dtls_entry: Any) -> None:
+    new_port = free_udp_port()
+    for dtls_port in (new_port, 0):
+        result = await dtls_entry.start_reconfigure_flow(hass)
+        fields = {"host": "127.0.0.1", "port": dtls_entry.data[CONF_PORT], "min_lifetime": 1, "max_lifetime": 86400}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**fields, CONF_DTLS_PORT: dtls_port}
+        )
+        assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert dtls_entry.runtime_data.source.dtls_port == dtls_port
