@@ -1,10 +1,12 @@
 """The DTLS benchmark's load generator: devices on plain sockets with this project's DTLS session.
 
-    python -m tests.bench.dtls_loadgen PORT DEVICES NOTIFY [--plain]
+    python -m tests.bench.dtls_loadgen PORT DEVICES NOTIFY RATE [--plain]
 
-Each device does a PSK handshake (identity and key from bench_dtls.credential), all at once,
-then registers, answers the server's Observe GET and sends NOTIFY non-confirmable
-notifications; with --plain the same over plain UDP. One JSON line per phase.
+Each device does a PSK handshake (identity bench-N, key KEY), all at once, then registers,
+answers the server's Observe GET and sends NOTIFY non-confirmable notifications, RATE a
+second in all (0: as fast as it can); with --plain the same over plain UDP. After the
+handshakes it waits for a line on stdin (the benchmark measures the server's memory).
+One JSON line per phase.
 """
 
 from __future__ import annotations
@@ -83,11 +85,12 @@ def handshakes(socks: list[socket.socket], server: tuple[str, int]) -> dict[sock
 
 
 def main() -> None:
-    port, n_devices, notify = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    port, n_devices, notify, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     plain = "--plain" in sys.argv
     server = ("127.0.0.1", port)
     socks = _sockets(n_devices)
     channels = {s: Channel(s, server, None) for s in socks} if plain else handshakes(socks, server)
+    sys.stdin.readline()
     sel = selectors.DefaultSelector()
     for sock in socks:
         sel.register(sock, selectors.EVENT_READ)
@@ -115,8 +118,10 @@ def main() -> None:
                 sent += 1
             except BlockingIOError:
                 time.sleep(0.001)
-        if n % 50 == 0:
-            time.sleep(0.002)
+            if rate and sent % 50 == 0:  # paced: never ahead of the offered rate
+                ahead = start + sent / rate - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
     _print(phase="notified", sent=sent, seconds=time.perf_counter() - start)
     time.sleep(1.0)
 

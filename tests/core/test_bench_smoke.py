@@ -53,6 +53,8 @@ def test_emqx_benchmark_prints_every_path() -> None:
 
 
 def test_dtls_benchmark_prints_handshakes_and_both_transports() -> None:
-    out = _run("tests.bench.bench_dtls", "--devices", "5", "--notify", "10")
-    assert "handshakes (PSK, cookie exchange): 5 in all" in out
-    assert "coaps:// (DTLS):" in out and "coap:// (plain UDP):" in out and "DTLS/plain notifications:" in out
+    out = _run("tests.bench.bench_dtls", "--devices", "5", "--notify", "10", "--rate", "500")
+    assert "handshakes (PSK, cookie exchange): 5 in all" in out and "server memory per DTLS session" in out
+    for transport in ("coaps:// (DTLS)", "coap:// (plain UDP)"):
+        assert f"{transport} |        500 |" in out and f"{transport} |    unpaced |" in out
+    assert "DTLS/plain notifications at saturation:" in out

@@ -124,3 +124,21 @@ async def test_diagnostics_show_the_listener(bounded: LwM2MServer) -> None:
         assert {c["endpoint"]: c.get("key") for c in shown["credentials"]}["psk-dev"] == "**REDACTED**"
     finally:
         await client.stop()
+
+
+async def test_one_identity_holds_at_most_two_sessions(udp: None) -> None:
+    """Whoever holds one credential cannot fill the sessions from many source ports."""
+    server = LwM2MServer(ServerConfig(port=0, dtls_port=0, credentials=credentials()))
+    await server.start()
+    clients = [SimClient("psk-dev", server.dtls_port, dtls=psk_device()) for _ in range(3)]
+    try:
+        for client in clients:
+            await client.start()
+        dtls = server.transport.dtls
+        assert dtls.session_count() == 2 and dtls.stats.evicted_sessions == 1
+        assert {s.sockaddr[1] for s in dtls._sessions.values()} == {c.local_port for c in clients[1:]}
+    finally:
+        for client in clients:
+            await client.stop()
+        await server.stop()
+    assert server.transport.dtls is None

@@ -46,7 +46,8 @@ class DtlsLimits:
     """Bounds of a DTLS server: nothing grows without limit."""
 
     max_sessions: int = 10_000
-    max_handshakes: int = 200  # handshakes in progress (each proved its address with a cookie)
+    max_per_identity: int = 2  # sessions of one identity (a device whose NAT rebinds has two a while)
+    max_handshakes: int = 1_000  # handshakes in progress (each proved its address with a cookie), ~60 KiB each
     handshake_timeout: float = 30.0  # seconds from a verified ClientHello to the end of the handshake
     idle_timeout: float = 24 * 3600.0  # seconds without a record before a session is dropped
     max_resumable: int = 20_000  # master secrets remembered for resumption
@@ -170,6 +171,7 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         self._sessions: OrderedDict[Any, DtlsSession] = OrderedDict()  # by peer, least recently used first
         self._handshaking = 0
         self._resumable: OrderedDict[bytes, str | None] = OrderedDict()
+        self._by_identity: dict[str | None, OrderedDict[Any, None]] = {}  # established sessions' peers
         self._transport: asyncio.DatagramTransport | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
@@ -319,6 +321,8 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
             while len(self._resumable) > self.limits.max_resumable:
                 self._resumable.popitem(last=False)
         session.address = DtlsAddress(self, session.sockaddr, session.identity if self._server else None)
+        if self._server:
+            self._one_more_of(session)
         _LOGGER.debug("DTLS session with %s established (%s)", session.address.hostinfo, session.identity)
         pending, session.pending = session.pending, []
         for plaintext in pending:
@@ -404,12 +408,33 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
             self._handshaking -= 1
         self._forget(session)
 
+    def _one_more_of(self, session: DtlsSession) -> None:
+        """Count a session of its identity; past max_per_identity, end that identity's least recently used one.
+
+        A device needs one session (two while its NAT rebinds); without this bound, whoever
+        holds one credential could fill max_sessions from many source ports.
+        """
+        held = self._by_identity.setdefault(session.identity, OrderedDict())
+        held[session.sockaddr] = None
+        while len(held) > self.limits.max_per_identity:
+            oldest = self._sessions.get(next(iter(held)))
+            if oldest is None or oldest is session:
+                held.popitem(last=False)
+                continue
+            self.stats.evicted_sessions += 1
+            self._end(oldest, "another session of the same identity took its place")
+
     def _forget(self, session: DtlsSession) -> None:
         if session.timer is not None:
             session.timer.cancel()
             session.timer = None
         if self._sessions.get(session.sockaddr) is session:
             del self._sessions[session.sockaddr]
+            held = self._by_identity.get(session.identity) if session.established else None
+            if held is not None:
+                held.pop(session.sockaddr, None)
+                if not held:
+                    del self._by_identity[session.identity]
 
     def _fail_pending(self, session: DtlsSession, reason: str) -> None:
         """Fail a client's requests that waited for a handshake that failed."""
