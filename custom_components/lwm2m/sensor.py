@@ -386,6 +386,15 @@ DEVICE_SCHEMAS = [
         status_fn=lambda reg: reg.binding,
     ),
     LwM2MStatusDescription(
+        key="security",
+        translation_key="security",
+        device_class=SensorDeviceClass.ENUM,
+        options=["nosec", "psk", "x509"],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        status_fn=lambda reg: (reg.identity or "nosec:").partition(":")[0],
+    ),
+    LwM2MStatusDescription(
         key="address",
         translation_key="address",
         entity_category=EntityCategory.DIAGNOSTIC,

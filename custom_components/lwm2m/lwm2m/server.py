@@ -278,10 +278,9 @@ class LwM2MServer:
             return None
         bound = credentials.endpoint_of(identity)
         if bound != endpoint:
+            may = f"may register as {bound}" if bound is not None else "is no longer any device's credential"
             self._forbid(
-                ("identity", identity, endpoint),
-                f"{identity} may register as {bound}, not as {endpoint}",
-                address_of(request.remote),
+                ("identity", identity, endpoint), f"{identity} {may}, not as {endpoint}", address_of(request.remote)
             )
         return identity
 

@@ -57,8 +57,11 @@ def test_manifest_and_hacs() -> None:
         assert manifest[key], key
     # Pinned, except what Home Assistant core pins too (lxml for scrape: 5.3.0 in 2025.4,
     # 6.1.2 in 2026.10): an exact pin that differs makes the two reinstall each other.
-    requirements = dict(re.fullmatch(r"([a-z0-9_.-]+)(==|>=)[0-9.]+", r).group(1, 2) for r in manifest["requirements"])
-    assert requirements == {"aiocoap": "==", "cbor2": "==", "lxml": ">="}
+    requirements = dict(
+        re.fullmatch(r"([A-Za-z0-9_.-]+)(==|>=)[0-9.]+", r).group(1, 2) for r in manifest["requirements"]
+    )
+    # cryptography and pyOpenSSL are Home Assistant's own (DTLS): a floor, never a pin
+    assert requirements == {"aiocoap": "==", "cbor2": "==", "lxml": ">=", "cryptography": ">=", "pyOpenSSL": ">="}
     assert "lxml>=5.3.0" in manifest["requirements"]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert all(f'"{r}"' in pyproject for r in manifest["requirements"])

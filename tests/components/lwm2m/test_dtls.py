@@ -11,6 +11,7 @@ from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m.const import (
@@ -186,3 +187,34 @@ async def test_reconfigure_moves_and_switches_off_coaps(hass: HomeAssistant, dtl
         assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
         await hass.async_block_till_done()
         assert dtls_entry.runtime_data.source.dtls_port == dtls_port
+
+
+async def test_the_security_sensor_says_how_a_device_connected(hass: HomeAssistant, dtls_entry: Any) -> None:
+    key = "00112233445566778899aabbccddeeff"
+    result = await _options(hass, dtls_entry, {"endpoint": "s-1", "security_mode": "psk", "psk_key": key})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    source = dtls_entry.runtime_data.source
+    secure = SimClient("s-1", source.dtls_port, dtls=ClientContext(psk=(b"s-1", bytes.fromhex(key))))
+    plain = SimClient("p-1", dtls_entry.data[CONF_PORT])
+    registry = er.async_get(hass)
+    try:
+        await secure.start()
+        await plain.start()
+        ids = {}
+        for name in ("s_1", "p_1"):
+            entry = await wait_for(hass, lambda name=name: registry.async_get(f"sensor.{name}_security"))
+            assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION  # a diagnostic, off by default
+            registry.async_update_entity(entry.entity_id, disabled_by=None)
+            ids[name] = entry.entity_id
+        await hass.config_entries.async_reload(dtls_entry.entry_id)
+        await hass.async_block_till_done()
+        await wait_for(
+            hass, lambda: (hass.states.get(ids["s_1"]) or None) and hass.states.get(ids["s_1"]).state == "psk"
+        )
+        await wait_for(
+            hass, lambda: (hass.states.get(ids["p_1"]) or None) and hass.states.get(ids["p_1"]).state == "nosec"
+        )
+    finally:
+        await secure.stop()
+        await plain.stop()

@@ -207,11 +207,6 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         interface._sweeper = interface._loop.call_later(interface.limits.sweep_interval, interface._sweep)
         return interface
 
-    @property
-    def socket(self) -> socket.socket | None:
-        """Return the bound socket."""
-        return self._transport.get_extra_info("socket") if self._transport is not None else None
-
     # -- asyncio --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -447,10 +442,6 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
     def session_count(self) -> int:
         """Return how many sessions are established."""
         return len(self._sessions) - self._handshaking
-
-    def identity_of(self, remote: Any) -> str | None:
-        """Return the security identity of a remote of this interface."""
-        return remote.identity if isinstance(remote, DtlsAddress) else None
 
     def address_for(self, hostport: str, identity: str | None) -> DtlsAddress:
         """Return the remote for a "host:port" (a registration's saved address) and identity."""

@@ -40,10 +40,3 @@ def new_server_identity(common_name: str = "Home Assistant LwM2M server") -> Ser
     """Return a new server certificate and key, for devices that use certificates."""
     certificate, key = self_signed(common_name)
     return ServerIdentity(certificate, key)
-
-
-def common_name(certificate_pem: str) -> str:
-    """Return the subject's common name of a PEM certificate ("" if it has none)."""
-    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""

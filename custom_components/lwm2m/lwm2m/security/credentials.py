@@ -232,10 +232,6 @@ class ServerIdentity:
     certificate: str
     private_key: str = field(repr=False)
 
-    def to_dict(self, *, redact: bool = False) -> dict[str, str]:
-        """Return the JSON form."""
-        return {"certificate": self.certificate, "private_key": REDACTED if redact else self.private_key}
-
 
 def load_credentials_file(path: str | Path) -> tuple[Credentials, ServerIdentity | None]:
     """Read the runner's --credentials file.
