@@ -10,9 +10,11 @@ import pytest
 from aiocoap import Message
 from aiocoap.error import NetworkError
 from aiocoap.numbers.codes import Code
+from aiocoap.numbers.types import NON
 
 from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
+from custom_components.lwm2m.lwm2m.dtls.interface import DtlsAddress
 from custom_components.lwm2m.lwm2m.errors import LwM2MError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
 from custom_components.lwm2m.lwm2m.path import Path
@@ -105,6 +107,57 @@ async def test_update_and_deregister_only_through_the_same_identity(dtls_server:
     assert "psk-dev" in dtls_server.registrations
     # a Send through another identity counts for that identity's own registration only
     assert (await other.send([P("/3/0/9")])).code == Code.CHANGED
+
+
+async def test_a_plain_send_from_a_secured_devices_address_is_not_its_send(
+    dtls_server: LwM2MServer, dtls_device: Any
+) -> None:
+    """Someone who takes over a secured device's address and port sends over plain UDP: no event for the device."""
+    secure = await dtls_device("psk-dev", psk_device())
+    port = secure.local_port
+    await secure.sleep()  # its socket closed: the port is free for someone else
+    sends: list[Event] = []
+    dtls_server.events.subscribe(lambda e: sends.append(e) if e.type is EventType.SEND else None)
+    impostor = await dtls_device("x", None, register=False, local_port=port)
+    assert (await impostor.send([P("/3/0/9")])).code == Code.NOT_FOUND
+    assert sends == []
+
+
+async def test_a_request_goes_only_through_a_session_of_the_devices_identity(
+    dtls_server: LwM2MServer, dtls_device: Any
+) -> None:
+    """Another device that now holds the first one's address and port never gets its requests."""
+    first = await dtls_device("psk-dev", psk_device())
+    port = first.local_port
+    await first.sleep()
+    other = await dtls_device("other-dev", psk_device("other-id", KEY[::-1]), local_port=port)
+    requests_before = len(other.requests)
+    with pytest.raises(LwM2MError, match="no DTLS session"):
+        await dtls_server.endpoint("psk-dev").read("/3/0/9")
+    assert len(other.requests) == requests_before
+    assert (await dtls_server.endpoint("other-dev").read("/3/0/9")).value("/3/0/9") == 95
+
+
+async def test_a_notification_counts_only_through_the_observed_identity(
+    dtls_server: LwM2MServer, dtls_device: Any
+) -> None:
+    """Even knowing an observation's token, another identity at the device's address and port cannot notify."""
+    first = await dtls_device("psk-dev", psk_device())
+    await dtls_server.endpoint("psk-dev").observe("/3303/0/5700")
+    (observation,) = list(dtls_server.observations)
+    port = first.local_port
+    await first.sleep()
+    other = await dtls_device("other-dev", psk_device("other-id", KEY[::-1]), local_port=port)
+    notes: list[Event] = []
+    dtls_server.events.subscribe(lambda e: notes.append(e) if e.type is EventType.NOTIFICATION else None)
+    forged = Message(mtype=NON, code=Code.CONTENT, mid=4242, token=observation.token, observe=9, payload=b"99.9")
+    forged.opt.content_format = 0
+    interface = other.context.request_interfaces[0].token_interface.message_interface
+    server_address = next(iter(interface._sessions))
+    interface.send_plaintext(DtlsAddress(interface, server_address, None), forged.encode())
+    await asyncio.sleep(0.3)
+    assert notes == []
+    assert len(dtls_server.observations) == 1
 
 
 async def test_a_wrong_key_and_an_unknown_identity_get_no_session(dtls_server: LwM2MServer, dtls_device: Any) -> None:
