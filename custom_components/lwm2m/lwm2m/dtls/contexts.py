@@ -29,7 +29,8 @@ from OpenSSL import SSL, crypto
 from ..security.credentials import Credentials, ServerIdentity, certificate_identity, psk_identity
 
 _LOGGER = logging.getLogger(__name__)
-_ffi, _lib = Binding.ffi, Binding.lib
+_ffi: Any = Binding.ffi  # typed "Any | None" by some cryptography releases
+_lib: Any = Binding.lib
 
 DTLS1_2 = 0xFEFD
 # LwM2M 1.1 (section 5.2.8): PSK with AES-128-CCM-8 (mandatory) and AES-128-CBC-SHA256;
