@@ -136,7 +136,7 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
     notification_rate = float(settings.get(CONF_NOTIFICATION_RATE, DEFAULT_NOTIFICATION_RATE))
     return ServerConfig(
         host="::" if host in ("", "0.0.0.0", "::") else host,
-        port=int(settings.get(CONF_PORT, DEFAULT_PORT)),
+        port=int(settings.get(CONF_PORT, DEFAULT_PORT)) or None,  # 0: coaps:// only
         min_lifetime=int(settings.get(CONF_MIN_LIFETIME, DEFAULT_MIN_LIFETIME)),
         max_lifetime=int(settings.get(CONF_MAX_LIFETIME, DEFAULT_MAX_LIFETIME)),
         max_registrations_per_host=int(

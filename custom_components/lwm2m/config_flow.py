@@ -77,7 +77,7 @@ def _server_schema(defaults: dict[str, Any], dtls_default: int = DEFAULT_DTLS_PO
     return {
         vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, DEFAULT_HOST)): selector.TextSelector(),
         vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): selector.NumberSelector(
-            selector.NumberSelectorConfig(min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
+            selector.NumberSelectorConfig(min=0, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
         ),
         vol.Required(CONF_DTLS_PORT, default=defaults.get(CONF_DTLS_PORT) or dtls_default): selector.NumberSelector(
             selector.NumberSelectorConfig(min=0, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
@@ -246,6 +246,19 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _server_id(data: dict[str, Any]) -> str:
+    """Return a server entry's unique id: its UDP port, or "coaps <port>" when it has coaps:// only."""
+    return str(data[CONF_PORT]) if data[CONF_PORT] else f"coaps {data[CONF_DTLS_PORT]}"
+
+
+def _server_title(data: dict[str, Any]) -> str:
+    """Return a server entry's title, which names its ports."""
+    ports = [f"UDP {data[CONF_PORT]}"] if data[CONF_PORT] else []
+    if data.get(CONF_DTLS_PORT):
+        ports.append(f"coaps {data[CONF_DTLS_PORT]}")
+    return f"LwM2M server ({', '.join(ports)})"
+
+
 def _options_without(entry: LwM2MConfigEntry, data: dict[str, Any]) -> dict[str, Any]:
     """Return the entry's options less what Reconfigure just set (options would shadow it).
 
@@ -265,6 +278,8 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             ipaddress.ip_address(host)
         except ValueError:
             return {CONF_HOST: "invalid_host"}
+        if not port and not dtls_port:
+            return {CONF_PORT: "no_port"}
         if dtls_port == port:
             return {CONF_DTLS_PORT: "same_port"}
         current = current or {}
@@ -289,13 +304,11 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
-            await self.async_set_unique_id(str(data[CONF_PORT]))
+            await self.async_set_unique_id(_server_id(data))
             self._abort_if_unique_id_configured()
             errors = _check_settings(data) or await self._check_server(data)
             if not errors:
-                return self.async_create_entry(
-                    title=f"LwM2M server (UDP {data[CONF_PORT]})", data={CONF_MODE: MODE_SERVER, **data}
-                )
+                return self.async_create_entry(title=_server_title(data), data={CONF_MODE: MODE_SERVER, **data})
         schema = _schema({**_server_schema(user_input or {}), **_settings_schema(user_input or {})})
         return self.async_show_form(
             step_id="server", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
@@ -331,13 +344,13 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_reconfigure_emqx(user_input)
         if user_input is not None:
             data = _normalize(user_input)
-            await self._claim(str(data[CONF_PORT]), entry)
+            await self._claim(_server_id(data), entry)
             errors = _check_settings(data) or await self._check_server(data, current)
             if not errors:
                 return self.async_update_reload_and_abort(
                     entry,
-                    unique_id=str(data[CONF_PORT]),
-                    title=f"LwM2M server (UDP {data[CONF_PORT]})",
+                    unique_id=_server_id(data),
+                    title=_server_title(data),
                     data={**entry.data, **data},
                     options=_options_without(entry, data),
                 )

@@ -258,3 +258,23 @@ async def test_without_a_dtls_listener_secured_registrations_are_not_restored(dt
     plain = LwM2MServer(ServerConfig(port=0))
     assert plain.restore([saved]) == []
     assert [r.endpoint for r in plain.restore([{**saved, "transport": "udp", "identity": None}])] == ["psk-dev"]
+
+
+async def test_a_server_with_coaps_only(udp: None) -> None:
+    """No plain coap:// listener at all: devices come over coaps://, and nothing else is taken back."""
+    from tests.core.dtls_peers import credentials
+
+    server = LwM2MServer(ServerConfig(port=None, dtls_port=0, credentials=credentials()))
+    saved = {"reg_id": "r1", "endpoint": "plain", "lifetime": 600, "transport": "udp", "identity": None}
+    assert server.restore([saved]) == []
+    await server.start()
+    client = SimClient("psk-dev", server.dtls_port, dtls=psk_device())
+    try:
+        assert server.port == 0 and server.dtls_port
+        await client.start()
+        assert (await server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
+    finally:
+        await client.stop()
+        await server.stop()
+    with pytest.raises(ValueError, match="coap://, coaps:// or both"):
+        await LwM2MServer(ServerConfig(port=None)).start()

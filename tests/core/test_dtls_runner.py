@@ -63,6 +63,7 @@ async def test_runner_serves_psk_and_certificates(udp: None, tmp_path: Path) -> 
         (["--psk", f"dev:id:{KEY}"], "add --dtls-port"),
         (["--dtls-port", "0", "--psk", f"a:id:{KEY}", "--psk", f"b:id:{KEY}"], "share a security identity"),
         (["--dtls-port", "0", "--credentials", "/nonexistent.json"], "cannot read"),
+        (["--no-coap"], "add --dtls-port"),
     ],
 )
 def test_runner_refuses_bad_credentials(args: list[str], message: str) -> None:
@@ -75,3 +76,34 @@ def test_runner_refuses_bad_credentials(args: list[str], message: str) -> None:
         check=False,
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+async def test_runner_with_coaps_only(udp: None) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "custom_components.lwm2m.lwm2m",
+        "--no-coap",
+        "--dtls-port",
+        "0",
+        "--psk",
+        f"psk-dev:psk-id:{KEY}",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        listening = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
+        assert listening["port"] is None and listening["dtls_port"] > 0
+        client = SimClient("psk-dev", listening["dtls_port"], dtls=ClientContext(psk=(b"psk-id", bytes.fromhex(KEY))))
+        try:
+            await client.start()
+            registered = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
+            assert registered["event"] == "registered" and registered["transport"] == "dtls"
+        finally:
+            await client.stop()
+    finally:
+        proc.terminate()
+        await proc.wait()

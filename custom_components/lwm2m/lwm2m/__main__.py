@@ -3,7 +3,7 @@ r"""Run the LwM2M server alone, without Home Assistant: events out, commands in,
     python -m custom_components.lwm2m.lwm2m --host :: --port 5683 \
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
         [--max-per-address N] [--registration-rate R] [--notification-rate R]
-        [--dtls-port 5684 [--psk ENDPOINT:IDENTITY:HEXKEY ...] [--credentials FILE]]
+        [--dtls-port 5684 [--no-coap] [--psk ENDPOINT:IDENTITY:HEXKEY ...] [--credentials FILE]]
 
 Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
 
@@ -113,6 +113,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dtls-port", type=int, help="serve coaps:// (DTLS 1.2) on this UDP port too (5684 is usual; 0: a free one)"
     )
     parser.add_argument(
+        "--no-coap", action="store_true", help="serve only coaps:// (no plain coap:// listener); needs --dtls-port"
+    )
+    parser.add_argument(
         "--psk",
         action="append",
         default=[],
@@ -131,6 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.credentials, args.server_identity = _credentials(args.credentials, args.psk)
     except CredentialError as err:
         parser.error(str(err))
+    if args.no_coap and args.dtls_port is None:
+        parser.error("--no-coap leaves only coaps://: add --dtls-port (5684 is usual)")
     if len(args.credentials) and args.dtls_port is None:
         parser.error("credentials need a coaps:// listener: add --dtls-port (5684 is usual)")
     for path in args.auto_observe:
@@ -178,7 +183,7 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
     server = LwM2MServer(
         ServerConfig(
             host=args.host,
-            port=args.port,
+            port=None if args.no_coap else args.port,
             auto_observe=auto,
             min_lifetime=args.min_lifetime,
             max_lifetime=args.max_lifetime,
@@ -194,7 +199,7 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
     )
     server.events.subscribe(lambda event: write(event_to_json(event)))
     await server.start()
-    listening: dict[str, Any] = {"event": "listening", "host": args.host, "port": server.port}
+    listening: dict[str, Any] = {"event": "listening", "host": args.host, "port": server.port or None}
     if args.dtls_port is not None:
         listening["dtls_port"] = server.dtls_port
     write(listening)

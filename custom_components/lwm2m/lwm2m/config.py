@@ -15,7 +15,7 @@ class ServerConfig:
     """Settings of the built-in LwM2M server."""
 
     host: str = "::"
-    port: int = 5683
+    port: int | None = 5683  # coap:// (None: none, coaps:// only)
     min_lifetime: int = 10
     max_lifetime: int = 86400  # EMQX's lifetime_max example; a longer one is clamped to it
     default_lifetime: int = 86400

@@ -96,7 +96,7 @@ class LwM2MServer:
         self._stopping = False
         await self.transport.start()
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop(), name="lwm2m expiry")
-        _LOGGER.debug("LwM2M server listening on UDP port %s", self.port)
+        _LOGGER.debug("LwM2M server listening on UDP port %s, DTLS port %s", self.port, self.dtls_port)
 
     async def stop(self) -> None:
         """Stop expiring registrations, fail queued requests and unbind."""
@@ -176,11 +176,15 @@ class LwM2MServer:
             for reg in readable_registrations(saved)
             if reg.expires_at + self.config.grace_period > now
             and reg.endpoint not in self.registrations
-            and (reg.transport != "dtls" or self.config.dtls_port is not None)  # coaps:// was switched off
+            and self._serves(reg.transport)  # a transport that was switched off takes nobody back
         ]
         for reg in restored:
             self.registrations.add(reg)
         return restored
+
+    def _serves(self, transport: str) -> bool:
+        """Return whether the server listens on a transport ("udp" or "dtls")."""
+        return (self.config.dtls_port if transport == "dtls" else self.config.port) is not None
 
     # -- the registration interface (called by the site) --------------------------------------
 

@@ -67,13 +67,13 @@ class CoapTransport:
         self,
         site: Any,
         host: str,
-        port: int,
+        port: int | None,
         *,
         dedup_lifetime: float = 247.0,
         dedup_max: int = 20_000,
         dtls: DtlsSettings | None = None,
     ) -> None:
-        """Serve site on host and port once started."""
+        """Serve site on host and port (None: no coap://, only the coaps:// of dtls) once started."""
         self._site = site
         self._host = host
         self._port = port
@@ -90,14 +90,21 @@ class CoapTransport:
         """Bind the CoAP server."""
         # A logger of its own (below aiocoap's "coap-server"): the malformed counter filters
         # this context's lines, not those of another context in the process.
-        name = str(self._port) if self._port else f"free-{next(_FREE_PORT_CONTEXTS)}"
-        self.context = await aiocoap.Context.create_server_context(
-            self._site,
-            bind=(bind_address(self._host), self._port),
-            transports=["udp6"],
-            loggername=f"coap-server.{name}",
-        )
         settings = self._dtls_settings
+        if self._port is None and settings is None:
+            raise ValueError("a server needs coap://, coaps:// or both")
+        port = self._port if self._port is not None else settings.port if settings is not None else 0
+        name = str(port) if port else f"free-{next(_FREE_PORT_CONTEXTS)}"
+        if self._port is None:  # coaps:// only
+            loop = asyncio.get_running_loop()
+            self.context = aiocoap.Context(loop=loop, serversite=self._site, loggername=f"coap-server.{name}")
+        else:
+            self.context = await aiocoap.Context.create_server_context(
+                self._site,
+                bind=(bind_address(self._host), self._port),
+                transports=["udp6"],
+                loggername=f"coap-server.{name}",
+            )
         if settings is not None:
             try:
                 ssl_context = ServerContext(settings.credentials, settings.identity).context

@@ -15,6 +15,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.lwm2m.const import (
     CONF_AUTO_OBSERVE,
+    CONF_DTLS_PORT,
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MIN_LIFETIME,
@@ -51,6 +52,7 @@ def entry_data(port: int, **overrides: Any) -> dict[str, Any]:
         CONF_MAX_LIFETIME: 86400,
         CONF_AUTO_OBSERVE: "entities",
         CONF_XML_DIR: "",
+        CONF_DTLS_PORT: 0,  # no coaps:// unless a test asks (the form's default, 5684, is a fixed port)
     } | overrides
 
 

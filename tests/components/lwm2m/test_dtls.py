@@ -218,3 +218,19 @@ async def test_the_security_sensor_says_how_a_device_connected(hass: HomeAssista
     finally:
         await secure.stop()
         await plain.stop()
+
+
+async def test_a_server_with_coaps_only_from_the_ui(hass: HomeAssistant, udp: None) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "server"})
+    fields = {"host": "127.0.0.1", "port": 0, "min_lifetime": 10, "max_lifetime": 86400}
+    none = await hass.config_entries.flow.async_configure(result["flow_id"], {**fields, CONF_DTLS_PORT: 0})
+    assert none["errors"] == {"port": "no_port"}
+    dtls_port = free_udp_port()
+    done = await hass.config_entries.flow.async_configure(none["flow_id"], {**fields, CONF_DTLS_PORT: dtls_port})
+    assert done["type"] is FlowResultType.CREATE_ENTRY and done["title"] == f"LwM2M server (coaps {dtls_port})"
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert entry.unique_id == f"coaps {dtls_port}"
+    assert entry.runtime_data.source.port == 0 and entry.runtime_data.source.dtls_port == dtls_port
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -59,7 +59,10 @@ def test_two_rows_for_one_resource_are_refused() -> None:
 def test_every_device_gets_its_status_once() -> None:
     found = TABLES.match("dev", [], {}, MODEL)
     assert sorted(m.unique_id for m in found) == sorted(
-        [f"dev_status_{key}" for key in ("last_seen", "lifetime", "binding", "address", "messages_in", "messages_out")]
+        [
+            f"dev_status_{key}"
+            for key in ("last_seen", "lifetime", "binding", "security", "address", "messages_in", "messages_out")
+        ]
         + ["dev_status_send"]
     )
     assert all(m.path is None for m in found)
