@@ -126,6 +126,7 @@ async def test_add_the_integration_and_use_the_device(
             await page.get_by_text("LwM2M", exact=True).first.click()
             await page.get_by_text("An LwM2M server in Home Assistant").click()
             await page.get_by_role("spinbutton", name="UDP port").fill(str(lwm2m_port))
+            await page.get_by_role("spinbutton", name="DTLS port (coaps://)").fill(str(free_udp_port()))
             await page.screenshot(path=str(shots / "config-flow.png"))
             await page.get_by_role("button", name="Submit").click()
             await page.get_by_role("button", name="Finish").click()
