@@ -4,6 +4,7 @@ r"""Run the LwM2M server alone, without Home Assistant: events out, commands in,
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
         [--max-per-address N] [--registration-rate R] [--notification-rate R]
         [--dtls-port 5684 [--no-coap] [--psk ENDPOINT:IDENTITY:HEXKEY ...] [--credentials FILE]]
+        [--admission open|known|strict]
 
 Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
 
@@ -52,6 +53,7 @@ from .errors import PathError
 from .events import Event
 from .model import ObjectModel
 from .path import Path
+from .security.admission import Admission
 from .security.credentials import (
     CredentialError,
     Credentials,
@@ -128,6 +130,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='JSON: {"devices": [{"endpoint", "mode": "psk"|"x509"|"nosec", "identity", "key" (hex), '
         '"certificate" (PEM)}, ...], "server": {"certificate", "private_key"} (PEM, for devices with certificates)}',
     )
+    parser.add_argument(
+        "--admission",
+        choices=[a.value for a in Admission],
+        default=Admission.OPEN.value,
+        help="who may register: open (anyone; a name with a credential only through it), known (only "
+        "endpoints with a credential, NoSec ones included) or strict (only endpoints with a DTLS credential)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debugging output to stderr")
     args = parser.parse_args(argv)
     try:
@@ -194,6 +203,7 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
             dtls_port=args.dtls_port,
             credentials=args.credentials,
             server_identity=args.server_identity,
+            admission=Admission(args.admission),
         ),
         model,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .dtls.interface import DtlsLimits
+from .security.admission import Admission
 from .security.credentials import Credentials, ServerIdentity
 
 AUTO_OBSERVE_ALL = "all"
@@ -40,6 +41,7 @@ class ServerConfig:
     # the devices' credentials and the server's own certificate (made when devices use
     # certificates and none is given), and the bounds on handshakes and sessions.
     dtls_port: int | None = None
+    admission: Admission = Admission.OPEN  # which endpoints may register at all (security/admission.py)
     credentials: Credentials = field(default_factory=Credentials)
     server_identity: ServerIdentity | None = None
     dtls_limits: DtlsLimits = field(default_factory=DtlsLimits)

@@ -24,6 +24,7 @@ class EventType(StrEnum):
     NOTIFICATION = "notification"
     SEND = "send"
     RESPONSE = "response"
+    REFUSED = "refused"  # the admission policy refused an endpoint's Register (RefusalInfo)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,7 +105,28 @@ class ResponseInfo:
         return out
 
 
-Details = RegistrationInfo | NotificationInfo | ResponseInfo | None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefusalInfo:
+    """Why a Register was refused, and from where (unknown: the endpoint has no credential at all)."""
+
+    reason: str
+    address: str
+    transport: str = "udp"
+    identity: str | None = None
+    unknown: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the refusal in JSON-friendly form."""
+        return {
+            "reason": self.reason,
+            "address": self.address,
+            "transport": self.transport,
+            "identity": self.identity,
+            "unknown": self.unknown,
+        }
+
+
+Details = RegistrationInfo | NotificationInfo | ResponseInfo | RefusalInfo | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

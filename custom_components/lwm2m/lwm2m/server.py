@@ -18,13 +18,14 @@ from .client import Endpoint
 from .codecs import ContentFormat, decode, decode_values
 from .config import AUTO_OBSERVE_ALL, ServerConfig
 from .errors import CodecError, LwM2MError, NotRegistered
-from .events import Event, EventBus, EventType, NotificationInfo
+from .events import Event, EventBus, EventType, NotificationInfo, RefusalInfo
 from .limits import EventBudget, OnceLog, TokenBucket, retry_after
 from .model import ObjectModel
 from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
 from .registration import Registration, RegistrationStore, host_part, new_registration_id, readable_registrations
+from .security.admission import UnknownReports, refusal
 from .security.certificates import new_server_identity
 from .site import LwM2MSite, Refused, RegisterParams
 from .transport import CoapTransport, DtlsSettings, address_of
@@ -55,6 +56,7 @@ class LwM2MServer:
         rate = self.config.registration_rate
         self._register_rate = TokenBucket(rate, max(rate, 1.0), time.monotonic()) if rate else None
         self._refusals = OnceLog(_LOGGER)
+        self.unknown_reports = UnknownReports()
         self.site = LwM2MSite(self, Block1Spool(self.config.max_body))
         self.transport = CoapTransport(
             self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max, dtls=self._dtls_settings()
@@ -202,6 +204,7 @@ class LwM2MServer:
             )
         assert params.endpoint is not None and params.objects is not None
         identity = self._check_identity(request, params.endpoint)
+        self._check_admission(request, params.endpoint, identity)
         self._admit(request, params.endpoint)
         binding = params.binding or "U"
         reg = Registration(
@@ -287,6 +290,24 @@ class LwM2MServer:
                 ("identity", identity, endpoint), f"{identity} {may}, not as {endpoint}", address_of(request.remote)
             )
         return identity
+
+    def _check_admission(self, request: Message, endpoint: str, identity: str | None) -> None:
+        """Refuse (4.03) a Register the admission policy does not let in; report an unknown endpoint."""
+        problem = refusal(self.config.admission, self.config.credentials, endpoint)
+        if problem is None:
+            return
+        unknown = self.config.credentials.for_endpoint(endpoint) is None
+        address = address_of(request.remote)
+        if not unknown or self.unknown_reports.should_report(endpoint):
+            info = RefusalInfo(
+                reason=problem,
+                address=address,
+                transport="udp" if identity is None else "dtls",
+                identity=identity,
+                unknown=unknown,
+            )
+            self.events.emit(Event(type=EventType.REFUSED, endpoint=endpoint, details=info))
+        self._forbid(("admission", "unknown" if unknown else "strict"), problem, address)
 
     def _check_same_identity(self, request: Message, reg: Registration, what: str) -> None:
         """Refuse (4.03) an Update or De-register that does not come through the registration's identity."""
