@@ -112,6 +112,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
 def server_config(settings: dict[str, Any]) -> ServerConfig:
     """Build the built-in server's settings from the entry's data and options."""
     from .const import (
+        ADMISSION_OPEN,
+        CONF_ADMISSION,
         CONF_CREDENTIALS,
         CONF_DTLS_PORT,
         CONF_HOST,
@@ -130,6 +132,7 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
         DEFAULT_REGISTRATION_RATE,
     )
     from .lwm2m.config import ServerConfig
+    from .lwm2m.security.admission import Admission
     from .lwm2m.security.credentials import Credentials
 
     host = settings.get(CONF_HOST, DEFAULT_HOST)
@@ -148,6 +151,7 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
         dtls_port=int(settings.get(CONF_DTLS_PORT) or 0) or None,
         credentials=Credentials.from_list(settings.get(CONF_CREDENTIALS) or []),
         server_identity=_server_identity(settings),
+        admission=Admission.OPEN if settings.get(CONF_ADMISSION, ADMISSION_OPEN) == ADMISSION_OPEN else Admission.KNOWN,
     )
 
 
@@ -226,8 +230,21 @@ async def _async_reload(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
 
 
 async def async_remove_config_entry_device(hass: HomeAssistant, entry: LwM2MConfigEntry, device: DeviceEntry) -> bool:
-    """Let the user delete a device; it comes back if it registers again."""
-    for domain, endpoint in device.identifiers:
-        if domain == DOMAIN:
-            entry.runtime_data.forget_device(endpoint)
+    """Let the user delete a device; it comes back if it registers again, where the entry lets it.
+
+    Where only known devices may register, the device also leaves the device list (its
+    credential goes): it is refused until it is added again.
+    """
+    from .const import ADMISSION_OPEN, CONF_ADMISSION, CONF_CREDENTIALS
+
+    endpoints = {endpoint for domain, endpoint in device.identifiers if domain == DOMAIN}
+    for endpoint in endpoints:
+        entry.runtime_data.forget_device(endpoint)
+    settings = {**entry.data, **entry.options}
+    listed = entry.options.get(CONF_CREDENTIALS) or []
+    if settings.get(CONF_ADMISSION, ADMISSION_OPEN) != ADMISSION_OPEN and any(
+        item.get("endpoint") in endpoints for item in listed
+    ):
+        kept = [item for item in listed if item.get("endpoint") not in endpoints]
+        hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_CREDENTIALS: kept})
     return True

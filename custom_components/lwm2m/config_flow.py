@@ -17,8 +17,12 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 
 from .const import (
+    ADMISSION_ASK,
+    ADMISSION_CHOICES,
+    ADMISSION_OPEN,
     AUTO_OBSERVE_CHOICES,
     AUTO_OBSERVE_ENTITIES,
+    CONF_ADMISSION,
     CONF_AUTO_OBSERVE,
     CONF_CERTIFICATE,
     CONF_COMMUNICATION_RETRY,
@@ -60,7 +64,7 @@ from .const import (
     MQTT_UPDATE_CONDITIONS,
 )
 from .lwm2m.registration import endpoint_name_problem
-from .lwm2m.security.credentials import PSK, X509, Credential, CredentialError, Credentials, generate_key
+from .lwm2m.security.credentials import NOSEC, PSK, X509, Credential, CredentialError, Credentials, generate_key
 from .lwm2m.transport import bind_problem
 
 if TYPE_CHECKING:
@@ -82,6 +86,14 @@ def _server_schema(defaults: dict[str, Any], dtls_default: int = DEFAULT_DTLS_PO
         vol.Required(CONF_DTLS_PORT, default=defaults.get(CONF_DTLS_PORT) or dtls_default): selector.NumberSelector(
             selector.NumberSelectorConfig(min=0, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
         ),
+    }
+
+
+def _admission_schema(defaults: dict[str, Any], default: str) -> dict[Any, Any]:
+    return {
+        vol.Required(CONF_ADMISSION, default=defaults.get(CONF_ADMISSION, default)): selector.SelectSelector(
+            selector.SelectSelectorConfig(options=ADMISSION_CHOICES, translation_key=CONF_ADMISSION)
+        )
     }
 
 
@@ -268,9 +280,10 @@ def _options_without(entry: LwM2MConfigEntry, data: dict[str, Any]) -> dict[str,
 
 
 class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
-    """One entry per UDP port, or per EMQX gateway mountpoint."""
+    """One entry per UDP port, or per EMQX gateway mountpoint; and discovered devices to admit."""
 
     VERSION = 1
+    _discovered: dict[str, str]
 
     async def _check_server(self, data: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, str]:
         host, port, dtls_port = data[CONF_HOST], data[CONF_PORT], data.get(CONF_DTLS_PORT, 0)
@@ -309,7 +322,10 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             errors = _check_settings(data) or await self._check_server(data)
             if not errors:
                 return self.async_create_entry(title=_server_title(data), data={CONF_MODE: MODE_SERVER, **data})
-        schema = _schema({**_server_schema(user_input or {}), **_settings_schema(user_input or {})})
+        defaults = user_input or {}
+        schema = _schema(
+            {**_server_schema(defaults), **_admission_schema(defaults, ADMISSION_ASK), **_settings_schema(defaults)}
+        )
         return self.async_show_form(
             step_id="server", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
@@ -382,6 +398,41 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure_emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
 
+    async def async_step_integration_discovery(self, discovery_info: dict[str, Any]) -> ConfigFlowResult:
+        """Offer an unknown device that tried to register with an entry that asks (admission "ask")."""
+        entry = self.hass.config_entries.async_get_entry(discovery_info["entry_id"])
+        if entry is None:
+            return self.async_abort(reason="server_gone")
+        endpoint = discovery_info["endpoint"]
+        # one question per device and server; an ignored device stays ignored (its ignored entry has this id)
+        await self.async_set_unique_id(f"device {entry.entry_id} {endpoint}")
+        self._abort_if_unique_id_configured()
+        self._discovered = {"entry_id": entry.entry_id, "endpoint": endpoint, "address": discovery_info["address"]}
+        self.context["title_placeholders"] = {"endpoint": endpoint}
+        return await self.async_step_admit()
+
+    async def async_step_admit(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add the device to its server's device list (it may then register), or leave it refused."""
+        entry = self.hass.config_entries.async_get_entry(self._discovered["entry_id"])
+        if entry is None:
+            return self.async_abort(reason="server_gone")
+        endpoint = self._discovered["endpoint"]
+        if user_input is not None:
+            listed = list(entry.options.get(CONF_CREDENTIALS) or [])
+            if not any(item.get("endpoint") == endpoint for item in listed):
+                listed.append({"endpoint": endpoint, "mode": NOSEC})
+            self.hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_CREDENTIALS: listed})
+            return self.async_abort(reason="device_admitted", description_placeholders={"endpoint": endpoint})
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="admit",
+            description_placeholders={
+                "endpoint": endpoint,
+                "address": self._discovered["address"],
+                "server": entry.title,
+            },
+        )
+
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: LwM2MConfigEntry) -> OptionsFlow:
@@ -432,6 +483,7 @@ class LwM2MOptionsFlow(OptionsFlow):
                 return await self._next()
         fields = {
             **_settings_schema(user_input or current),
+            **_admission_schema(user_input or current, ADMISSION_OPEN),
             **_limits_schema(user_input or current),
             **_events_schema(user_input or current),
             vol.Required(CONF_COMMUNICATION_RETRY, default=bool(current.get(CONF_COMMUNICATION_RETRY, True))): (
@@ -441,8 +493,7 @@ class LwM2MOptionsFlow(OptionsFlow):
                 selector.BooleanSelector()
             ),
         }
-        if current.get(CONF_DTLS_PORT):
-            fields[vol.Required(CONF_EDIT_CREDENTIALS, default=False)] = selector.BooleanSelector()
+        fields[vol.Required(CONF_EDIT_CREDENTIALS, default=False)] = selector.BooleanSelector()
         return self.async_show_form(
             step_id="init", data_schema=_schema(fields), errors=errors, description_placeholders=PLACEHOLDERS
         )
@@ -504,7 +555,7 @@ class LwM2MOptionsFlow(OptionsFlow):
                 vol.Optional(CONF_ENDPOINT, default=defaults.get(CONF_ENDPOINT, "")): selector.TextSelector(),
                 vol.Required(CONF_SECURITY_MODE, default=defaults.get(CONF_SECURITY_MODE, PSK)): (
                     selector.SelectSelector(
-                        selector.SelectSelectorConfig(options=[PSK, X509], translation_key=CONF_SECURITY_MODE)
+                        selector.SelectSelectorConfig(options=[PSK, X509, NOSEC], translation_key=CONF_SECURITY_MODE)
                     )
                 ),
                 vol.Optional(CONF_PSK_IDENTITY, default=defaults.get(CONF_PSK_IDENTITY, "")): selector.TextSelector(),
@@ -556,7 +607,7 @@ def _new_credential(
             key = generate_key()
             shown = {"endpoint": endpoint, "identity": item["identity"], "key": key}
         item["key"] = key
-    else:
+    elif mode == X509:
         item["certificate"] = (data.get(CONF_CERTIFICATE) or "").strip()
         if not item["certificate"]:
             return None, {}, {CONF_CERTIFICATE: "certificate_required"}

@@ -26,6 +26,15 @@ CONF_CREDENTIALS: Final = "credentials"
 CONF_SERVER_CERTIFICATE: Final = "server_certificate"
 CONF_SERVER_PRIVATE_KEY: Final = "server_private_key"
 DEFAULT_DTLS_PORT: Final = 5684
+# Who may register (a server entry's option): anyone (open), only devices in the entry's
+# device list (known), or those and, for an unknown one, the user's answer to a discovered
+# device "... wants to connect" (ask: the default of new entries). Entries from before have none: open.
+CONF_ADMISSION: Final = "admission"
+ADMISSION_OPEN: Final = "open"
+ADMISSION_KNOWN: Final = "known"
+ADMISSION_ASK: Final = "ask"
+ADMISSION_CHOICES: Final = [ADMISSION_ASK, ADMISSION_KNOWN, ADMISSION_OPEN]
+
 # the options flow's credentials step (form fields, not stored as such)
 CONF_EDIT_CREDENTIALS: Final = "edit_credentials"
 CONF_REMOVE: Final = "remove"

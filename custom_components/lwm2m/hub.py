@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, Literal, overload
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.core import Event as HassEvent
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_platform
+from homeassistant.helpers import discovery_flow, entity_platform
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -34,9 +34,11 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 
 from .const import (
+    ADMISSION_ASK,
     AUTO_OBSERVE_ALL,
     AUTO_OBSERVE_ENTITIES,
     AUTO_OBSERVE_NONE,
+    CONF_ADMISSION,
     CONF_AUTO_OBSERVE,
     CONF_COMMUNICATION_RETRY,
     CONF_MODE,
@@ -49,7 +51,7 @@ from .const import (
 )
 from .lwm2m.api import DeviceOperations, DeviceSource, meaning
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
-from .lwm2m.events import Event, EventType
+from .lwm2m.events import Event, EventType, RefusalInfo
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
@@ -253,6 +255,9 @@ class LwM2MHub:
                     except Exception:
                         _LOGGER.exception("Showing %s of %s failed", path, endpoint)
         match kind:
+            case EventType.REFUSED:
+                self._refused(event)
+                return
             case EventType.REGISTERED:
                 # A new registration starts afresh: the setup observes what its entities show.
                 self._observed_before.pop(endpoint, None)
@@ -286,6 +291,20 @@ class LwM2MHub:
             self._dispatch(endpoint, Topic.SEND, event)
         if kind is not EventType.NOTIFICATION and kind is not EventType.RESPONSE:
             self._dispatch(endpoint, Topic.REGISTRATION, event)
+
+    def _refused(self, event: Event) -> None:
+        """Fire lwm2m_refused; under "ask", make an unknown endpoint a discovered device."""
+        self._fire(event)
+        info = event.details
+        settings = {**self.entry.data, **self.entry.options}
+        if not isinstance(info, RefusalInfo) or not info.unknown or settings.get(CONF_ADMISSION) != ADMISSION_ASK:
+            return
+        discovery_flow.async_create_flow(
+            self.hass,
+            DOMAIN,
+            context={"source": SOURCE_INTEGRATION_DISCOVERY},
+            data={"entry_id": self.entry.entry_id, "endpoint": event.endpoint, "address": info.address},
+        )
 
     def _fire(self, event: Event) -> None:
         """lwm2m_registered, lwm2m_send, ... on the bus, for automations (lwm2m_notification if chosen)."""

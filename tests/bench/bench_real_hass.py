@@ -149,7 +149,14 @@ class Client:
         flow = await self.call(
             "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json={"next_step_id": "server"}
         )
-        form = {"host": "127.0.0.1", "port": lwm2m_port, "min_lifetime": 10, "max_lifetime": 86400}
+        form = {
+            "host": "127.0.0.1",
+            "port": lwm2m_port,
+            "dtls_port": 0,
+            "admission": "open",  # the benchmark's thousands of devices: no one to click Add
+            "min_lifetime": 10,
+            "max_lifetime": 86400,
+        }
         done = await self.call("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json=form)
         assert done["type"] == "create_entry", done
         entry_id: str = done["result"]["entry_id"]

@@ -131,8 +131,24 @@ async def test_add_the_integration_and_use_the_device(
             await page.get_by_role("button", name="Submit").click()
             await page.get_by_role("button", name="Finish").click()
 
-            # The device registers with the server the form just started.
+            # New entries ask about unknown devices: the device is refused, and shows up as a
+            # discovered device; one click on Add lets it in.
             response = await device.register()
+            assert response.code.dotted == "4.03", response.code
+            await page.goto(base + "/config/integrations/dashboard")
+            await expect(page.get_by_text("LwM2M device demo-1").first).to_be_visible()
+            await expect(page.get_by_text("Loading")).to_have_count(0)
+            await page.wait_for_timeout(500)
+            await page.screenshot(path=str(shots / "discovered-device.png"))
+            await page.get_by_role("button", name="Add", exact=True).first.click()
+            await page.get_by_role("button", name="Submit").click()
+            await expect(page.get_by_text("demo-1 may register now").first).to_be_visible()
+            await page.keyboard.press("Escape")
+            for _ in range(40):  # the server restarts with its new device list
+                response = await device.register()
+                if response.code.is_successful():
+                    break
+                await page.wait_for_timeout(250)
             assert response.code.is_successful(), response.code
             await page.goto(base + "/config/devices/dashboard")
             await page.get_by_text("demo-1").first.click()

@@ -1,0 +1,143 @@
+"""Who may register, in Home Assistant: an unknown device under "ask" becomes a discovered device
+that one click lets in; ignored ones stay out; a removed device is refused until added again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+from aiocoap.numbers.codes import Code
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m import async_remove_config_entry_device
+from custom_components.lwm2m.const import CONF_ADMISSION, CONF_CREDENTIALS, CONF_PORT, DOMAIN
+from tests.components.lwm2m.conftest import entry_data, wait_for
+from tests.live.broker import free_udp_port
+from tests.sim import SimClient
+
+
+def _discovered(hass: HomeAssistant) -> list[dict[str, Any]]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == config_entries.SOURCE_INTEGRATION_DISCOVERY
+    ]
+
+
+@pytest.fixture
+async def asking(hass: HomeAssistant, udp: None, request: pytest.FixtureRequest) -> AsyncGenerator[MockConfigEntry]:
+    policy = getattr(request, "param", "ask")
+    port = free_udp_port()
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="LwM2M", unique_id=str(port), data=entry_data(port, **{CONF_ADMISSION: policy})
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entry
+    if entry.state.recoverable:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def device(asking: MockConfigEntry) -> AsyncGenerator[Any]:
+    clients: list[SimClient] = []
+
+    async def start(endpoint: str) -> SimClient:
+        client = SimClient(endpoint, asking.data[CONF_PORT])
+        clients.append(client)
+        await client.start(register=False)
+        return client
+
+    yield start
+    for client in clients:
+        await client.stop()
+
+
+async def test_new_entries_ask(hass: HomeAssistant, udp: None) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "server"})
+    fields = {"host": "127.0.0.1", "port": free_udp_port(), "dtls_port": 0, "min_lifetime": 10, "max_lifetime": 86400}
+    done = await hass.config_entries.flow.async_configure(result["flow_id"], fields)
+    assert done["type"] is FlowResultType.CREATE_ENTRY and done["data"][CONF_ADMISSION] == "ask"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(done["result"].entry_id)
+
+
+async def test_an_unknown_device_is_discovered_and_added_with_one_click(
+    hass: HomeAssistant, asking: MockConfigEntry, device: Any
+) -> None:
+    client = await device("kitchen-1")
+    assert (await client.register()).code == Code.FORBIDDEN
+    (flow,) = await wait_for(hass, lambda: _discovered(hass))
+    assert flow["step_id"] == "admit" and flow["context"]["title_placeholders"] == {"endpoint": "kitchen-1"}
+    assert (await client.register()).code == Code.FORBIDDEN  # still refused, and asked about only once
+    await hass.async_block_till_done()
+    assert len(_discovered(hass)) == 1
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "device_admitted"
+    await hass.async_block_till_done()
+    assert asking.options[CONF_CREDENTIALS] == [{"endpoint": "kitchen-1", "mode": "nosec"}]
+    assert (await client.register()).code == Code.CREATED
+    registry = dr.async_get(hass)
+    devices = await wait_for(hass, lambda: dr.async_entries_for_config_entry(registry, asking.entry_id))
+    assert [d.identifiers for d in devices] == [{(DOMAIN, "kitchen-1")}]
+
+    # deleting the device takes it off the list: it is refused (and asked about) again
+    assert await async_remove_config_entry_device(hass, asking, devices[0])
+    await hass.async_block_till_done()
+    assert asking.options[CONF_CREDENTIALS] == []
+    assert (await client.register()).code == Code.FORBIDDEN
+    await wait_for(hass, lambda: _discovered(hass))
+
+
+async def test_an_ignored_device_stays_refused_and_unasked(
+    hass: HomeAssistant, asking: MockConfigEntry, device: Any
+) -> None:
+    client = await device("neighbour")
+    assert (await client.register()).code == Code.FORBIDDEN
+    (flow,) = await wait_for(hass, lambda: _discovered(hass))
+    ignored = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": config_entries.SOURCE_IGNORE},
+        data={"unique_id": flow["context"]["unique_id"], "title": "neighbour"},
+    )
+    assert ignored["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert _discovered(hass) == []
+    asking.runtime_data.source.unknown_reports.forget("neighbour")  # it would be reported again now
+    assert (await client.register()).code == Code.FORBIDDEN
+    await hass.async_block_till_done()
+    assert _discovered(hass) == []
+
+
+@pytest.mark.parametrize("asking", ["known"], indirect=True)
+async def test_known_devices_only_refuses_without_asking(
+    hass: HomeAssistant, asking: MockConfigEntry, device: Any
+) -> None:
+    refused: list[Any] = []
+    hass.bus.async_listen(f"{DOMAIN}_refused", refused.append)
+    client = await device("stranger")
+    assert (await client.register()).code == Code.FORBIDDEN
+    await hass.async_block_till_done()
+    assert _discovered(hass) == []
+    assert [e.data["endpoint"] for e in refused] == ["stranger"]
+
+
+@pytest.mark.parametrize("asking", ["open"], indirect=True)
+async def test_open_lets_anyone_in_and_keeps_the_list_on_removal(
+    hass: HomeAssistant, asking: MockConfigEntry, device: Any
+) -> None:
+    client = await device("anyone")
+    assert (await client.register()).code == Code.CREATED
+    registry = dr.async_get(hass)
+    (found,) = await wait_for(hass, lambda: dr.async_entries_for_config_entry(registry, asking.entry_id))
+    assert await async_remove_config_entry_device(hass, asking, found)
+    assert CONF_CREDENTIALS not in asking.options
