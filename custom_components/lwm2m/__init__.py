@@ -8,6 +8,7 @@ below it (custom_components.lwm2m.lwm2m) also runs, and is tested, without Home 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 
     from .hub import LwM2MConfigEntry
     from .lwm2m.config import ServerConfig
-    from .lwm2m.security.credentials import ServerIdentity
+    from .lwm2m.security.credentials import Credentials, ServerIdentity
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def _config_schema() -> Any:
@@ -133,7 +136,6 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
     )
     from .lwm2m.config import ServerConfig
     from .lwm2m.security.admission import Admission
-    from .lwm2m.security.credentials import Credentials
 
     host = settings.get(CONF_HOST, DEFAULT_HOST)
     notification_rate = float(settings.get(CONF_NOTIFICATION_RATE, DEFAULT_NOTIFICATION_RATE))
@@ -149,10 +151,20 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
         notification_rate=notification_rate,
         notification_burst=2 * notification_rate,  # two seconds' worth
         dtls_port=int(settings.get(CONF_DTLS_PORT) or 0) or None,
-        credentials=Credentials.from_list(settings.get(CONF_CREDENTIALS) or []),
+        credentials=_credentials(settings.get(CONF_CREDENTIALS) or []),
         server_identity=_server_identity(settings),
         admission=Admission.OPEN if settings.get(CONF_ADMISSION, ADMISSION_OPEN) == ADMISSION_OPEN else Admission.KNOWN,
     )
+
+
+def _credentials(items: list[Any]) -> Credentials:
+    """Read the entry's device list; one that can no longer be read is skipped (and logged), not fatal."""
+    from .lwm2m.security.credentials import Credentials
+
+    held, problems = Credentials.readable(items)
+    for problem in problems:
+        _LOGGER.warning("Skipping a device credential that cannot be used: %s", problem)
+    return held
 
 
 async def _with_server_identity(

@@ -83,7 +83,7 @@ def _server_schema(defaults: dict[str, Any], dtls_default: int = DEFAULT_DTLS_PO
         vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): selector.NumberSelector(
             selector.NumberSelectorConfig(min=0, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
         ),
-        vol.Required(CONF_DTLS_PORT, default=defaults.get(CONF_DTLS_PORT) or dtls_default): selector.NumberSelector(
+        vol.Required(CONF_DTLS_PORT, default=defaults.get(CONF_DTLS_PORT, dtls_default)): selector.NumberSelector(
             selector.NumberSelectorConfig(min=0, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
         ),
     }
@@ -593,7 +593,8 @@ def _new_credential(
     """Read the credential the form adds: (its JSON form or None, the key to show once, errors)."""
     endpoint = (data.get(CONF_ENDPOINT) or "").strip()
     if not endpoint:
-        return None, {}, {}
+        filled = any((data.get(key) or "").strip() for key in (CONF_PSK_IDENTITY, CONF_PSK_KEY, CONF_CERTIFICATE))
+        return None, {}, ({CONF_ENDPOINT: "endpoint_required"} if filled else {})
     problem = endpoint_name_problem(endpoint)
     if problem is not None:
         return None, {}, {CONF_ENDPOINT: "invalid_endpoint"}
@@ -615,9 +616,8 @@ def _new_credential(
         credential = Credential.from_dict(item)
         Credentials.from_list([*kept, credential.to_dict()])
     except CredentialError as err:
-        text = str(err)
-        if "share" in text or "two credentials" in text:
+        if err.field == "exists":
             return None, {}, {CONF_ENDPOINT: "credential_exists"}
-        field = CONF_PSK_KEY if "key" in text else CONF_CERTIFICATE if "certificate" in text else CONF_PSK_IDENTITY
-        return None, {}, {field: "invalid_credential"}
+        fields = {"key": CONF_PSK_KEY, "certificate": CONF_CERTIFICATE, "identity": CONF_PSK_IDENTITY}
+        return None, {}, {fields.get(err.field, CONF_ENDPOINT): "invalid_credential"}
     return credential.to_dict(), shown, {}

@@ -18,6 +18,7 @@ from custom_components.lwm2m.lwm2m.dtls.interface import DtlsAddress
 from custom_components.lwm2m.lwm2m.errors import LwM2MError
 from custom_components.lwm2m.lwm2m.events import Event, EventType
 from custom_components.lwm2m.lwm2m.path import Path
+from custom_components.lwm2m.lwm2m.security.admission import Admission
 from custom_components.lwm2m.lwm2m.security.certificates import self_signed
 from custom_components.lwm2m.lwm2m.security.credentials import (
     certificate_der,
@@ -153,7 +154,7 @@ async def test_a_notification_counts_only_through_the_observed_identity(
     forged = Message(mtype=NON, code=Code.CONTENT, mid=4242, token=observation.token, observe=9, payload=b"99.9")
     forged.opt.content_format = 0
     interface = other.context.request_interfaces[0].token_interface.message_interface
-    server_address = next(iter(interface._sessions))
+    server_address = next(iter(interface._table)).sockaddr
     interface.send_plaintext(DtlsAddress(interface, server_address, None), forged.encode())
     await asyncio.sleep(0.3)
     assert notes == []
@@ -278,3 +279,49 @@ async def test_a_server_with_coaps_only(udp: None) -> None:
         await server.stop()
     with pytest.raises(ValueError, match="coap://, coaps:// or both"):
         await LwM2MServer(ServerConfig(port=None)).start()
+
+
+async def test_a_replayed_client_hello_ends_no_session(dtls_server: LwM2MServer, dtls_device: Any) -> None:
+    """Someone who captured a device's handshake replays its ClientHello (cookie and all) from its address."""
+    sent: list[bytes] = []
+    client = SimClient("psk-dev", dtls_server.dtls_port, dtls=psk_device())
+    await client._open(0)
+    interface = client.context.request_interfaces[0].token_interface.message_interface
+    original = interface._sendto
+
+    def recording(datagrams: list[bytes], addr: Any) -> None:
+        sent.extend(datagrams)
+        original(datagrams, addr)
+
+    interface._sendto = recording
+    try:
+        assert (await client.register()).code == Code.CREATED
+        hellos = [d for d in sent if d[0] == 22 and d[3:5] == b"\x00\x00" and d[13] == 1]
+        assert len(hellos) == 2  # without, then with the cookie
+        target = ("::ffff:127.0.0.1", dtls_server.dtls_port, 0, 0)  # the client socket is IPv6
+        for _ in range(3):
+            interface._transport.sendto(hellos[1], target)
+        await asyncio.sleep(0.2)
+        dtls = dtls_server.transport.dtls
+        assert dtls.session_count() == 1 and dtls.handshakes_in_progress() == 1  # a replacement, waiting
+        assert (await dtls_server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
+        assert (await client.update()).code == Code.CHANGED
+    finally:
+        await client.stop()
+
+
+async def test_registrations_the_credentials_no_longer_allow_are_not_taken_back(dtls_server: LwM2MServer) -> None:
+    """After the device list changed (the entry restarts with it), a registration comes back only if still allowed."""
+    base = {"reg_id": "r1", "lifetime": 600}
+    saved = [
+        {**base, "endpoint": "psk-dev", "transport": "udp", "identity": None},  # now secured
+        {**base, "reg_id": "r2", "endpoint": "plain", "transport": "dtls", "identity": "psk:psk-id"},  # bound elsewhere
+        {**base, "reg_id": "r3", "endpoint": "other-dev", "transport": "dtls", "identity": "psk:other-id"},
+        {**base, "reg_id": "r4", "endpoint": "someone", "transport": "udp", "identity": None},
+    ]
+    fresh = LwM2MServer(ServerConfig(port=0, dtls_port=0, credentials=dtls_server.config.credentials))
+    assert sorted(r.endpoint for r in fresh.restore(saved)) == ["other-dev", "someone"]
+    known = LwM2MServer(
+        ServerConfig(port=0, dtls_port=0, credentials=dtls_server.config.credentials, admission=Admission.KNOWN)
+    )
+    assert [r.endpoint for r in known.restore(saved)] == ["other-dev"]

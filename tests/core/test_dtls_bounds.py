@@ -6,6 +6,9 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
+from aiocoap import Message
+from aiocoap.error import NetworkError
+from aiocoap.numbers.codes import Code
 
 from custom_components.lwm2m.lwm2m.config import ServerConfig
 from custom_components.lwm2m.lwm2m.dtls.interface import DtlsLimits
@@ -58,9 +61,9 @@ async def test_handshakes_in_progress_are_bounded_and_time_out(bounded: LwM2MSer
     dtls = bounded.transport.dtls
     peers = await _started(bounded, 5)
     await until(lambda: dtls.stats.refused_handshakes == 2)
-    assert len(dtls._sessions) == 3 and dtls.session_count() == 0
+    assert len(dtls._table) == 3 and dtls.session_count() == 0
     await until(lambda: dtls.stats.failed_handshakes == 3, timeout=5)  # handshake_timeout
-    assert len(dtls._sessions) == 0 and dtls._handshaking == 0
+    assert len(dtls._table) == 0 and dtls.handshakes_in_progress() == 0
     assert dtls.stats.refusals == {"timed out": 3}
     for sock, _session in peers:
         sock.close()
@@ -136,9 +139,33 @@ async def test_one_identity_holds_at_most_two_sessions(udp: None) -> None:
             await client.start()
         dtls = server.transport.dtls
         assert dtls.session_count() == 2 and dtls.stats.evicted_sessions == 1
-        assert {s.sockaddr[1] for s in dtls._sessions.values()} == {c.local_port for c in clients[1:]}
+        assert {s.sockaddr[1] for s in dtls._table} == {c.local_port for c in clients[1:]}
     finally:
         for client in clients:
             await client.stop()
         await server.stop()
     assert server.transport.dtls is None
+
+
+async def test_one_host_cannot_hold_every_handshake(udp: None) -> None:
+    limits = DtlsLimits(max_handshakes=10, max_handshakes_per_host=2, handshake_timeout=5.0)
+    server = LwM2MServer(ServerConfig(port=0, dtls_port=0, credentials=credentials(), dtls_limits=limits))
+    await server.start()
+    try:
+        await _started(server, 3)
+        dtls = server.transport.dtls
+        await until(lambda: dtls.handshakes_in_progress() == 2 and dtls.stats.refused_handshakes == 1)
+    finally:
+        await server.stop()
+
+
+async def test_failures_are_counted_by_reason_not_by_what_the_peer_offered(bounded: LwM2MServer) -> None:
+    for name in ("alice", "bob", "carol"):
+        client = SimClient("x", bounded.dtls_port, dtls=psk_device(name))
+        try:
+            await client.start(register=False)
+            with pytest.raises((TimeoutError, NetworkError)):
+                await client._send(Message(code=Code.GET, uri=f"coaps://127.0.0.1:{bounded.dtls_port}/rd"), timeout=3)
+        finally:
+            await client.stop()
+    assert bounded.transport.dtls.stats.refusals == {"unknown PSK identity": 3}

@@ -87,3 +87,45 @@ def test_credentials_refuse_two_devices_with_one_identity_and_redact_keys() -> N
     assert held.endpoint_of("psk:id") == "a" and held.psk_key(b"id") == bytes(16)
     assert held.to_list(redact=True)[0]["key"] == "**REDACTED**"
     assert "psk_key" not in repr(first)  # keys stay out of logs and tracebacks
+
+
+def test_device_certificates_need_an_ecdsa_p256_key() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from custom_components.lwm2m.lwm2m.security.credentials import certificate_der
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rsa-device")])
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    rsa_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    with pytest.raises(CredentialError, match="ECDSA on P-256") as caught:
+        certificate_der(rsa_cert)
+    assert caught.value.field == "certificate"
+
+
+def test_saved_credentials_that_cannot_be_read_are_skipped_not_fatal() -> None:
+    held, problems = Credentials.readable(
+        [
+            {"endpoint": "good", "mode": "psk", "identity": "g", "key": "00" * 16},
+            {"endpoint": "bad", "mode": "psk", "identity": "b", "key": "zz"},
+            "not even an object",
+        ]
+    )
+    assert [c.endpoint for c in held] == ["good"]
+    assert len(problems) == 2 and problems[0].startswith("bad: ")

@@ -59,7 +59,7 @@ async def test_runner_serves_psk_and_certificates(udp: None, tmp_path: Path) -> 
     ("args", "message"),
     [
         (["--psk", "dev:id:00"], "a PSK key has 8 to 64 bytes"),
-        (["--psk", "dev-without-key"], "write ENDPOINT:IDENTITY:HEXKEY"),
+        (["--psk", "dev-without-key"], "written ENDPOINT:IDENTITY:HEXKEY"),
         (["--psk", f"dev:id:{KEY}"], "add --dtls-port"),
         (["--dtls-port", "0", "--psk", f"a:id:{KEY}", "--psk", f"b:id:{KEY}"], "share a security identity"),
         (["--dtls-port", "0", "--credentials", "/nonexistent.json"], "cannot read"),

@@ -234,12 +234,7 @@ class Endpoint:
             message.opt.accept = accept
         if observe is not None:
             message.opt.observe = observe
-        message.remote = reg.remote
-        if message.remote is None:  # restored after a restart: no message from the device yet
-            if reg.transport == "dtls":
-                message.remote = server.transport.address_for(reg.address, reg.identity)
-            else:
-                message.unresolved_remote = reg.address
+        _address(message, reg, server)
         reg.stats.messages_out += 1
         server.stats.requests_out += 1
         request = server.transport.request(message)
@@ -604,7 +599,7 @@ class Endpoint:
             message = Message(code=Code.GET, uri_path=reg.uri_path(paths[0]), observe=1)
             if observation.content_format is not None:
                 message.opt.accept = observation.content_format
-        message.remote = reg.remote
+        _address(message, reg, server)
         message.transport_tuning = FastTuning(server.config.ack_timeout, server.config.max_retransmit)
         reg.stats.messages_out += 1
         server.stats.requests_out += 1
@@ -658,6 +653,16 @@ def _composite_body(accept: int) -> int:
 
 
 __all__ = ["Endpoint", "format_name"]
+
+
+def _address(message: Message, reg: Registration, server: Any) -> None:
+    """Address message to the device: its remote, or (restored, not heard from yet) its saved address."""
+    message.remote = reg.remote
+    if message.remote is None:
+        if reg.transport == "dtls":
+            message.remote = server.transport.address_for(reg.address, reg.identity)
+        else:
+            message.unresolved_remote = reg.address
 
 
 def _network_reason(err: BaseException) -> str:

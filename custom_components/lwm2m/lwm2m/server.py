@@ -25,7 +25,7 @@ from .observe import Observation, ObservationTable
 from .path import Path
 from .queue import SleepQueue
 from .registration import Registration, RegistrationStore, host_part, new_registration_id, readable_registrations
-from .security.admission import UnknownReports, refusal
+from .security.admission import UnknownReports, binding_problem, refusal
 from .security.certificates import new_server_identity
 from .site import LwM2MSite, Refused, RegisterParams
 from .transport import CoapTransport, DtlsSettings, address_of
@@ -179,10 +179,21 @@ class LwM2MServer:
             if reg.expires_at + self.config.grace_period > now
             and reg.endpoint not in self.registrations
             and self._serves(reg.transport)  # a transport that was switched off takes nobody back
+            and self._still_admitted(reg)
         ]
         for reg in restored:
             self.registrations.add(reg)
         return restored
+
+    def _still_admitted(self, reg: Registration) -> bool:
+        """Return whether a saved registration may come back under the credentials and policy of now."""
+        credentials = self.config.credentials
+        problem = binding_problem(credentials, reg.endpoint, reg.identity) or refusal(
+            self.config.admission, credentials, reg.endpoint
+        )
+        if problem is not None:
+            _LOGGER.info("Not taking back the registration of %s: %s", reg.endpoint, problem)
+        return problem is None
 
     def _serves(self, transport: str) -> bool:
         """Return whether the server listens on a transport ("udp" or "dtls")."""
@@ -268,27 +279,12 @@ class LwM2MServer:
             )
 
     def _check_identity(self, request: Message, endpoint: str) -> str | None:
-        """Return the security identity of a Register; 4.03 when it may not register endpoint.
-
-        A secured endpoint (one with a credential) registers only through the DTLS identity
-        its credential proves; an identity registers only the endpoint it is bound to.
-        """
+        """Return the security identity of a Register; 4.03 when it may not register endpoint."""
         identity = self.transport.identity_of(request.remote)
-        credentials = self.config.credentials
-        if identity is None:
-            if credentials.secured(endpoint):
-                self._forbid(
-                    ("nosec", endpoint),
-                    f"{endpoint} has a credential: it registers over coaps:// with it, not over plain UDP",
-                    address_of(request.remote),
-                )
-            return None
-        bound = credentials.endpoint_of(identity)
-        if bound != endpoint:
-            may = f"may register as {bound}" if bound is not None else "is no longer any device's credential"
-            self._forbid(
-                ("identity", identity, endpoint), f"{identity} {may}, not as {endpoint}", address_of(request.remote)
-            )
+        problem = binding_problem(self.config.credentials, endpoint, identity)
+        if problem is not None:
+            kind = "nosec" if identity is None else "identity"
+            self._forbid((kind, endpoint, identity), problem, address_of(request.remote))
         return identity
 
     def _check_admission(self, request: Message, endpoint: str, identity: str | None) -> None:
@@ -310,8 +306,14 @@ class LwM2MServer:
         self._forbid(("admission", "unknown" if unknown else "strict"), problem, address)
 
     def _check_same_identity(self, request: Message, reg: Registration, what: str) -> None:
-        """Refuse (4.03) an Update or De-register that does not come through the registration's identity."""
+        """Refuse (4.03) an Update or De-register that does not come through the registration's identity.
+
+        Nor through one its endpoint's credential no longer names (the credentials changed since).
+        """
         identity = self.transport.identity_of(request.remote)
+        problem = binding_problem(self.config.credentials, reg.endpoint, identity)
+        if problem is not None:
+            self._forbid(("binding", reg.endpoint, identity), problem, address_of(request.remote))
         if identity != reg.identity:
             self._forbid(
                 ("other identity", reg.endpoint, identity),

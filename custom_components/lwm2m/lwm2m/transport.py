@@ -85,6 +85,7 @@ class CoapTransport:
         self.malformed = MalformedCounter()
         self.port = 0
         self.dtls: DtlsInterface | None = None
+        self._server_context: ServerContext | None = None
 
     async def start(self) -> None:
         """Bind the CoAP server."""
@@ -107,7 +108,9 @@ class CoapTransport:
             )
         if settings is not None:
             try:
-                ssl_context = ServerContext(settings.credentials, settings.identity).context
+                # kept as long as the transport runs: it holds the cffi callbacks OpenSSL calls
+                self._server_context = ServerContext(settings.credentials, settings.identity)
+                ssl_context = self._server_context.context
                 bind = (bind_address(self._host), settings.port)
                 self.dtls = await add_message_interface(
                     self.context,

@@ -234,3 +234,34 @@ async def test_a_server_with_coaps_only_from_the_ui(hass: HomeAssistant, udp: No
     assert entry.unique_id == f"coaps {dtls_port}"
     assert entry.runtime_data.source.port == 0 and entry.runtime_data.source.dtls_port == dtls_port
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("form", "errors"),
+    [
+        ({"security_mode": "psk", "psk_key": "00112233445566778899aabbccddeeff"}, {"endpoint": "endpoint_required"}),
+        ({"endpoint": "y", "security_mode": "psk", "psk_identity": "x" * 200}, {"psk_identity": "invalid_credential"}),
+    ],
+)
+async def test_credentials_errors_land_on_their_field(
+    hass: HomeAssistant, dtls_entry: Any, form: dict[str, Any], errors: dict[str, str]
+) -> None:
+    result = await _options(hass, dtls_entry, form)
+    assert result["type"] is FlowResultType.FORM and result["errors"] == errors
+
+
+async def test_a_nosec_device_in_the_list_and_a_zero_dtls_port_kept_in_the_form(
+    hass: HomeAssistant, dtls_entry: Any
+) -> None:
+    result = await _options(hass, dtls_entry, {"endpoint": "plain-1", "security_mode": "nosec"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert dtls_entry.options[CONF_CREDENTIALS] == [{"endpoint": "plain-1", "mode": "nosec"}]
+    # a form shown again after an error keeps the user's 0 (coaps:// off), not the default 5684
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "server"})
+    fields = {"host": "not-an-address", "port": free_udp_port(), "min_lifetime": 10, "max_lifetime": 86400}
+    again = await hass.config_entries.flow.async_configure(result["flow_id"], {**fields, CONF_DTLS_PORT: 0})
+    assert again["errors"] == {"host": "invalid_host"}
+    (dtls_field,) = [key for key in again["data_schema"].schema if key == CONF_DTLS_PORT]
+    assert dtls_field.default() == 0

@@ -17,13 +17,13 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.bindings.openssl.binding import Binding
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
 from ..security.credentials import Credentials, ServerIdentity, certificate_identity, psk_identity
@@ -39,6 +39,7 @@ DTLS1_2 = 0xFEFD
 CIPHERS = "PSK-AES128-CCM8:PSK-AES128-CBC-SHA256:ECDHE-ECDSA-AES128-CCM8:@SECLEVEL=0"
 SESSION_ID_CONTEXT = b"lwm2m-home-assistant"
 RESUMPTION_LIFETIME = 24 * 3600  # seconds a session can be resumed
+COOKIE_PERIOD = 60.0  # seconds: a cookie is good in its period and the next
 
 _PSK_SERVER = "unsigned int (*)(SSL *, const char *, unsigned char *, unsigned int)"
 _PSK_CLIENT = "unsigned int (*)(SSL *, const char *, char *, unsigned int, unsigned char *, unsigned int)"
@@ -72,6 +73,9 @@ class ServerContext:
         self._credentials = credentials
         self._cookie_secret = secrets.token_bytes(32)
         context = self.context = _base_context(SSL.DTLS_SERVER_METHOD)
+        # Resumption by session id from OpenSSL's own cache (20,480 sessions, fewer than the
+        # interface remembers identities of), not by tickets, which outlive any cache.
+        context.set_options(SSL.OP_NO_TICKET)
         context.set_session_id(SESSION_ID_CONTEXT)
         context.set_timeout(RESUMPTION_LIFETIME)
         context.set_cookie_generate_callback(self._cookie)
@@ -85,14 +89,16 @@ class ServerContext:
             verify = SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT
             context.set_verify(verify, self._verify)
 
-    def _cookie(self, connection: SSL.Connection) -> bytes:
-        """Return the cookie for a ClientHello: an HMAC of the peer's address, kept nowhere."""
-        return hmac.new(
-            self._cookie_secret, repr(connection.get_app_data().sockaddr).encode(), hashlib.sha256
-        ).digest()[:16]
+    def _cookie(self, connection: SSL.Connection, period: int | None = None) -> bytes:
+        """Return the cookie for a ClientHello: an HMAC of the peer's address and the minute, kept nowhere."""
+        period = int(time.monotonic() // COOKIE_PERIOD) if period is None else period
+        text = f"{connection.get_app_data().sockaddr!r} {period}".encode()
+        return hmac.new(self._cookie_secret, text, hashlib.sha256).digest()[:16]
 
     def _cookie_matches(self, connection: SSL.Connection, cookie: bytes) -> bool:
-        return hmac.compare_digest(cookie, self._cookie(connection))
+        """Accept this minute's cookie or the last one's: a captured ClientHello is replayable briefly only."""
+        now = int(time.monotonic() // COOKIE_PERIOD)
+        return any(hmac.compare_digest(cookie, self._cookie(connection, period)) for period in (now, now - 1))
 
     def _psk(self, ssl: Any, identity: Any, psk: Any, max_psk_len: int) -> int:
         """OpenSSL asks for the key of the identity a client named: 0 refuses the handshake."""
@@ -100,7 +106,9 @@ class ServerContext:
             name = _ffi.string(identity) if identity != _ffi.NULL else b""
             key = self._credentials().psk_key(name)
             if key is None or len(key) > max_psk_len:
-                _app_data(ssl).refusal = f"unknown PSK identity {name.decode('utf-8', 'backslashreplace')!r}"
+                session = _app_data(ssl)
+                session.refusal = "unknown PSK identity"
+                session.refusal_detail = repr(name[:64])
                 return 0
             _ffi.memmove(psk, key, len(key))
             _app_data(ssl).identity = psk_identity(name)
@@ -113,13 +121,16 @@ class ServerContext:
         """Accept a device's certificate when it is one a credential pins (whoever signed it)."""
         if depth > 0:
             return True  # the chain above the device's own certificate decides nothing here
-        device = certificate.to_cryptography()
-        identity = certificate_identity(device.public_bytes(serialization.Encoding.DER))
         session = connection.get_app_data()
+        try:
+            der = crypto.dump_certificate(crypto.FILETYPE_ASN1, certificate)
+        except Exception:  # noqa: BLE001 - a callback must not raise
+            session.refusal = "unreadable certificate"
+            return False
+        identity = certificate_identity(der)
         if not self._credentials().knows(identity):
-            names = device.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-            subject = str(names[0].value) if names else "no common name"
-            session.refusal = f"unknown certificate ({subject}, {identity})"
+            session.refusal = "unknown certificate"
+            session.refusal_detail = identity
             return False
         session.identity = identity
         return True

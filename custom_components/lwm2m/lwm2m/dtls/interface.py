@@ -34,11 +34,12 @@ from OpenSSL import SSL
 
 from ..coap_internals import enlarge_receive_buffer, fail_request
 from ..limits import OnceLog
-from .records import is_client_hello
+from .records import is_client_hello, is_handshake, is_hello_verify_request
 from .session import DtlsSession
+from .table import SessionTable
 
 _LOGGER = logging.getLogger(__name__)
-MAX_DATAGRAM = 65535
+MAX_PENDING = 32  # a client's requests waiting for its handshake
 
 
 @dataclass(slots=True, kw_only=True)
@@ -48,9 +49,12 @@ class DtlsLimits:
     max_sessions: int = 10_000
     max_per_identity: int = 2  # sessions of one identity (a device whose NAT rebinds has two a while)
     max_handshakes: int = 1_000  # handshakes in progress (each proved its address with a cookie), ~60 KiB each
+    max_handshakes_per_host: int = 20  # of those, from one IP address: one host cannot hold them all
     handshake_timeout: float = 30.0  # seconds from a verified ClientHello to the end of the handshake
     idle_timeout: float = 24 * 3600.0  # seconds without a record before a session is dropped
-    max_resumable: int = 20_000  # master secrets remembered for resumption
+    # master secrets remembered for resumption: more than OpenSSL's own session cache holds
+    # (20,480), so that every session OpenSSL resumes has its identity here
+    max_resumable: int = 40_960
     sweep_interval: float = 10.0
 
 
@@ -168,10 +172,8 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         self._server = server
         self.limits = limits or DtlsLimits()
         self.stats = DtlsStats()
-        self._sessions: OrderedDict[Any, DtlsSession] = OrderedDict()  # by peer, least recently used first
-        self._handshaking = 0
+        self._table = SessionTable()
         self._resumable: OrderedDict[bytes, str | None] = OrderedDict()
-        self._by_identity: dict[str | None, OrderedDict[Any, None]] = {}  # established sessions' peers
         self._transport: asyncio.DatagramTransport | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
@@ -194,9 +196,7 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            if server:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(bind)
+            sock.bind(bind)  # no SO_REUSEADDR: it would let another socket share (and take) the port
         except OSError:
             sock.close()
             raise
@@ -219,52 +219,65 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         _LOGGER.debug("DTLS socket error: %s", exc)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        """Feed a datagram to its peer's session, or answer a ClientHello."""
-        session = self._sessions.get(addr)
+        """Feed a datagram to its peer's session (or its replacement), or answer a ClientHello."""
+        table = self._table
+        session = table.get(addr)
+        replacement = table.replacement(addr)
         if is_client_hello(data) and (session is None or session.established):
-            if self._server:
-                self._hello(data, addr, session)
-            else:
+            if not self._server:
                 self.stats.stray_datagrams += 1
+            elif replacement is not None:
+                self._step(replacement, data)  # its ClientHello again (the cookie's answer was lost)
+            else:
+                self._hello(data, addr)
+            return
+        if replacement is not None and is_handshake(data):
+            self._step(replacement, data)
             return
         if session is None:
             self.stats.stray_datagrams += 1
             return
-        self._sessions.move_to_end(addr)
-        now = time.monotonic()
-        session.last_seen = now
+        self._step(session, data)
+
+    def _step(self, session: DtlsSession, data: bytes) -> None:
+        """Take one datagram of a session: a handshake step, or records to deliver."""
         was_established = session.established
         plaintexts, out = session.receive(data)
-        self._sendto(out, addr)
+        self._sendto(out, session.sockaddr)
         if not was_established:
             self._progress(session)
-            if not session.established:
-                return
         elif session.failure is not None:
             self._end(session, session.failure)
+        if session.address is None or not self._table.holds(session):
+            return  # not established, or it failed (a refused resumption, a bad record): nothing counts
+        self._table.touch(session, time.monotonic())
         for plaintext in plaintexts:
             self._deliver(session, plaintext)
 
-    def _hello(self, data: bytes, addr: Any, old: DtlsSession | None) -> None:
-        """Answer a ClientHello: a cookie first; with a valid one, a new session.
+    def _hello(self, data: bytes, addr: Any) -> None:
+        """Answer a ClientHello: a cookie first; with a valid one, a handshake.
 
-        A device that restarted replaces its old session with the new one.
+        A peer with an established session keeps it until the new handshake is done: a replayed
+        ClientHello ends nothing.
         """
-        if self._handshaking >= self.limits.max_handshakes:
+        table, limits = self._table, self.limits
+        if table.handshaking >= limits.max_handshakes or table.handshakes_from(addr) >= limits.max_handshakes_per_host:
             self.stats.refused_handshakes += 1
-            self._log.warn(("handshakes",), "Refusing DTLS handshakes: %d in progress already", self._handshaking)
+            self._log.warn(
+                ("handshakes",),
+                "Refusing DTLS handshakes: %d in progress (at most %d, %d from one address)",
+                table.handshaking,
+                limits.max_handshakes,
+                limits.max_handshakes_per_host,
+            )
             return
         session, out = DtlsSession.accept(self._context, addr, data, time.monotonic())
         if session is None:
-            if out:
+            if out and is_hello_verify_request(out[0]):
                 self.stats.cookies_sent += 1
             self._sendto(out, addr)
             return
-        if old is not None:
-            self._drop(old)
-        self._make_room()
-        self._sessions[addr] = session
-        self._handshaking += 1
+        table.start(session)
         self._sendto(out, addr)
         self._progress(session)
 
@@ -274,7 +287,7 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
             session.timer.cancel()
             session.timer = None
         if session.failure is not None:
-            self._failed(session, session.failure)
+            self._failed(session, session.failure, session.refusal_detail)
             return
         if session.established:
             self._established(session)
@@ -290,7 +303,7 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
 
     def _tick(self, session: DtlsSession) -> None:
         session.timer = None
-        if self._sessions.get(session.sockaddr) is not session:
+        if not self._table.holds(session):
             return
         if session.started + self.limits.handshake_timeout <= time.monotonic():
             self._failed(session, "timed out")
@@ -299,7 +312,7 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         self._progress(session)
 
     def _established(self, session: DtlsSession) -> None:
-        self._handshaking -= 1
+        self._table.establish(session)
         self.stats.handshakes += 1
         digest = session.master_key_digest()
         if session.identity is None and self._server:
@@ -307,7 +320,10 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
             # the session's master secret was first proved with.
             session.identity = self._resumable.get(digest) if digest else None
             if session.identity is None:
-                self._failed(session, "resumed a session this server does not know", established=True)
+                self.stats.handshakes -= 1
+                self._count_failure("resumed a session this server does not know", "")
+                self._end(session, "resumed a session this server does not know")
+                self._fail_pending(session, "refused")
                 return
             self.stats.resumptions += 1
         if digest is not None:
@@ -317,26 +333,45 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
                 self._resumable.popitem(last=False)
         session.address = DtlsAddress(self, session.sockaddr, session.identity if self._server else None)
         if self._server:
-            self._one_more_of(session)
+            self._bound(session)
         _LOGGER.debug("DTLS session with %s established (%s)", session.address.hostinfo, session.identity)
         pending, session.pending = session.pending, []
         for plaintext in pending:
             self._sendto(session.send(plaintext), session.sockaddr)
 
-    def _failed(self, session: DtlsSession, reason: str, *, established: bool = False) -> None:
-        """Count a failed handshake, log it once per source, forget the session."""
-        if not established:
-            self._handshaking -= 1
-        else:
-            self.stats.handshakes -= 1
+    def _bound(self, session: DtlsSession) -> None:
+        """Keep the sessions within their bounds now that session is established.
+
+        An identity holds at most max_per_identity sessions (a device needs one, two while its
+        NAT rebinds; without the bound, whoever holds one credential could fill the table from
+        many ports); all together at most max_sessions: the least recently used make way.
+        """
+        table, limits = self._table, self.limits
+        for other in table.surplus_of(session, limits.max_per_identity):
+            self.stats.evicted_sessions += 1
+            self._end(other, "another session of the same identity took its place")
+        over = table.established - limits.max_sessions
+        if over > 0:
+            self._log.warn(
+                ("evict",),
+                "DTLS sessions at their maximum of %d: dropping the least recently used",
+                limits.max_sessions,
+            )
+            for other in table.least_recently_used(over, keep=session):
+                self.stats.evicted_sessions += 1
+                self._end(other, "dropped to make room for another session")
+
+    def _failed(self, session: DtlsSession, reason: str, detail: str = "") -> None:
+        """Count a failed handshake, log it once per reason, forget the session."""
+        self._count_failure(reason, detail)
+        self._table.forget(session)
+        self._fail_pending(session, reason)
+
+    def _count_failure(self, reason: str, detail: str) -> None:
+        """Count a failed handshake by its reason (a fixed phrase); the detail goes only to the log."""
         self.stats.failed_handshakes += 1
         self.stats.refusals[reason] = self.stats.refusals.get(reason, 0) + 1
-        host = session.sockaddr[0].removeprefix("::ffff:")
-        self._log.warn(("failed", host), "A DTLS handshake from %s failed: %s", host, reason)
-        if established:
-            self._sendto(session.close(), session.sockaddr)
-        self._forget(session)
-        self._fail_pending(session, reason)
+        self._log.warn(("failed", reason), "A DTLS handshake failed: %s%s", reason, f" ({detail})" if detail else "")
 
     def _deliver(self, session: DtlsSession, plaintext: bytes) -> None:
         if self._mman is None:
@@ -364,72 +399,22 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
 
     # -- sessions -------------------------------------------------------------------------
 
-    def _make_room(self) -> None:
-        """Drop the least recently used established session while the sessions are at their bound."""
-        while len(self._sessions) >= self.limits.max_sessions:
-            victim = next((s for s in self._sessions.values() if s.established), None)
-            if victim is None:
-                return  # all are handshakes, which max_handshakes bounds
-            self.stats.evicted_sessions += 1
-            self._log.warn(
-                ("evict",),
-                "DTLS sessions at their maximum of %d: dropping the least recently used",
-                self.limits.max_sessions,
-            )
-            self._end(victim, "dropped to make room for another session")
-
     def _sweep(self) -> None:
         """End idle sessions; runs every sweep_interval."""
-        now = time.monotonic()
-        limit = self.limits.idle_timeout
-        for session in [s for s in self._sessions.values() if s.established and now - s.last_seen > limit]:
+        for session in self._table.idle(time.monotonic(), self.limits.idle_timeout):
             self.stats.expired_sessions += 1
             self._end(session, "idle")
         self._sweeper = self._loop.call_later(self.limits.sweep_interval, self._sweep)
 
     def _end(self, session: DtlsSession, reason: str) -> None:
-        """End an established session with a close_notify.
+        """End a session with a close_notify.
 
         Requests in flight fail at their next retransmission (send); observations stay, for
         the device's next session of the same identity.
         """
         self._sendto(session.close(), session.sockaddr)
-        self._forget(session)
+        self._table.forget(session)
         _LOGGER.debug("DTLS session with %s ended: %s", session.sockaddr, reason)
-
-    def _drop(self, session: DtlsSession) -> None:
-        """Forget a session without a word to the peer (it started a new handshake)."""
-        if not session.established:
-            self._handshaking -= 1
-        self._forget(session)
-
-    def _one_more_of(self, session: DtlsSession) -> None:
-        """Count a session of its identity; past max_per_identity, end that identity's least recently used one.
-
-        A device needs one session (two while its NAT rebinds); without this bound, whoever
-        holds one credential could fill max_sessions from many source ports.
-        """
-        held = self._by_identity.setdefault(session.identity, OrderedDict())
-        held[session.sockaddr] = None
-        while len(held) > self.limits.max_per_identity:
-            oldest = self._sessions.get(next(iter(held)))
-            if oldest is None or oldest is session:
-                held.popitem(last=False)
-                continue
-            self.stats.evicted_sessions += 1
-            self._end(oldest, "another session of the same identity took its place")
-
-    def _forget(self, session: DtlsSession) -> None:
-        if session.timer is not None:
-            session.timer.cancel()
-            session.timer = None
-        if self._sessions.get(session.sockaddr) is session:
-            del self._sessions[session.sockaddr]
-            held = self._by_identity.get(session.identity) if session.established else None
-            if held is not None:
-                held.pop(session.sockaddr, None)
-                if not held:
-                    del self._by_identity[session.identity]
 
     def _fail_pending(self, session: DtlsSession, reason: str) -> None:
         """Fail a client's requests that waited for a handshake that failed."""
@@ -441,7 +426,11 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
 
     def session_count(self) -> int:
         """Return how many sessions are established."""
-        return len(self._sessions) - self._handshaking
+        return self._table.established
+
+    def handshakes_in_progress(self) -> int:
+        """Return how many handshakes are in progress."""
+        return self._table.handshaking
 
     def address_for(self, hostport: str, identity: str | None) -> DtlsAddress:
         """Return the remote for a "host:port" (a registration's saved address) and identity."""
@@ -469,21 +458,21 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
 
     def send_plaintext(self, remote: DtlsAddress, data: bytes) -> bool:
         """Encrypt data for remote's session (as a client, start one first); return False if there is none."""
-        session = self._sessions.get(remote.sockaddr)
+        session = self._table.get(remote.sockaddr)
         if session is not None and session.established and (not self._server or session.identity == remote.identity):
             self._sendto(session.send(data), remote.sockaddr)
             return True
-        if not self._server:
-            if session is None:
-                session, out = DtlsSession.connect(self._context, remote.sockaddr, time.monotonic())
-                self._sessions[remote.sockaddr] = session
-                self._handshaking += 1
-                self._sendto(out, remote.sockaddr)
-                self._progress(session)
-            if len(session.pending) < 32:
-                session.pending.append(data)
-            return True
-        return False
+        if self._server:
+            return False
+        if session is None:
+            session, out = DtlsSession.connect(self._context, remote.sockaddr, time.monotonic())
+            self._table.start(session)
+            session.pending.append(data)
+            self._sendto(out, remote.sockaddr)
+            self._progress(session)  # a handshake that fails at once fails this request with it
+        elif len(session.pending) < MAX_PENDING:
+            session.pending.append(data)
+        return True
 
     def serves(self, remote: Any) -> bool:
         """Return whether remote belongs to this interface."""
@@ -510,11 +499,10 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
 
     async def shutdown(self) -> None:
         """Close every session (close_notify) and the socket."""
-        for session in list(self._sessions.values()):
+        for session in list(self._table):
             if session.established:
                 self._sendto(session.close(), session.sockaddr)
-            self._forget(session)
-        self._handshaking = 0
+            self._table.forget(session)
         self._mman = None
         if self._sweeper is not None:
             self._sweeper.cancel()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 RECORD_HEADER = 13  # type, version (2), epoch (2), sequence number (6), length (2)
-HANDSHAKE = 22
-CLIENT_HELLO = 1
+CHANGE_CIPHER_SPEC, HANDSHAKE = 20, 22
+CLIENT_HELLO, HELLO_VERIFY_REQUEST = 1, 3
 
 
 def split_flight(flight: bytes, mtu: int) -> list[bytes]:
@@ -38,3 +38,14 @@ def is_client_hello(datagram: bytes) -> bool:
         and datagram[3:5] == b"\x00\x00"
         and datagram[RECORD_HEADER] == CLIENT_HELLO
     )
+
+
+def is_handshake(datagram: bytes) -> bool:
+    """Return whether a datagram starts with a handshake or ChangeCipherSpec record (a handshake's flight)."""
+    return len(datagram) > RECORD_HEADER and datagram[0] in (CHANGE_CIPHER_SPEC, HANDSHAKE)
+
+
+def is_hello_verify_request(datagram: bytes) -> bool:
+    """Return whether a datagram starts with a HelloVerifyRequest (a server's cookie)."""
+    size = len(datagram)
+    return size > RECORD_HEADER and datagram[0] == HANDSHAKE and datagram[RECORD_HEADER] == HELLO_VERIFY_REQUEST

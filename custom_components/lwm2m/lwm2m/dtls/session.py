@@ -35,6 +35,7 @@ class DtlsSession:
         "last_seen",
         "pending",
         "refusal",
+        "refusal_detail",
         "sockaddr",
         "started",
         "timer",
@@ -45,7 +46,8 @@ class DtlsSession:
         self.connection = connection
         self.sockaddr = sockaddr
         self.identity: str | None = None
-        self.refusal: str | None = None
+        self.refusal: str | None = None  # why the handshake was refused: a fixed phrase (counted)
+        self.refusal_detail = ""  # and what the peer offered (for the log only)
         self.failure: str | None = None  # set once the association is dead
         self.established = False
         self.started = self.last_seen = now
@@ -100,7 +102,7 @@ class DtlsSession:
                 break
             except SSL.ZeroReturnError:
                 self.failure = "the peer closed the session"
-            except SSL.Error as err:
+            except Exception as err:  # noqa: BLE001 - SSL.Error, or what a callback raised through pyOpenSSL
                 self.failure = _reason(err)
         return plaintexts, self.outgoing()
 
@@ -110,8 +112,9 @@ class DtlsSession:
             self.connection.do_handshake()
         except SSL.WantReadError:
             return False
-        except SSL.Error as err:
-            self.failure = self.refusal or _reason(err)
+        except Exception as err:  # noqa: BLE001 - SSL.Error, or what a callback raised through pyOpenSSL
+            self.failure = self.refusal or "handshake failed"
+            self.refusal_detail = self.refusal_detail or _reason(err)
             return False
         self.established = True
         return True
@@ -168,9 +171,9 @@ class DtlsSession:
         return split_flight(b"".join(chunks), MTU)
 
 
-def _reason(err: SSL.Error) -> str:
+def _reason(err: Exception) -> str:
     """Return OpenSSL's reason of an error in a few words."""
     details = err.args[0] if err.args else None
     if isinstance(details, list) and details and isinstance(details[-1], tuple):
-        return str(details[-1][-1])
-    return str(err) or type(err).__name__
+        return str(details[-1][-1])[:120]
+    return (str(err) or type(err).__name__)[:120]

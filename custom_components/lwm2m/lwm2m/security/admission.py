@@ -45,6 +45,23 @@ def refusal(policy: Admission, credentials: Credentials, endpoint: str) -> str |
     return None
 
 
+def binding_problem(credentials: Credentials, endpoint: str, identity: str | None) -> str | None:
+    """Return why endpoint may not be registered through identity (None: it may).
+
+    A secured endpoint (one with a DTLS credential) only through the identity its credential
+    proves; an identity only as the endpoint it is bound to.
+    """
+    if identity is None:
+        if credentials.secured(endpoint):
+            return f"{endpoint} has a credential: it registers over coaps:// with it, not over plain UDP"
+        return None
+    bound = credentials.endpoint_of(identity)
+    if bound == endpoint:
+        return None
+    may = f"may register as {bound}" if bound is not None else "is no longer any device's credential"
+    return f"{identity} {may}, not as {endpoint}"
+
+
 class UnknownReports:
     """Decide which refused unknown endpoints are reported: bounded per endpoint and per minute."""
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 NOSEC, PSK, X509 = "nosec", "psk", "x509"
 MODES = (NOSEC, PSK, X509)
@@ -31,7 +32,12 @@ REDACTED = "**REDACTED**"
 
 
 class CredentialError(ValueError):
-    """A credential that cannot be used, with a message saying why."""
+    """A credential that cannot be used, with a message saying why (field: which part is wrong)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        """Say what is wrong, and with which field (endpoint, identity, key, certificate), if one."""
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +57,17 @@ class Credential:
     def __post_init__(self) -> None:
         """Check that the credential is complete for its mode."""
         if not self.endpoint:
-            raise CredentialError("a credential needs an endpoint name")
+            raise CredentialError("a credential needs an endpoint name", "endpoint")
         if self.mode not in MODES:
-            raise CredentialError(f"unknown security mode {self.mode!r}; use one of {', '.join(MODES)}")
+            raise CredentialError(f"unknown security mode {self.mode!r}; use one of {', '.join(MODES)}", "mode")
         if self.mode == PSK:
             size = len(self.psk_identity.encode())
             if not 0 < size <= MAX_PSK_IDENTITY:
-                raise CredentialError(f"a PSK identity has 1 to {MAX_PSK_IDENTITY} bytes")
+                raise CredentialError(f"a PSK identity has 1 to {MAX_PSK_IDENTITY} bytes", "identity")
             if not MIN_PSK_KEY <= len(self.psk_key) <= MAX_PSK_KEY:
-                raise CredentialError(f"a PSK key has {MIN_PSK_KEY} to {MAX_PSK_KEY} bytes (16 is usual)")
+                raise CredentialError(f"a PSK key has {MIN_PSK_KEY} to {MAX_PSK_KEY} bytes (16 is usual)", "key")
         if self.mode == X509 and not self.certificate:
-            raise CredentialError("an X.509 credential needs the device's certificate")
+            raise CredentialError("an X.509 credential needs the device's certificate", "certificate")
 
     @property
     def identity(self) -> str | None:
@@ -94,7 +100,7 @@ class Credential:
         if mode == PSK:
             identity = data.get("identity", endpoint)
             if not isinstance(identity, str):
-                raise CredentialError(f"{endpoint}: the PSK identity is text")
+                raise CredentialError(f"{endpoint}: the PSK identity is text", "identity")
             return cls(endpoint, PSK, psk_identity=identity, psk_key=hex_key(data.get("key")))
         if mode == X509:
             return cls(endpoint, X509, certificate=certificate_der(data.get("certificate")))
@@ -114,13 +120,15 @@ def certificate_identity(der: bytes) -> str:
 def hex_key(text: Any) -> bytes:
     """Read a PSK key written in hex; CredentialError saying what is wrong."""
     if not isinstance(text, str):
-        raise CredentialError("a PSK key is written in hex")
+        raise CredentialError("a PSK key is written in hex", "key")
     try:
         key = binascii.unhexlify(text.strip().removeprefix("0x").replace(":", "").replace(" ", ""))
     except (binascii.Error, ValueError):
-        raise CredentialError("a PSK key is written in hex (0-9, a-f), two digits a byte") from None
+        raise CredentialError("a PSK key is written in hex (0-9, a-f), two digits a byte", "key") from None
     if not MIN_PSK_KEY <= len(key) <= MAX_PSK_KEY:
-        raise CredentialError(f"a PSK key has {MIN_PSK_KEY} to {MAX_PSK_KEY} bytes (16 is usual), not {len(key)}")
+        raise CredentialError(
+            f"a PSK key has {MIN_PSK_KEY} to {MAX_PSK_KEY} bytes (16 is usual), not {len(key)}", "key"
+        )
     return key
 
 
@@ -130,15 +138,24 @@ def generate_key() -> str:
 
 
 def certificate_der(data: Any) -> bytes:
-    """Read a certificate given as PEM text (or DER bytes); CredentialError if it is none."""
+    """Read a device's certificate given as PEM text (or DER bytes); CredentialError if it is none.
+
+    Its key must be ECDSA on P-256: the one certificate cipher suite LwM2M asks for
+    (ECDHE-ECDSA with AES-128-CCM-8) can use no other, and such a device could never connect.
+    """
     try:
         if isinstance(data, bytes):
-            return x509.load_der_x509_certificate(data).public_bytes(serialization.Encoding.DER)
-        if isinstance(data, str):
-            return x509.load_pem_x509_certificate(data.encode()).public_bytes(serialization.Encoding.DER)
+            certificate = x509.load_der_x509_certificate(data)
+        elif isinstance(data, str):
+            certificate = x509.load_pem_x509_certificate(data.encode())
+        else:
+            raise CredentialError("a certificate is PEM text", "certificate")
+        key = certificate.public_key()
     except ValueError as err:
-        raise CredentialError(f"not a readable certificate: {err}") from None
-    raise CredentialError("a certificate is PEM text")
+        raise CredentialError(f"not a readable certificate: {err}", "certificate") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise CredentialError("the certificate's key must be ECDSA on P-256 (secp256r1)", "certificate")
+    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 def certificate_pem(der: bytes) -> str:
@@ -150,7 +167,7 @@ def parse_psk_argument(text: str) -> Credential:
     """Read the runner's ``ENDPOINT:IDENTITY:HEXKEY``."""
     parts = text.rsplit(":", 2)
     if len(parts) != 3 or not all(parts):
-        raise CredentialError(f"{text!r}: write ENDPOINT:IDENTITY:HEXKEY")
+        raise CredentialError("a --psk is written ENDPOINT:IDENTITY:HEXKEY")  # no echo: it may hold a key
     endpoint, identity, key = parts
     return Credential(endpoint, PSK, psk_identity=identity, psk_key=hex_key(key))
 
@@ -169,11 +186,11 @@ class Credentials:
     def add(self, credential: Credential) -> None:
         """Add one credential; CredentialError when its endpoint or identity is taken."""
         if credential.endpoint in self._by_endpoint:
-            raise CredentialError(f"{credential.endpoint} has two credentials")
+            raise CredentialError(f"{credential.endpoint} has two credentials", "exists")
         identity = credential.identity
         if identity is not None and identity in self._by_identity:
             other = self._by_identity[identity].endpoint
-            raise CredentialError(f"{credential.endpoint} and {other} share a security identity")
+            raise CredentialError(f"{credential.endpoint} and {other} share a security identity", "exists")
         self._by_endpoint[credential.endpoint] = credential
         if identity is not None:
             self._by_identity[identity] = credential
@@ -224,6 +241,18 @@ class Credentials:
         """Read credentials in JSON form."""
         return cls(Credential.from_dict(item) for item in items)
 
+    @classmethod
+    def readable(cls, items: Iterable[Any]) -> tuple[Credentials, list[str]]:
+        """Read what can be read of saved credentials; return them and why the others were skipped."""
+        held, problems = cls(), []
+        for item in items:
+            try:
+                held.add(Credential.from_dict(item))
+            except CredentialError as err:
+                name = item.get("endpoint") if isinstance(item, Mapping) else None
+                problems.append(f"{name or 'a credential'}: {err}")
+        return held, problems
+
 
 @dataclass(frozen=True, slots=True)
 class ServerIdentity:
@@ -246,7 +275,7 @@ def load_credentials_file(path: str | Path) -> tuple[Credentials, ServerIdentity
     if isinstance(data, list):
         return Credentials.from_list(data), None
     if not isinstance(data, dict):
-        raise CredentialError(f"{path}: a list of credentials, or an object with devices and server")
+        raise CredentialError(f"{path}: a list of credentials, or an object with devices and server", "file")
     server = data.get("server")
     identity = None
     if server is not None:
