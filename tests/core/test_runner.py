@@ -38,10 +38,11 @@ async def _line(stream: asyncio.StreamReader) -> Line:
 class Runner:
     """The runner as a subprocess: write command lines, wait for the lines it prints."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, port: int, dtls_port: int | None = None) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, listening: dict[str, Any]) -> None:
         self.proc = proc
-        self.port = port
-        self.dtls_port = dtls_port
+        self.listening = listening
+        self.port = listening["port"]
+        self.dtls_port = listening.get("dtls_port")
         self.backlog: list[Line] = []  # printed lines no expect() has taken yet
 
     async def send(self, *lines: str | Line) -> None:
@@ -102,7 +103,7 @@ async def runner(*args: str, stdin: Any = asyncio.subprocess.PIPE, **kwargs: Any
         assert proc.stdout is not None
         listening = await _line(proc.stdout)
         assert listening["event"] == "listening" and listening["port"] > 0
-        yield Runner(proc, listening["port"], listening.get("dtls_port"))
+        yield Runner(proc, listening)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)

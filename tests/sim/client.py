@@ -126,6 +126,8 @@ class SimClient:
         self.misbehave: str | None = misbehave
         # Accept formats answered with 4.06 Not Acceptable, as a device that cannot produce them
         self.refuse_formats: set[int] = {int(f) for f in refuse_formats}
+        self.bootstrapping = False  # between a Bootstrap-Request and Bootstrap-Finish
+        self.bootstrap_finished = asyncio.Event()
         self.root = _Root(self)
 
     # -- life cycle --------------------------------------------------------------------
@@ -230,6 +232,48 @@ class SimClient:
 
     # -- values and notifications -------------------------------------------------------------
 
+    async def bootstrap(self, uri: str, dtls: ClientContext | None = None, timeout: float = 20.0) -> Message:
+        """Ask the bootstrap server at uri (coap:// or coaps:// with dtls) for an account, and register with it.
+
+        A factory-fresh device: the bootstrap account is /0/0; what the bootstrap server
+        writes (a Security and a Server instance) says where to register and with which key.
+        Returns the Bootstrap-Request's answer when it is refused, else the Register's.
+        """
+        self.values[P("/0/0/0")] = uri
+        self.values[P("/0/0/1")] = True
+        self.values[P("/0/0/2")] = 0 if dtls is not None else 3
+        self.dtls, self.bootstrapping = dtls, True
+        self.bootstrap_finished = asyncio.Event()
+        await self._open(self.local_port)
+        request = Message(code=Code.POST, uri=f"{uri}/bs")
+        request.opt.uri_query = (f"ep={self.endpoint}",)
+        answer = await self._send(request)
+        if answer.code != Code.CHANGED:
+            return answer
+        await asyncio.wait_for(self.bootstrap_finished.wait(), timeout)
+        self.bootstrapping = False
+        await self._close()
+        self._take_account()
+        await self._open(0)
+        return await self.register()
+
+    def _take_account(self) -> None:
+        """Point the device at the server account the bootstrap wrote (the Security instance that is no bootstrap account)."""
+        values = self.values
+        (instance,) = [p for p in values if p.depth == 3 and p.ids[0] == 0 and p.ids[2] == 1 and values[p] is False]
+        base = instance.parent
+        uri, mode = str(values[base.child(0)]), values[base.child(2)]
+        self.server = uri.rstrip("/")
+        if mode == 0:
+            identity, key = values[base.child(3)], values[base.child(5)]
+            assert isinstance(identity, bytes) and isinstance(key, bytes)
+            self.dtls = ClientContext(psk=(identity, key))
+        else:
+            self.dtls = None
+        lifetimes = [v for p, v in values.items() if p.depth == 3 and p.ids[0] == 1 and p.ids[2] == 1]
+        if lifetimes and isinstance(lifetimes[0], int):
+            self.lifetime = lifetimes[0]
+
     def set_value(self, path: Path | str, value: Value) -> None:
         path = P(path) if isinstance(path, str) else path
         self.values[path] = value
@@ -309,6 +353,10 @@ class _Root(ObservableResource, PathCapable):
             await asyncio.sleep(3600)
         if client.misbehave == "error":
             return Message(code=Code.INTERNAL_SERVER_ERROR, payload=b"simulated failure")
+        if client.bootstrapping:
+            answer = self._bootstrap(request)
+            if answer is not None:
+                return answer
         try:
             path = self._path(request)
         except CodecError:
@@ -355,6 +403,37 @@ class _Root(ObservableResource, PathCapable):
                 self.changed(p)
             return Message(code=Code.CHANGED)
         return Message(code=Code.METHOD_NOT_ALLOWED)
+
+    def _bootstrap(self, request: Message) -> Message | None:
+        """Bootstrap-Finish, Bootstrap-Delete and Bootstrap-Write; None for what is answered as usual."""
+        client, code, segments = self.client, request.code, tuple(request.opt.uri_path)
+        if code == Code.POST and segments == ("bs",):
+            client.bootstrap_finished.set()
+            return Message(code=Code.CHANGED)
+        if code == Code.DELETE and segments in (("0",), ("1",), ()):
+            account = {
+                p.parent
+                for p, v in client.values.items()
+                if p.depth == 3 and p.ids[:1] == (0,) and p.ids[2] == 1 and v is True
+            }
+            for p in list(client.values):
+                if p.ids[0] in (0, 1) and (not segments or p.ids[0] == int(segments[0])) and p.parent not in account:
+                    del client.values[p]
+            return Message(code=Code.DELETED)
+        if code == Code.PUT and len(segments) == 2 and segments[0] in ("0", "1"):
+            path = Path.parse("/" + "/".join(segments))
+            try:
+                values = decode(
+                    int(request.opt.content_format or ContentFormat.TLV), request.payload, path, client.model
+                )
+            except CodecError as err:
+                return Message(code=Code.BAD_REQUEST, payload=str(err).encode())
+            for p in [p for p in client.values if p.startswith(path)]:
+                del client.values[p]
+            client.values.update(values)
+            client.written.append(("bootstrap", path, values))
+            return Message(code=Code.CHANGED)
+        return None
 
     def _discover(self, path: Path) -> Message:
         below = sorted(

@@ -4,7 +4,7 @@ r"""Run the LwM2M server alone, without Home Assistant: events out, commands in,
         [--xml-dir DIR] [--auto-observe /3303/0/5700 ...] [--min-lifetime S] [--max-lifetime S]
         [--max-per-address N] [--registration-rate R] [--notification-rate R]
         [--dtls-port 5684 [--no-coap] [--psk ENDPOINT:IDENTITY:HEXKEY ...] [--credentials FILE]]
-        [--admission open|known|strict]
+        [--admission open|known|strict] [--bootstrap-port 5783 --bootstrap-config FILE]
 
 Every event is one JSON object on one line of stdout: {"event": "registered", "endpoint": ...}.
 
@@ -41,8 +41,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
+import pathlib
 import signal
 import sys
 from typing import Any
@@ -54,6 +56,7 @@ from .events import Event
 from .model import ObjectModel
 from .path import Path
 from .security.admission import Admission
+from .security.bootstrap import BootstrapConfig, BootstrapServer
 from .security.credentials import (
     CredentialError,
     Credentials,
@@ -131,6 +134,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '"certificate" (PEM)}, ...], "server": {"certificate", "private_key"} (PEM, for devices with certificates)}',
     )
     parser.add_argument(
+        "--bootstrap-port",
+        type=int,
+        help="run a bootstrap server on this UDP port (coap://), and on the next one (coaps://) for bootstrap keys",
+    )
+    parser.add_argument(
+        "--bootstrap-config",
+        metavar="FILE",
+        help='JSON: {"ENDPOINT": {"uri": "coap(s)://host:port", "mode": "nosec"|"psk", "identity", "key" (hex), '
+        '"lifetime", "bootstrap_identity", "bootstrap_key" (hex)}, ...}',
+    )
+    parser.add_argument(
         "--admission",
         choices=[a.value for a in Admission],
         default=Admission.OPEN.value,
@@ -143,6 +157,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.credentials, args.server_identity = _credentials(args.credentials, args.psk)
     except CredentialError as err:
         parser.error(str(err))
+    try:
+        args.bootstrap_configs = _bootstrap_configs(args.bootstrap_config)
+    except CredentialError as err:
+        parser.error(str(err))
+    if (args.bootstrap_port is None) != (args.bootstrap_config is None):
+        parser.error("--bootstrap-port and --bootstrap-config go together")
+    for config in args.bootstrap_configs.values():  # the server takes what the bootstrap hands out
+        credential = config.server_credential()
+        if credential is not None and args.credentials.for_endpoint(config.endpoint) is None:
+            try:
+                args.credentials.add(credential)
+            except CredentialError as err:
+                parser.error(str(err))
     if args.no_coap and args.dtls_port is None:
         parser.error("--no-coap leaves only coaps://: add --dtls-port (5684 is usual)")
     if len(args.credentials) and args.dtls_port is None:
@@ -162,6 +189,19 @@ def _credentials(path: str | None, psks: list[str]) -> tuple[Credentials, Server
     for text in psks:
         credentials.add(parse_psk_argument(text))
     return credentials, identity
+
+
+def _bootstrap_configs(path: str | None) -> dict[str, BootstrapConfig]:
+    """Read --bootstrap-config: an object of endpoint names to bootstrap entries."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise CredentialError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise CredentialError(f"{path}: an object of endpoint names to bootstrap entries")
+    return {str(endpoint): BootstrapConfig.from_dict(str(endpoint), entry) for endpoint, entry in data.items()}
 
 
 def stdin_fd() -> int | None:
@@ -209,9 +249,25 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
     )
     server.events.subscribe(lambda event: write(event_to_json(event)))
     await server.start()
+    bootstrap = None
+    if args.bootstrap_port is not None:
+        keyed = any(c.bootstrap is not None for c in args.bootstrap_configs.values())
+        bootstrap = BootstrapServer(
+            lambda: args.bootstrap_configs,
+            model,
+            host=args.host,
+            port=args.bootstrap_port,
+            dtls_port=(args.bootstrap_port + 1 if args.bootstrap_port else 0) if keyed else None,
+            events=server.events,
+        )
+        await bootstrap.start()
     listening: dict[str, Any] = {"event": "listening", "host": args.host, "port": server.port or None}
     if args.dtls_port is not None:
         listening["dtls_port"] = server.dtls_port
+    if bootstrap is not None:
+        listening["bootstrap_port"] = bootstrap.port
+        if bootstrap.dtls_port:
+            listening["bootstrap_dtls_port"] = bootstrap.dtls_port
     write(listening)
     console = Console(server, write)
     loop = asyncio.get_running_loop()
@@ -227,6 +283,8 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
         await stop.wait()
     finally:
         await console.close()
+        if bootstrap is not None:
+            await bootstrap.stop()
         await server.stop()
 
 

@@ -25,6 +25,8 @@ class EventType(StrEnum):
     SEND = "send"
     RESPONSE = "response"
     REFUSED = "refused"  # the admission policy refused an endpoint's Register (RefusalInfo)
+    BOOTSTRAPPED = "bootstrapped"  # the bootstrap server pointed a device at its server (BootstrapInfo)
+    BOOTSTRAP_FAILED = "bootstrap_failed"  # ... or could not (BootstrapInfo.reason)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +128,25 @@ class RefusalInfo:
         }
 
 
-Details = RegistrationInfo | NotificationInfo | ResponseInfo | RefusalInfo | None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BootstrapInfo:
+    """How a bootstrap ended: the server the device was pointed at, or why it failed."""
+
+    address: str
+    server: str = ""
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the outcome in JSON-friendly form."""
+        out: dict[str, Any] = {"address": self.address}
+        if self.server:
+            out["server"] = self.server
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+Details = RegistrationInfo | NotificationInfo | ResponseInfo | RefusalInfo | BootstrapInfo | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
