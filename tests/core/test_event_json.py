@@ -161,6 +161,9 @@ def test_an_event_names_its_registration_or_response() -> None:
         "notification",
         "send",
         "response",
+        "refused",
+        "bootstrapped",
+        "bootstrap_failed",
     ]
 
 
