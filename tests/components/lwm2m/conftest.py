@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -62,15 +63,18 @@ def entry_options() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def entry(hass: HomeAssistant, udp: None, entry_options: dict[str, Any]) -> AsyncGenerator[MockConfigEntry]:
+@contextlib.asynccontextmanager
+async def server_entry(
+    hass: HomeAssistant, options: dict[str, Any] | None = None, **data: Any
+) -> AsyncGenerator[MockConfigEntry]:
+    """A server entry on a free UDP port (data overrides entry_data's), set up, and unloaded after."""
     port = free_udp_port()
     config_entry = MockConfigEntry(
         domain=DOMAIN,
         title=f"LwM2M server (UDP {port})",
         unique_id=str(port),
-        data=entry_data(port),
-        options=entry_options,
+        data=entry_data(port, **data),
+        options=options or {},
     )
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
@@ -79,6 +83,12 @@ async def entry(hass: HomeAssistant, udp: None, entry_options: dict[str, Any]) -
     if config_entry.state.recoverable:
         await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, udp: None, entry_options: dict[str, Any]) -> AsyncGenerator[MockConfigEntry]:
+    async with server_entry(hass, entry_options) as config_entry:
+        yield config_entry
 
 
 @pytest.fixture

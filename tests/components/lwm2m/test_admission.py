@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m import async_remove_config_entry_device
 from custom_components.lwm2m.const import CONF_ADMISSION, CONF_CREDENTIALS, CONF_PORT, DOMAIN
-from tests.components.lwm2m.conftest import entry_data, wait_for
+from tests.components.lwm2m.conftest import server_entry, wait_for
 from tests.live.broker import free_udp_port
 from tests.sim import SimClient
 
@@ -31,18 +31,8 @@ def _discovered(hass: HomeAssistant) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def asking(hass: HomeAssistant, udp: None, request: pytest.FixtureRequest) -> AsyncGenerator[MockConfigEntry]:
-    policy = getattr(request, "param", "ask")
-    port = free_udp_port()
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="LwM2M", unique_id=str(port), data=entry_data(port, **{CONF_ADMISSION: policy})
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    yield entry
-    if entry.state.recoverable:
-        await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+    async with server_entry(hass, **{CONF_ADMISSION: getattr(request, "param", "ask")}) as entry:
+        yield entry
 
 
 @pytest.fixture

@@ -24,24 +24,15 @@ from custom_components.lwm2m.const import (
 from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics
 from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
 from custom_components.lwm2m.lwm2m.security.certificates import self_signed
-from tests.components.lwm2m.conftest import entry_data, wait_for
+from tests.components.lwm2m.conftest import server_entry, wait_for
 from tests.live.broker import free_udp_port
 from tests.sim import SimClient
 
 
 @pytest.fixture
 async def dtls_entry(hass: HomeAssistant, udp: None) -> Any:
-    port, dtls_port = free_udp_port(), free_udp_port()
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="LwM2M", unique_id=str(port), data=entry_data(port, **{CONF_DTLS_PORT: dtls_port})
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    yield entry
-    if entry.state.recoverable:
-        await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+    async with server_entry(hass, **{CONF_DTLS_PORT: free_udp_port()}) as entry:
+        yield entry
 
 
 async def _options(hass: HomeAssistant, entry: MockConfigEntry, credentials: dict[str, Any]) -> Any:
