@@ -151,7 +151,8 @@ async def test_a_notification_counts_only_through_the_observed_identity(
     other = await dtls_device("other-dev", psk_device("other-id", KEY[::-1]), local_port=port)
     notes: list[Event] = []
     dtls_server.events.subscribe(lambda e: notes.append(e) if e.type is EventType.NOTIFICATION else None)
-    forged = Message(mtype=NON, code=Code.CONTENT, mid=4242, token=observation.token, observe=9, payload=b"99.9")
+    forged = Message(code=Code.CONTENT, observe=9, payload=b"99.9")  # built as a raw message, fields set below
+    forged.mtype, forged.mid, forged.token = NON, 4242, observation.token
     forged.opt.content_format = 0
     interface = other.context.request_interfaces[0].token_interface.message_interface
     server_address = next(iter(interface._table)).sockaddr
