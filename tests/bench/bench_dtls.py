@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from custom_components.lwm2m.lwm2m.config import ServerConfig
+from custom_components.lwm2m.lwm2m.dtls.interface import DtlsLimits
 from custom_components.lwm2m.lwm2m.events import EventType
 from custom_components.lwm2m.lwm2m.security.credentials import PSK, Credential, Credentials
 from custom_components.lwm2m.lwm2m.server import LwM2MServer
@@ -44,6 +45,7 @@ async def run(n_devices: int, notify: int, rate: float, *, plain: bool) -> dict[
         max_registrations_per_host=0,
         registration_rate=0,
         notification_rate=0,
+        dtls_limits=DtlsLimits(max_handshakes_per_host=0),  # every device here shares 127.0.0.1
     )
     server = LwM2MServer(config)
     await server.start()

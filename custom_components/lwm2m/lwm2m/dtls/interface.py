@@ -49,7 +49,9 @@ class DtlsLimits:
     max_sessions: int = 10_000
     max_per_identity: int = 2  # sessions of one identity (a device whose NAT rebinds has two a while)
     max_handshakes: int = 1_000  # handshakes in progress (each proved its address with a cookie), ~60 KiB each
-    max_handshakes_per_host: int = 20  # of those, from one IP address: one host cannot hold them all
+    # of those, from one IP address (0: no limit): one host cannot hold them all, and devices
+    # behind one NAT (as many as max_registrations_per_host) can still all shake hands at once
+    max_handshakes_per_host: int = 100
     handshake_timeout: float = 30.0  # seconds from a verified ClientHello to the end of the handshake
     idle_timeout: float = 24 * 3600.0  # seconds without a record before a session is dropped
     # master secrets remembered for resumption: more than OpenSSL's own session cache holds
@@ -261,7 +263,8 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         ClientHello ends nothing.
         """
         table, limits = self._table, self.limits
-        if table.handshaking >= limits.max_handshakes or table.handshakes_from(addr) >= limits.max_handshakes_per_host:
+        per_host = limits.max_handshakes_per_host
+        if table.handshaking >= limits.max_handshakes or (per_host and table.handshakes_from(addr) >= per_host):
             self.stats.refused_handshakes += 1
             self._log.warn(
                 ("handshakes",),
