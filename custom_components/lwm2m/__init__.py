@@ -87,7 +87,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
         from .lwm2m.server import LwM2MServer
 
         settings = await _with_server_identity(hass, entry, settings)
-        hub = LwM2MHub(hass, entry, LwM2MServer(server_config(settings), model), TABLES)
+        from .device_list import listed
+
+        hub = LwM2MHub(hass, entry, LwM2MServer(server_config(settings, listed(entry)), model), TABLES)
         hub.load(saved)
     try:
         await hub.async_start()
@@ -112,12 +114,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
     return True
 
 
-def server_config(settings: dict[str, Any]) -> ServerConfig:
-    """Build the built-in server's settings from the entry's data and options."""
+def server_config(settings: dict[str, Any], devices: list[dict[str, Any]] | None = None) -> ServerConfig:
+    """Build the built-in server's settings from the entry's data and options, and its device list."""
     from .const import (
         ADMISSION_OPEN,
         CONF_ADMISSION,
-        CONF_CREDENTIALS,
         CONF_DTLS_PORT,
         CONF_HOST,
         CONF_MAX_LIFETIME,
@@ -151,7 +152,7 @@ def server_config(settings: dict[str, Any]) -> ServerConfig:
         notification_rate=notification_rate,
         notification_burst=2 * notification_rate,  # two seconds' worth
         dtls_port=int(settings.get(CONF_DTLS_PORT) or 0) or None,
-        credentials=_credentials(settings.get(CONF_CREDENTIALS) or []),
+        credentials=_credentials(devices or []),
         server_identity=_server_identity(settings),
         admission=Admission.OPEN if settings.get(CONF_ADMISSION, ADMISSION_OPEN) == ADMISSION_OPEN else Admission.KNOWN,
     )
@@ -247,16 +248,12 @@ async def async_remove_config_entry_device(hass: HomeAssistant, entry: LwM2MConf
     Where only known devices may register, the device also leaves the device list (its
     credential goes): it is refused until it is added again.
     """
-    from .const import ADMISSION_OPEN, CONF_ADMISSION, CONF_CREDENTIALS
+    from .const import ADMISSION_OPEN, CONF_ADMISSION
+    from .device_list import remove_devices
 
     endpoints = {endpoint for domain, endpoint in device.identifiers if domain == DOMAIN}
     for endpoint in endpoints:
         entry.runtime_data.forget_device(endpoint)
-    settings = {**entry.data, **entry.options}
-    listed = entry.options.get(CONF_CREDENTIALS) or []
-    if settings.get(CONF_ADMISSION, ADMISSION_OPEN) != ADMISSION_OPEN and any(
-        item.get("endpoint") in endpoints for item in listed
-    ):
-        kept = [item for item in listed if item.get("endpoint") not in endpoints]
-        hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_CREDENTIALS: kept})
+    if {**entry.data, **entry.options}.get(CONF_ADMISSION, ADMISSION_OPEN) != ADMISSION_OPEN:
+        remove_devices(hass, entry, endpoints)
     return True

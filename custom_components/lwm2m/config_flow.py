@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, ConfigSubentryFlow, OptionsFlow
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
@@ -24,12 +24,8 @@ from .const import (
     AUTO_OBSERVE_ENTITIES,
     CONF_ADMISSION,
     CONF_AUTO_OBSERVE,
-    CONF_CERTIFICATE,
     CONF_COMMUNICATION_RETRY,
-    CONF_CREDENTIALS,
     CONF_DTLS_PORT,
-    CONF_EDIT_CREDENTIALS,
-    CONF_ENDPOINT,
     CONF_HOST,
     CONF_MAX_LIFETIME,
     CONF_MAX_REGISTRATIONS_PER_HOST,
@@ -41,12 +37,7 @@ from .const import (
     CONF_NOTIFICATION_EVENTS,
     CONF_NOTIFICATION_RATE,
     CONF_PORT,
-    CONF_PSK_IDENTITY,
-    CONF_PSK_KEY,
     CONF_REGISTRATION_RATE,
-    CONF_REMOVE,
-    CONF_SECURITY_MODE,
-    CONF_SERVER_CERTIFICATE,
     CONF_XML_DIR,
     DEFAULT_DTLS_PORT,
     DEFAULT_HOST,
@@ -62,9 +53,10 @@ from .const import (
     MQTT_TOPIC_DEFAULTS,
     MQTT_TRANSLATORS,
     MQTT_UPDATE_CONDITIONS,
+    SUBENTRY_DEVICE,
 )
-from .lwm2m.registration import endpoint_name_problem
-from .lwm2m.security.credentials import NOSEC, PSK, X509, Credential, CredentialError, Credentials, generate_key
+from .device_list import DeviceSubentryFlow, add_device
+from .lwm2m.security.credentials import NOSEC
 from .lwm2m.transport import bind_problem
 
 if TYPE_CHECKING:
@@ -418,10 +410,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="server_gone")
         endpoint = self._discovered["endpoint"]
         if user_input is not None:
-            listed = list(entry.options.get(CONF_CREDENTIALS) or [])
-            if not any(item.get("endpoint") == endpoint for item in listed):
-                listed.append({"endpoint": endpoint, "mode": NOSEC})
-            self.hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_CREDENTIALS: listed})
+            add_device(self.hass, entry, {"endpoint": endpoint, "mode": NOSEC})
             return self.async_abort(reason="device_admitted", description_placeholders={"endpoint": endpoint})
         self._set_confirm_only()
         return self.async_show_form(
@@ -432,6 +421,14 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
                 "server": entry.title,
             },
         )
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
+        """Return the subentry types: a server entry has a device list, an EMQX gateway entry none."""
+        if config_entry.data.get(CONF_MODE) == MODE_EMQX:
+            return {}
+        return {SUBENTRY_DEVICE: DeviceSubentryFlow}
 
     @staticmethod
     @callback
@@ -449,24 +446,6 @@ class LwM2MOptionsFlow(OptionsFlow):
     def __init__(self) -> None:
         """Start with no options chosen."""
         self._options: dict[str, Any] = {}
-        self._edit_credentials = False
-        self._shown_key: dict[str, str] = {}
-
-    def _finish(self, data: dict[str, Any]) -> ConfigFlowResult:
-        """Create the options; the device credentials stay unless the credentials step changed them."""
-        kept = self.config_entry.options.get(CONF_CREDENTIALS)
-        if kept is not None and CONF_CREDENTIALS not in data:
-            data = {**data, CONF_CREDENTIALS: kept}
-        return self.async_create_entry(data=data)
-
-    async def _next(self) -> ConfigFlowResult:
-        """Go on after the main options: the MQTT topics, the credentials, or done."""
-        if self._options.get(CONF_MQTT_BRIDGE) and CONF_MQTT_MOUNTPOINT not in self._options:
-            return await self.async_step_mqtt()
-        if self._edit_credentials:
-            self._edit_credentials = False
-            return await self.async_step_credentials()
-        return self._finish(self._options)
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options of the entry's mode."""
@@ -476,11 +455,12 @@ class LwM2MOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
-            self._edit_credentials = bool(data.pop(CONF_EDIT_CREDENTIALS, False))
             errors = _check_settings(data)
             if not errors:
                 self._options = data
-                return await self._next()
+                if data.get(CONF_MQTT_BRIDGE):
+                    return await self.async_step_mqtt()
+                return self.async_create_entry(data=data)
         fields = {
             **_settings_schema(user_input or current),
             **_admission_schema(user_input or current, ADMISSION_OPEN),
@@ -493,7 +473,6 @@ class LwM2MOptionsFlow(OptionsFlow):
                 selector.BooleanSelector()
             ),
         }
-        fields[vol.Required(CONF_EDIT_CREDENTIALS, default=False)] = selector.BooleanSelector()
         return self.async_show_form(
             step_id="init", data_schema=_schema(fields), errors=errors, description_placeholders=PLACEHOLDERS
         )
@@ -505,8 +484,7 @@ class LwM2MOptionsFlow(OptionsFlow):
             data = _normalize_mqtt(user_input)
             errors = _check_mqtt(data)
             if not errors:
-                self._options = {**self._options, **data}
-                return await self._next()
+                return self.async_create_entry(data={**self._options, **data})
         current = {**self.config_entry.data, **self.config_entry.options}
         return self.async_show_form(
             step_id="mqtt",
@@ -522,102 +500,10 @@ class LwM2MOptionsFlow(OptionsFlow):
             data = _normalize_mqtt(_normalize(user_input))
             errors = _check_mqtt(data) or _check_settings(data)
             if not errors:
-                return self._finish(data)
+                return self.async_create_entry(data=data)
         current = {**self.config_entry.data, **self.config_entry.options}
         defaults = user_input or current
         schema = _schema({**_mqtt_schema(defaults), **_observe_schema(defaults), **_events_schema(defaults)})
         return self.async_show_form(
             step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
-
-    async def async_step_credentials(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Add a device's credential (PSK or certificate) or remove some; a PSK key left empty is made up."""
-        stored = self.config_entry.options.get(CONF_CREDENTIALS) or []
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            kept = [item for item in stored if item.get("endpoint") not in set(user_input.get(CONF_REMOVE) or [])]
-            added, shown, errors = _new_credential(user_input, kept)
-            if not errors:
-                self._options = {**self._options, CONF_CREDENTIALS: kept + ([added] if added else [])}
-                if shown:
-                    self._shown_key = shown
-                    return await self.async_step_credential_key()
-                return self._finish(self._options)
-        existing = [item["endpoint"] for item in stored if isinstance(item, dict) and "endpoint" in item]
-        defaults = user_input or {}
-        fields: dict[Any, Any] = {}
-        if existing:
-            fields[vol.Optional(CONF_REMOVE, default=defaults.get(CONF_REMOVE, []))] = selector.SelectSelector(
-                selector.SelectSelectorConfig(options=existing, multiple=True)
-            )
-        fields.update(
-            {
-                vol.Optional(CONF_ENDPOINT, default=defaults.get(CONF_ENDPOINT, "")): selector.TextSelector(),
-                vol.Required(CONF_SECURITY_MODE, default=defaults.get(CONF_SECURITY_MODE, PSK)): (
-                    selector.SelectSelector(
-                        selector.SelectSelectorConfig(options=[PSK, X509, NOSEC], translation_key=CONF_SECURITY_MODE)
-                    )
-                ),
-                vol.Optional(CONF_PSK_IDENTITY, default=defaults.get(CONF_PSK_IDENTITY, "")): selector.TextSelector(),
-                vol.Optional(CONF_PSK_KEY, default=""): selector.TextSelector(),
-                vol.Optional(CONF_CERTIFICATE, default=defaults.get(CONF_CERTIFICATE, "")): selector.TextSelector(
-                    selector.TextSelectorConfig(multiline=True)
-                ),
-            }
-        )
-        return self.async_show_form(
-            step_id="credentials",
-            data_schema=_schema(fields),
-            errors=errors,
-            description_placeholders={
-                **PLACEHOLDERS,
-                "count": str(len(existing)),
-                "server_certificate": self.config_entry.data.get(
-                    CONF_SERVER_CERTIFICATE, "(made when coaps:// starts)"
-                ),
-            },
-        )
-
-    async def async_step_credential_key(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show a made-up PSK key once, so that the user can put it on the device."""
-        if user_input is not None:
-            return self._finish(self._options)
-        return self.async_show_form(
-            step_id="credential_key", data_schema=_schema({}), description_placeholders=self._shown_key
-        )
-
-
-def _new_credential(
-    data: dict[str, Any], kept: list[dict[str, Any]]
-) -> tuple[dict[str, Any] | None, dict[str, str], dict[str, str]]:
-    """Read the credential the form adds: (its JSON form or None, the key to show once, errors)."""
-    endpoint = (data.get(CONF_ENDPOINT) or "").strip()
-    if not endpoint:
-        filled = any((data.get(key) or "").strip() for key in (CONF_PSK_IDENTITY, CONF_PSK_KEY, CONF_CERTIFICATE))
-        return None, {}, ({CONF_ENDPOINT: "endpoint_required"} if filled else {})
-    problem = endpoint_name_problem(endpoint)
-    if problem is not None:
-        return None, {}, {CONF_ENDPOINT: "invalid_endpoint"}
-    mode = data.get(CONF_SECURITY_MODE, PSK)
-    shown: dict[str, str] = {}
-    item: dict[str, Any] = {"endpoint": endpoint, "mode": mode}
-    if mode == PSK:
-        item["identity"] = (data.get(CONF_PSK_IDENTITY) or "").strip() or endpoint
-        key = (data.get(CONF_PSK_KEY) or "").strip()
-        if not key:
-            key = generate_key()
-            shown = {"endpoint": endpoint, "identity": item["identity"], "key": key}
-        item["key"] = key
-    elif mode == X509:
-        item["certificate"] = (data.get(CONF_CERTIFICATE) or "").strip()
-        if not item["certificate"]:
-            return None, {}, {CONF_CERTIFICATE: "certificate_required"}
-    try:
-        credential = Credential.from_dict(item)
-        Credentials.from_list([*kept, credential.to_dict()])
-    except CredentialError as err:
-        if err.field == "exists":
-            return None, {}, {CONF_ENDPOINT: "credential_exists"}
-        fields = {"key": CONF_PSK_KEY, "certificate": CONF_CERTIFICATE, "identity": CONF_PSK_IDENTITY}
-        return None, {}, {fields.get(err.field, CONF_ENDPOINT): "invalid_credential"}
-    return credential.to_dict(), shown, {}

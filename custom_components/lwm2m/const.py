@@ -18,11 +18,10 @@ CONF_COMMUNICATION_RETRY: Final = "communication_retry"
 # beside the state it changes; at 2,000 notifications/s that doubled its work, README).
 CONF_NOTIFICATION_EVENTS: Final = "notification_events"
 
-# coaps:// (DTLS 1.2): its UDP port (0 or absent: off), the devices' credentials (a list of
-# Credential.to_dict, in the options) and the server's own certificate and key (PEM, made once
-# when DTLS is first on; devices that use certificates pin it).
+# coaps:// (DTLS 1.2): its UDP port (0 or absent: off) and the server's own certificate and
+# key (PEM, made once when DTLS is first on; devices that use certificates pin it). The
+# devices' credentials are the entry's device list (subentries, device_list.py).
 CONF_DTLS_PORT: Final = "dtls_port"
-CONF_CREDENTIALS: Final = "credentials"
 CONF_SERVER_CERTIFICATE: Final = "server_certificate"
 CONF_SERVER_PRIVATE_KEY: Final = "server_private_key"
 DEFAULT_DTLS_PORT: Final = 5684
@@ -35,9 +34,9 @@ ADMISSION_KNOWN: Final = "known"
 ADMISSION_ASK: Final = "ask"
 ADMISSION_CHOICES: Final = [ADMISSION_ASK, ADMISSION_KNOWN, ADMISSION_OPEN]
 
-# the options flow's credentials step (form fields, not stored as such)
-CONF_EDIT_CREDENTIALS: Final = "edit_credentials"
-CONF_REMOVE: Final = "remove"
+# A server entry's device list: one config subentry of this type per device (device_list.py),
+# and the fields of its form
+SUBENTRY_DEVICE: Final = "device"
 CONF_ENDPOINT: Final = "endpoint"
 CONF_SECURITY_MODE: Final = "security_mode"
 CONF_PSK_IDENTITY: Final = "psk_identity"

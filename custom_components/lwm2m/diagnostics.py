@@ -9,7 +9,8 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_CREDENTIALS, CONF_SERVER_PRIVATE_KEY, DOMAIN
+from .const import CONF_SERVER_PRIVATE_KEY, DOMAIN
+from .device_list import listed
 from .hub import LwM2MConfigEntry
 from .lwm2m.values import to_json_value
 
@@ -63,13 +64,11 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
     source = hub.source
     server = {"running": source.running, "stats": source.stats.to_dict(), **source.diagnostics()}
     options = dict(entry.options)
-    if CONF_CREDENTIALS in options:
-        options[CONF_CREDENTIALS] = _credentials(entry, options[CONF_CREDENTIALS])
     if isinstance(server.get("dtls"), dict):
         server["dtls"] = {**server["dtls"], "credentials": _credentials(entry, server["dtls"].get("credentials", []))}
     return async_redact_data(
         {
-            "entry": {"data": dict(entry.data), "options": options},
+            "entry": {"data": dict(entry.data), "options": options, "devices": _credentials(entry, listed(entry))},
             "server": server,
             "endpoints": {
                 pseudonym(entry, ep): _endpoint(entry, ep)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncGenerator
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import pytest_socket
 
+from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
 from custom_components.lwm2m.lwm2m.path import Path
 from tests.core.external import LIVE_HOME_ASSISTANT, Needs, importable
 from tests.live.broker import free_udp_port
@@ -126,7 +128,8 @@ async def test_add_the_integration_and_use_the_device(
             await page.get_by_text("LwM2M", exact=True).first.click()
             await page.get_by_text("An LwM2M server in Home Assistant").click()
             await page.get_by_role("spinbutton", name="UDP port").fill(str(lwm2m_port))
-            await page.get_by_role("spinbutton", name="DTLS port (coaps://)").fill(str(free_udp_port()))
+            dtls_port = free_udp_port()
+            await page.get_by_role("spinbutton", name="DTLS port (coaps://)").fill(str(dtls_port))
             await page.screenshot(path=str(shots / "config-flow.png"))
             await page.get_by_role("button", name="Submit").click()
             await page.get_by_role("button", name="Finish").click()
@@ -164,10 +167,47 @@ async def test_add_the_integration_and_use_the_device(
             await light.click(force=True)  # the switch's thumb covers its input, as for a real pointer
             await expect(light).to_be_checked()
             assert device.values[Path.parse("/3311/0/5850")] is True
+
+            # A device with a key: Add device on the entry's page; the key is made up and shown once.
+            await page.goto(base + "/config/integrations/integration/lwm2m")
+            await _add_device(page)
+            await page.get_by_role("textbox", name="Endpoint name").fill("secure-1")
+            await page.get_by_role("button", name="Submit").click()
+            await expect(page.get_by_text("PSK key (hex)").first).to_be_visible()
+            await page.wait_for_timeout(300)
+            await page.screenshot(path=str(shots / "device-key.png"))
+            key = (await page.get_by_text(re.compile(r"^[0-9a-f]{32}$")).first.inner_text()).strip()
+            await page.get_by_role("button", name="Submit").click()
+            await page.get_by_role("button", name="Finish").click()
+            secure = SimClient("secure-1", dtls_port, dtls=ClientContext(psk=(b"secure-1", bytes.fromhex(key))))
+            await secure.start(register=False)
+            try:
+                for _ in range(40):  # the server restarts with the device in its list
+                    with contextlib.suppress(Exception):
+                        response = await secure.register()
+                        if response.code.is_successful():
+                            break
+                    await page.wait_for_timeout(250)
+                assert response.code.is_successful(), response.code
+                await page.goto(base + "/config/devices/dashboard")
+                await expect(page.get_by_text("secure-1").first).to_be_visible()
+            finally:
+                await secure.stop()
         finally:
             await page.screenshot(path=str(tmp_path / "last.png"))
             await browser.close()
             await device.stop()
+
+
+async def _add_device(page: Any) -> None:
+    """Press Add device: a button on the entry's page (Home Assistant 2026), or in its menu (2025.4)."""
+    button = page.get_by_role("button", name="Add device")
+    await page.wait_for_timeout(1500)
+    if await button.count() and await button.first.is_visible():
+        await button.first.click()
+        return
+    await page.get_by_role("button", name=re.compile("menu", re.IGNORECASE)).first.click()
+    await page.get_by_text("Add device", exact=True).first.click()
 
 
 async def _add_integration(page: Any) -> None:

@@ -15,10 +15,14 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m import async_remove_config_entry_device
-from custom_components.lwm2m.const import CONF_ADMISSION, CONF_CREDENTIALS, CONF_PORT, DOMAIN
+from custom_components.lwm2m.const import CONF_ADMISSION, CONF_PORT, DOMAIN, SUBENTRY_DEVICE
 from tests.components.lwm2m.conftest import server_entry, wait_for
 from tests.live.broker import free_udp_port
 from tests.sim import SimClient
+
+
+def _listed(entry: MockConfigEntry) -> list[dict[str, Any]]:
+    return [dict(s.data) for s in entry.subentries.values() if s.subentry_type == SUBENTRY_DEVICE]
 
 
 def _discovered(hass: HomeAssistant) -> list[dict[str, Any]]:
@@ -74,7 +78,7 @@ async def test_an_unknown_device_is_discovered_and_added_with_one_click(
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "device_admitted"
     await hass.async_block_till_done()
-    assert asking.options[CONF_CREDENTIALS] == [{"endpoint": "kitchen-1", "mode": "nosec"}]
+    assert _listed(asking) == [{"endpoint": "kitchen-1", "mode": "nosec"}]
     assert (await client.register()).code == Code.CREATED
     registry = dr.async_get(hass)
     devices = await wait_for(hass, lambda: dr.async_entries_for_config_entry(registry, asking.entry_id))
@@ -83,7 +87,7 @@ async def test_an_unknown_device_is_discovered_and_added_with_one_click(
     # deleting the device takes it off the list: it is refused (and asked about) again
     assert await async_remove_config_entry_device(hass, asking, devices[0])
     await hass.async_block_till_done()
-    assert asking.options[CONF_CREDENTIALS] == []
+    assert _listed(asking) == []
     assert (await client.register()).code == Code.FORBIDDEN
     await wait_for(hass, lambda: _discovered(hass))
 
@@ -130,4 +134,4 @@ async def test_open_lets_anyone_in_and_keeps_the_list_on_removal(
     registry = dr.async_get(hass)
     (found,) = await wait_for(hass, lambda: dr.async_entries_for_config_entry(registry, asking.entry_id))
     assert await async_remove_config_entry_device(hass, asking, found)
-    assert CONF_CREDENTIALS not in asking.options
+    assert _listed(asking) == []

@@ -15,11 +15,11 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lwm2m.const import (
-    CONF_CREDENTIALS,
     CONF_DTLS_PORT,
     CONF_PORT,
     CONF_SERVER_CERTIFICATE,
     DOMAIN,
+    SUBENTRY_DEVICE,
 )
 from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics
 from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
@@ -35,13 +35,17 @@ async def dtls_entry(hass: HomeAssistant, udp: None) -> Any:
         yield entry
 
 
-async def _options(hass: HomeAssistant, entry: MockConfigEntry, credentials: dict[str, Any]) -> Any:
-    """Go through the options flow to the credentials step and submit credentials."""
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.FORM and result["step_id"] == "init"
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"edit_credentials": True})
-    assert result["step_id"] == "credentials"
-    return await hass.config_entries.options.async_configure(result["flow_id"], credentials)
+async def _add(hass: HomeAssistant, entry: MockConfigEntry, form: dict[str, Any]) -> Any:
+    """Add device, on the entry's page: the device list's subentry flow, with form submitted."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_DEVICE), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "user"
+    return await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+
+
+def _listed(entry: MockConfigEntry) -> list[dict[str, Any]]:
+    return [dict(s.data) for s in entry.subentries.values() if s.subentry_type == SUBENTRY_DEVICE]
 
 
 async def test_the_server_step_takes_a_dtls_port(hass: HomeAssistant, udp: None) -> None:
@@ -62,16 +66,14 @@ async def test_the_server_step_takes_a_dtls_port(hass: HomeAssistant, udp: None)
 
 
 async def test_a_psk_device_added_in_the_options_becomes_a_device(hass: HomeAssistant, dtls_entry: Any) -> None:
-    result = await _options(hass, dtls_entry, {"endpoint": "tracker-1", "security_mode": "psk"})
-    assert result["step_id"] == "credential_key"  # no key given: one is made and shown once
+    result = await _add(hass, dtls_entry, {"endpoint": "tracker-1", "security_mode": "psk"})
+    assert result["step_id"] == "key"  # no key given: one is made and shown once
     key = result["description_placeholders"]["key"]
     assert len(bytes.fromhex(key)) == 16 and result["description_placeholders"]["identity"] == "tracker-1"
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert dtls_entry.options[CONF_CREDENTIALS] == [
-        {"endpoint": "tracker-1", "mode": "psk", "identity": "tracker-1", "key": key}
-    ]
+    assert _listed(dtls_entry) == [{"endpoint": "tracker-1", "mode": "psk", "identity": "tracker-1", "key": key}]
 
     source = dtls_entry.runtime_data.source
     client = SimClient("tracker-1", source.dtls_port, dtls=ClientContext(psk=(b"tracker-1", bytes.fromhex(key))))
@@ -110,48 +112,59 @@ async def test_a_psk_device_added_in_the_options_becomes_a_device(hass: HomeAssi
 async def test_bad_credentials_are_explained(
     hass: HomeAssistant, dtls_entry: Any, form: dict[str, Any], errors: dict[str, str]
 ) -> None:
-    result = await _options(hass, dtls_entry, form)
+    result = await _add(hass, dtls_entry, form)
     assert result["type"] is FlowResultType.FORM and result["errors"] == errors
 
 
 async def test_credentials_are_kept_replaced_and_removed(hass: HomeAssistant, dtls_entry: Any) -> None:
     certificate = self_signed("meter-1")[0]
     key = "00112233445566778899aabbccddeeff"
-    result = await _options(
-        hass, dtls_entry, {"endpoint": "meter-1", "security_mode": "x509", "certificate": certificate}
-    )
+    result = await _add(hass, dtls_entry, {"endpoint": "meter-1", "security_mode": "x509", "certificate": certificate})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    result = await _options(
+    result = await _add(
         hass, dtls_entry, {"endpoint": "gas", "security_mode": "psk", "psk_identity": "g", "psk_key": key}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert [c["endpoint"] for c in dtls_entry.options[CONF_CREDENTIALS]] == ["meter-1", "gas"]
-    # the same identity again is refused; other options leave the credentials alone
-    again = await _options(
+    assert [c["endpoint"] for c in _listed(dtls_entry)] == ["meter-1", "gas"]
+    # the same identity again is refused; other options leave the list alone
+    again = await _add(
         hass, dtls_entry, {"endpoint": "gas2", "security_mode": "psk", "psk_identity": "g", "psk_key": key}
     )
     assert again["errors"] == {"endpoint": "credential_exists"}
     result = await hass.config_entries.options.async_init(dtls_entry.entry_id)
     result = await hass.config_entries.options.async_configure(result["flow_id"], {"notification_rate": 5})
     await hass.async_block_till_done()
-    assert len(dtls_entry.options[CONF_CREDENTIALS]) == 2
-    result = await _options(hass, dtls_entry, {"remove": ["meter-1"]})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert len(_listed(dtls_entry)) == 2
+    # a device's key changes (Reconfigure on its row), and one leaves the list (Delete)
+    gas = next(s for s in dtls_entry.subentries.values() if s.unique_id == "gas")
+    result = await hass.config_entries.subentries.async_init(
+        (dtls_entry.entry_id, SUBENTRY_DEVICE),
+        context={"source": config_entries.SOURCE_RECONFIGURE, "subentry_id": gas.subentry_id},
+    )
+    assert result["step_id"] == "reconfigure"
+    new_key = "ffeeddccbbaa99887766554433221100"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"security_mode": "psk", "psk_identity": "g", "psk_key": new_key}
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+    meter = next(s for s in dtls_entry.subentries.values() if s.unique_id == "meter-1")
+    assert hass.config_entries.async_remove_subentry(dtls_entry, meter.subentry_id)
     await hass.async_block_till_done()
-    assert [c["endpoint"] for c in dtls_entry.options[CONF_CREDENTIALS]] == ["gas"]
-    assert dtls_entry.runtime_data.source.config.credentials.for_endpoint("gas").psk_key == bytes.fromhex(key)
+    assert [c["endpoint"] for c in _listed(dtls_entry)] == ["gas"]
+    assert dtls_entry.runtime_data.source.config.credentials.for_endpoint("gas").psk_key == bytes.fromhex(new_key)
 
 
 async def test_a_device_with_a_certificate_becomes_a_device(hass: HomeAssistant, dtls_entry: Any) -> None:
     certificate, key = self_signed("meter-7")
-    result = await hass.config_entries.options.async_init(dtls_entry.entry_id)
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"edit_credentials": True})
+    result = await hass.config_entries.subentries.async_init(
+        (dtls_entry.entry_id, SUBENTRY_DEVICE), context={"source": config_entries.SOURCE_USER}
+    )
     server_certificate = dtls_entry.data[CONF_SERVER_CERTIFICATE]
     assert result["description_placeholders"]["server_certificate"] == server_certificate
     form = {"endpoint": "meter-7", "security_mode": "x509", "certificate": certificate}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     source = dtls_entry.runtime_data.source
@@ -182,7 +195,7 @@ async def test_reconfigure_moves_and_switches_off_coaps(hass: HomeAssistant, dtl
 
 async def test_the_security_sensor_says_how_a_device_connected(hass: HomeAssistant, dtls_entry: Any) -> None:
     key = "00112233445566778899aabbccddeeff"
-    result = await _options(hass, dtls_entry, {"endpoint": "s-1", "security_mode": "psk", "psk_key": key})
+    result = await _add(hass, dtls_entry, {"endpoint": "s-1", "security_mode": "psk", "psk_key": key})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     source = dtls_entry.runtime_data.source
@@ -230,24 +243,27 @@ async def test_a_server_with_coaps_only_from_the_ui(hass: HomeAssistant, udp: No
 @pytest.mark.parametrize(
     ("form", "errors"),
     [
-        ({"security_mode": "psk", "psk_key": "00112233445566778899aabbccddeeff"}, {"endpoint": "endpoint_required"}),
+        (
+            {"endpoint": "", "security_mode": "psk", "psk_key": "00112233445566778899aabbccddeeff"},
+            {"endpoint": "invalid_endpoint"},
+        ),
         ({"endpoint": "y", "security_mode": "psk", "psk_identity": "x" * 200}, {"psk_identity": "invalid_credential"}),
     ],
 )
 async def test_credentials_errors_land_on_their_field(
     hass: HomeAssistant, dtls_entry: Any, form: dict[str, Any], errors: dict[str, str]
 ) -> None:
-    result = await _options(hass, dtls_entry, form)
+    result = await _add(hass, dtls_entry, form)
     assert result["type"] is FlowResultType.FORM and result["errors"] == errors
 
 
 async def test_a_nosec_device_in_the_list_and_a_zero_dtls_port_kept_in_the_form(
     hass: HomeAssistant, dtls_entry: Any
 ) -> None:
-    result = await _options(hass, dtls_entry, {"endpoint": "plain-1", "security_mode": "nosec"})
+    result = await _add(hass, dtls_entry, {"endpoint": "plain-1", "security_mode": "nosec"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert dtls_entry.options[CONF_CREDENTIALS] == [{"endpoint": "plain-1", "mode": "nosec"}]
+    assert _listed(dtls_entry) == [{"endpoint": "plain-1", "mode": "nosec"}]
     # a form shown again after an error keeps the user's 0 (coaps:// off), not the default 5684
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "server"})
