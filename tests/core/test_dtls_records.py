@@ -129,3 +129,29 @@ def test_saved_credentials_that_cannot_be_read_are_skipped_not_fatal() -> None:
     )
     assert [c.endpoint for c in held] == ["good"]
     assert len(problems) == 2 and problems[0].startswith("bad: ")
+
+
+def test_identities_and_binding_problems_read_as_sentences() -> None:
+    from custom_components.lwm2m.lwm2m.security.admission import binding_problem
+    from custom_components.lwm2m.lwm2m.security.credentials import psk_identity
+
+    assert psk_identity(b"dev\xff") == "psk:dev\\xff"  # any bytes a handshake names
+    held = Credentials([Credential("a", "psk", psk_identity="id", psk_key=bytes(16))])
+    assert binding_problem(held, "a", "psk:id") is None
+    assert binding_problem(held, "b", None) is None
+    assert (
+        binding_problem(held, "a", None) == "a has a credential: it registers over coaps:// with it, not over plain UDP"
+    )
+    assert binding_problem(held, "b", "psk:id") == "psk:id may register as a, not as b"
+    assert binding_problem(held, "a", "psk:gone") == "psk:gone is no longer any device's credential, not as a"
+
+
+def test_the_bootstrap_writes_in_the_format_the_device_prefers() -> None:
+    from custom_components.lwm2m.lwm2m.codecs import ContentFormat
+    from custom_components.lwm2m.lwm2m.security.bootstrap import _preferred
+
+    assert _preferred(None) == ContentFormat.TLV
+    assert _preferred("112") == ContentFormat.SENML_CBOR
+    assert _preferred("110") == ContentFormat.SENML_JSON
+    assert _preferred("0") == ContentFormat.TLV  # text cannot carry an instance
+    assert _preferred("not a number") == ContentFormat.TLV

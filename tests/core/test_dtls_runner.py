@@ -64,9 +64,14 @@ async def test_runner_serves_psk_and_certificates(udp: None, tmp_path: Path) -> 
         (["--dtls-port", "0", "--psk", f"a:id:{KEY}", "--psk", f"b:id:{KEY}"], "share a security identity"),
         (["--dtls-port", "0", "--credentials", "/nonexistent.json"], "cannot read"),
         (["--no-coap"], "add --dtls-port"),
+        (["--dtls-port", "0", "--credentials", "SERVER_WITHOUT_KEY"], "server needs certificate and private_key"),
     ],
 )
-def test_runner_refuses_bad_credentials(args: list[str], message: str) -> None:
+def test_runner_refuses_bad_credentials(args: list[str], message: str, tmp_path: Path) -> None:
+    if "SERVER_WITHOUT_KEY" in args:
+        broken = tmp_path / "credentials.json"
+        broken.write_text(json.dumps({"devices": [], "server": {"certificate": "x"}}))
+        args = [str(broken) if a == "SERVER_WITHOUT_KEY" else a for a in args]
     result = subprocess.run(
         [sys.executable, "-m", "custom_components.lwm2m.lwm2m", "--port", "0", *args],
         cwd=ROOT,

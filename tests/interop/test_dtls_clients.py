@@ -156,3 +156,14 @@ async def test_renegotiation_is_refused_and_breaks_nothing(dtls_server: LwM2MSer
     client = await dtls_device("psk-dev", psk_device())
     assert (await dtls_server.endpoint("psk-dev").read("/3/0/9")).value("/3/0/9") == 95
     assert client.location
+
+
+async def test_a_client_without_a_shared_cipher_suite_is_refused(dtls_server: LwM2MServer) -> None:
+    """openssl s_client offering only a suite LwM2M does not use (AES-256-GCM): no session, counted."""
+    _code, out = await _run(
+        "openssl", "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{dtls_server.dtls_port}",
+        "-psk_identity", "psk-id", "-psk", KEY.hex(), "-cipher", "PSK-AES256-GCM-SHA384",
+    )  # fmt: skip
+    assert "Cipher is (NONE)" in out or "alert" in out, out
+    await until(lambda: dtls_server.transport.dtls.stats.failed_handshakes == 1)
+    assert dtls_server.transport.dtls.stats.refusals == {"handshake failed": 1}

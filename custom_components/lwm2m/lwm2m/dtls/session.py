@@ -64,7 +64,8 @@ class DtlsSession:
         """Answer a ClientHello.
 
         Without a valid cookie the answer is a HelloVerifyRequest and nothing is kept (RFC
-        6347 section 4.2.1); with one, a session that goes on with the handshake.
+        6347 section 4.2.1); with one, a session that goes on with the handshake (or has
+        failed at once, its failure set).
         """
         session = cls(SSL.Connection(context, None), sockaddr, now)
         connection = session.connection
@@ -77,7 +78,7 @@ class DtlsSession:
         except SSL.Error:
             return None, []
         _plain, out = session.receive(b"")
-        return (None if session.failure else session), out
+        return session, out  # failed already (no shared cipher suite, say): the caller counts it
 
     @classmethod
     def connect(cls, context: SSL.Context, sockaddr: Any, now: float) -> tuple[DtlsSession, list[bytes]]:
