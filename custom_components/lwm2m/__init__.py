@@ -58,7 +58,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
     """
     from homeassistant.exceptions import ConfigEntryNotReady
 
-    from .const import CONF_MODE, CONF_MQTT_BRIDGE, CONF_PORT, CONF_XML_DIR, DEFAULT_PORT, MODE_EMQX
+    from .const import (
+        CONF_BOOTSTRAP_PORT,
+        CONF_MODE,
+        CONF_MQTT_BRIDGE,
+        CONF_PORT,
+        CONF_XML_DIR,
+        DEFAULT_PORT,
+        MODE_EMQX,
+    )
     from .discovery import TABLES
     from .hub import LwM2MHub
     from .lwm2m.model import ObjectModel
@@ -100,6 +108,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
             translation_key="port_unavailable",
             translation_placeholders={"port": str(settings.get(CONF_PORT, DEFAULT_PORT)), "error": str(err)},
         ) from err
+    if settings.get(CONF_MODE) != MODE_EMQX:
+        from .bootstrap_setup import async_start_bootstrap
+        from .device_list import listed
+
+        try:
+            bootstrap = await async_start_bootstrap(hub, settings, listed(entry))
+        except OSError as err:
+            await hub.async_stop()
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="port_unavailable",
+                translation_placeholders={"port": str(settings.get(CONF_BOOTSTRAP_PORT)), "error": str(err)},
+            ) from err
+        if bootstrap is not None:
+            entry.async_on_unload(bootstrap.stop)
     _report_object_files(hass, entry, folder, problems)
     entry.runtime_data = hub
     entry.async_on_unload(entry.add_update_listener(_async_reload))

@@ -24,6 +24,8 @@ from .const import (
     AUTO_OBSERVE_ENTITIES,
     CONF_ADMISSION,
     CONF_AUTO_OBSERVE,
+    CONF_BOOTSTRAP_HOST,
+    CONF_BOOTSTRAP_PORT,
     CONF_COMMUNICATION_RETRY,
     CONF_DTLS_PORT,
     CONF_HOST,
@@ -153,6 +155,29 @@ def _events_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
     }
 
 
+def _bootstrap_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
+    """Ask for the bootstrap server: its port (0: off) and the address devices are told (options only)."""
+    return {
+        vol.Required(CONF_BOOTSTRAP_PORT, default=defaults.get(CONF_BOOTSTRAP_PORT, 0)): selector.NumberSelector(
+            selector.NumberSelectorConfig(min=0, max=65534, step=1, mode=selector.NumberSelectorMode.BOX)
+        ),
+        vol.Optional(CONF_BOOTSTRAP_HOST, default=defaults.get(CONF_BOOTSTRAP_HOST, "")): selector.TextSelector(),
+    }
+
+
+def _check_bootstrap(data: dict[str, Any], current: dict[str, Any]) -> dict[str, str]:
+    """Check that a bootstrap port has the address devices are told, and two ports of its own."""
+    port = int(data.get(CONF_BOOTSTRAP_PORT) or 0)
+    if not port:
+        return {}
+    if not str(data.get(CONF_BOOTSTRAP_HOST) or "").strip():
+        return {CONF_BOOTSTRAP_HOST: "bootstrap_host_required"}
+    taken = {current.get(CONF_PORT), current.get(CONF_DTLS_PORT)} - {None, 0}
+    if port in taken or port + 1 in taken:
+        return {CONF_BOOTSTRAP_PORT: "same_port"}
+    return {}
+
+
 def _mqtt_schema(defaults: dict[str, Any]) -> dict[Any, Any]:
     """EMQX's gateway settings: mountpoint, update condition, each translator's topic and QoS."""
     fields: dict[Any, Any] = {
@@ -240,6 +265,7 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
         CONF_REGISTRATION_RATE,
         CONF_NOTIFICATION_RATE,
         CONF_DTLS_PORT,
+        CONF_BOOTSTRAP_PORT,
     ):
         if key in out:
             out[key] = int(out[key])
@@ -455,7 +481,7 @@ class LwM2MOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(user_input)
-            errors = _check_settings(data)
+            errors = _check_settings(data) or _check_bootstrap(data, current)
             if not errors:
                 self._options = data
                 if data.get(CONF_MQTT_BRIDGE):
@@ -466,6 +492,7 @@ class LwM2MOptionsFlow(OptionsFlow):
             **_admission_schema(user_input or current, ADMISSION_OPEN),
             **_limits_schema(user_input or current),
             **_events_schema(user_input or current),
+            **_bootstrap_schema(user_input or current),
             vol.Required(CONF_COMMUNICATION_RETRY, default=bool(current.get(CONF_COMMUNICATION_RETRY, True))): (
                 selector.BooleanSelector()
             ),

@@ -34,6 +34,13 @@ ADMISSION_KNOWN: Final = "known"
 ADMISSION_ASK: Final = "ask"
 ADMISSION_CHOICES: Final = [ADMISSION_ASK, ADMISSION_KNOWN, ADMISSION_OPEN]
 
+# The bootstrap server (options): its coap:// port (0: off; coaps:// on the next one) and the
+# address devices are told to register at; a listed device's key towards it.
+CONF_BOOTSTRAP_PORT: Final = "bootstrap_port"
+CONF_BOOTSTRAP_HOST: Final = "bootstrap_host"
+CONF_BOOTSTRAP_IDENTITY: Final = "bootstrap_identity"
+CONF_BOOTSTRAP_KEY: Final = "bootstrap_key"
+
 # A server entry's device list: one config subentry of this type per device (device_list.py),
 # and the fields of its form
 SUBENTRY_DEVICE: Final = "device"

@@ -19,6 +19,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
 
 from .const import (
+    CONF_BOOTSTRAP_IDENTITY,
+    CONF_BOOTSTRAP_KEY,
     CONF_CERTIFICATE,
     CONF_ENDPOINT,
     CONF_PSK_IDENTITY,
@@ -28,7 +30,16 @@ from .const import (
     SUBENTRY_DEVICE,
 )
 from .lwm2m.registration import endpoint_name_problem
-from .lwm2m.security.credentials import NOSEC, PSK, X509, Credential, CredentialError, Credentials, generate_key
+from .lwm2m.security.credentials import (
+    NOSEC,
+    PSK,
+    X509,
+    Credential,
+    CredentialError,
+    Credentials,
+    generate_key,
+    hex_key,
+)
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -117,6 +128,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             CONF_SECURITY_MODE: current.get("mode", PSK),
             CONF_PSK_IDENTITY: current.get("identity", ""),
             CONF_CERTIFICATE: current.get("certificate", ""),
+            CONF_BOOTSTRAP_IDENTITY: current.get("bootstrap_identity", ""),
         }
         return self.async_show_form(
             step_id="reconfigure",
@@ -154,6 +166,10 @@ def _schema(defaults: dict[str, Any], *, with_endpoint: bool) -> dict[Any, Any]:
             vol.Optional(CONF_CERTIFICATE, default=defaults.get(CONF_CERTIFICATE, "")): selector.TextSelector(
                 selector.TextSelectorConfig(multiline=True)
             ),
+            vol.Optional(CONF_BOOTSTRAP_IDENTITY, default=defaults.get(CONF_BOOTSTRAP_IDENTITY, "")): (
+                selector.TextSelector()
+            ),
+            vol.Optional(CONF_BOOTSTRAP_KEY, default=""): selector.TextSelector(),
         }
     )
     return fields
@@ -187,4 +203,12 @@ def read_credential(
         if err.field == "exists":
             return None, {}, {CONF_ENDPOINT: "credential_exists"}
         return None, {}, {_FIELDS.get(err.field, CONF_ENDPOINT): "invalid_credential"}
-    return credential.to_dict(), shown, {}
+    out = credential.to_dict()
+    bootstrap_key = (data.get(CONF_BOOTSTRAP_KEY) or "").strip()
+    if bootstrap_key:  # the device's key towards the bootstrap server (a factory-fresh device knows only it)
+        try:
+            out["bootstrap_key"] = hex_key(bootstrap_key).hex()
+        except CredentialError:
+            return None, {}, {CONF_BOOTSTRAP_KEY: "invalid_credential"}
+        out["bootstrap_identity"] = (data.get(CONF_BOOTSTRAP_IDENTITY) or "").strip() or endpoint
+    return out, shown, {}

@@ -51,7 +51,7 @@ from .const import (
 )
 from .lwm2m.api import DeviceOperations, DeviceSource, meaning
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
-from .lwm2m.events import Event, EventType, RefusalInfo
+from .lwm2m.events import BootstrapInfo, Event, EventType, RefusalInfo
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
@@ -258,6 +258,9 @@ class LwM2MHub:
             case EventType.REFUSED:
                 self._refused(event)
                 return
+            case EventType.BOOTSTRAPPED | EventType.BOOTSTRAP_FAILED:
+                self._fire(event)  # lwm2m_bootstrapped, lwm2m_bootstrap_failed (and the logbook's lines)
+                return
             case EventType.REGISTERED:
                 # A new registration starts afresh: the setup observes what its entities show.
                 self._observed_before.pop(endpoint, None)
@@ -309,6 +312,8 @@ class LwM2MHub:
     def _fire(self, event: Event) -> None:
         """lwm2m_registered, lwm2m_send, ... on the bus, for automations (lwm2m_notification if chosen)."""
         data = event.to_json() | {"device_id": self._device_ids.get(event.endpoint)}
+        if isinstance(event.details, (RefusalInfo, BootstrapInfo)):
+            data |= event.details.to_json()
         info = event.registration
         if info is not None and event.type in (EventType.REGISTERED, EventType.UPDATED):
             data |= {

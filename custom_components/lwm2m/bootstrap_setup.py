@@ -1,0 +1,76 @@
+"""A server entry's bootstrap server: factory-fresh devices of the device list learn where to register.
+
+On when the entry has a bootstrap port (options): it listens there (coap://) and, when a
+listed device has a bootstrap key, on the next port (coaps://). Each listed device with a
+PSK or NoSec is handed this server's URI at the address the user gives (coaps:// with its
+key for a PSK device, coap:// for NoSec); a device with a certificate is not bootstrapped
+(its certificate and key stay on the device).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .const import CONF_BOOTSTRAP_HOST, CONF_BOOTSTRAP_PORT, CONF_DTLS_PORT, CONF_HOST, CONF_PORT, DEFAULT_PORT
+from .lwm2m.security.bootstrap import BootstrapConfig, BootstrapServer
+from .lwm2m.security.credentials import NOSEC, PSK, CredentialError
+
+if TYPE_CHECKING:
+    from .hub import LwM2MHub
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def bootstrap_configs(settings: dict[str, Any], devices: list[dict[str, Any]]) -> dict[str, BootstrapConfig]:
+    """Return what each listed device is told by the bootstrap server."""
+    host = str(settings.get(CONF_BOOTSTRAP_HOST) or "").strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URI
+    port, dtls_port = settings.get(CONF_PORT, DEFAULT_PORT), settings.get(CONF_DTLS_PORT)
+    configs = {}
+    for item in devices:
+        mode, endpoint = item.get("mode"), str(item.get("endpoint"))
+        entry: dict[str, Any]
+        if mode == PSK and dtls_port:
+            entry = {
+                "uri": f"coaps://{host}:{dtls_port}",
+                "mode": PSK,
+                "identity": item["identity"],
+                "key": item["key"],
+            }
+        elif mode == NOSEC and port:
+            entry = {"uri": f"coap://{host}:{port}", "mode": NOSEC}
+        else:
+            continue  # a certificate device, or a transport the entry does not serve
+        if item.get("bootstrap_key"):
+            entry |= {
+                "bootstrap_identity": item.get("bootstrap_identity") or endpoint,
+                "bootstrap_key": item["bootstrap_key"],
+            }
+        try:
+            configs[endpoint] = BootstrapConfig.from_dict(endpoint, entry)
+        except CredentialError as err:
+            _LOGGER.warning("Not bootstrapping %s: %s", endpoint, err)
+    return configs
+
+
+async def async_start_bootstrap(
+    hub: LwM2MHub, settings: dict[str, Any], devices: list[dict[str, Any]]
+) -> BootstrapServer | None:
+    """Start the entry's bootstrap server, if it has a bootstrap port; its events go to the hub."""
+    port = int(settings.get(CONF_BOOTSTRAP_PORT) or 0)
+    if not port:
+        return None
+    configs = bootstrap_configs(settings, devices)
+    keyed = any(c.bootstrap is not None for c in configs.values())
+    server = BootstrapServer(
+        lambda: configs,
+        hub.model,
+        host=str(settings.get(CONF_HOST) or "::"),  # the transport maps IPv4 as the server's does
+        port=port,
+        dtls_port=port + 1 if keyed else None,
+        events=hub.source.events,
+    )
+    await server.start()
+    return server
