@@ -48,6 +48,9 @@ CONF_ENDPOINT: Final = "endpoint"
 CONF_SECURITY_MODE: Final = "security_mode"
 CONF_PSK_IDENTITY: Final = "psk_identity"
 CONF_PSK_KEY: Final = "psk_key"
+CONF_PSK_KEY_FORMAT: Final = "psk_key_format"  # how the key is written: hex digits, or text (its UTF-8 bytes)
+KEY_HEX: Final = "hex"
+KEY_TEXT: Final = "text"
 CONF_CERTIFICATE: Final = "certificate"
 
 MODE_SERVER: Final = "server"  # an LwM2M server in Home Assistant, devices on UDP

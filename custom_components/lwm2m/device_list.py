@@ -25,8 +25,11 @@ from .const import (
     CONF_ENDPOINT,
     CONF_PSK_IDENTITY,
     CONF_PSK_KEY,
+    CONF_PSK_KEY_FORMAT,
     CONF_SECURITY_MODE,
     CONF_SERVER_CERTIFICATE,
+    KEY_HEX,
+    KEY_TEXT,
     SUBENTRY_DEVICE,
 )
 from .lwm2m.registration import endpoint_name_problem
@@ -163,6 +166,11 @@ def _schema(defaults: dict[str, Any], *, with_endpoint: bool) -> dict[Any, Any]:
             ),
             vol.Optional(CONF_PSK_IDENTITY, default=defaults.get(CONF_PSK_IDENTITY, "")): selector.TextSelector(),
             vol.Optional(CONF_PSK_KEY, default=""): selector.TextSelector(),
+            vol.Required(CONF_PSK_KEY_FORMAT, default=defaults.get(CONF_PSK_KEY_FORMAT, KEY_HEX)): (
+                selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=[KEY_HEX, KEY_TEXT], translation_key=CONF_PSK_KEY_FORMAT)
+                )
+            ),
             vol.Optional(CONF_CERTIFICATE, default=defaults.get(CONF_CERTIFICATE, "")): selector.TextSelector(
                 selector.TextSelectorConfig(multiline=True)
             ),
@@ -191,6 +199,8 @@ def read_credential(
         if not key:
             key = generate_key()
             shown = {"endpoint": endpoint, "identity": item["identity"], "key": key}
+        elif data.get(CONF_PSK_KEY_FORMAT) == KEY_TEXT:
+            key = key.encode().hex()  # a key given as text (as libcoap's -k takes it) is kept as its bytes
         item["key"] = key
     elif mode == X509:
         item["certificate"] = (data.get(CONF_CERTIFICATE) or "").strip()

@@ -272,3 +272,13 @@ async def test_a_nosec_device_in_the_list_and_a_zero_dtls_port_kept_in_the_form(
     assert again["errors"] == {"host": "invalid_host"}
     (dtls_field,) = [key for key in again["data_schema"].schema if key == CONF_DTLS_PORT]
     assert dtls_field.default() == 0
+
+
+async def test_a_psk_key_written_as_text(hass: HomeAssistant, dtls_entry: Any) -> None:
+    form = {"endpoint": "t-1", "security_mode": "psk", "psk_key": "0123456789abcdeX", "psk_key_format": "text"}
+    result = await _add(hass, dtls_entry, form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert _listed(dtls_entry)[0]["key"] == b"0123456789abcdeX".hex()
+    credentials = dtls_entry.runtime_data.source.config.credentials
+    assert credentials.for_endpoint("t-1").psk_key == b"0123456789abcdeX"
