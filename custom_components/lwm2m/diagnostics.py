@@ -26,6 +26,8 @@ TO_REDACT = {
     "/3/0/2",
     "reg_id",
     "key",
+    "bootstrap_key",
+    "bootstrap_identity",
     "private_key",
     CONF_SERVER_PRIVATE_KEY,
     "certificate",

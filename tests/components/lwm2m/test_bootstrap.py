@@ -115,3 +115,19 @@ async def test_a_bad_bootstrap_key_is_explained(hass: HomeAssistant, bootstrappi
         result["flow_id"], {"endpoint": "x", "security_mode": "nosec", "bootstrap_key": "zz"}
     )
     assert result["errors"] == {"bootstrap_key": "invalid_credential"}
+
+
+async def test_bootstrap_keys_stay_out_of_the_diagnostics(hass: HomeAssistant, bootstrapping: MockConfigEntry) -> None:
+    import json
+
+    from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics
+
+    result = await hass.config_entries.subentries.async_init(
+        (bootstrapping.entry_id, SUBENTRY_DEVICE), context={"source": config_entries.SOURCE_USER}
+    )
+    form = {"endpoint": "d-1", "security_mode": "nosec", "bootstrap_identity": "d-1-bs", "bootstrap_key": BOOTSTRAP_KEY}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    text = json.dumps(await async_get_config_entry_diagnostics(hass, bootstrapping))
+    assert BOOTSTRAP_KEY not in text and "d-1-bs" not in text and '"d-1"' not in text
