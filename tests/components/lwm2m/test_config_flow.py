@@ -179,6 +179,8 @@ async def test_options_flow_restarts_the_server(hass: HomeAssistant, entry: Mock
         CONF_MQTT_BRIDGE: False,
         "notification_events": False,  # off unless switched on
         "admission": "open",  # an entry from before admission existed keeps letting anyone in
+        "bootstrap_port": 0,  # no bootstrap server unless asked for
+        "bootstrap_host": "",
         # the limits, as shown
         "max_registrations_per_host": 100,
         "registration_rate": 1000,
