@@ -114,13 +114,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
 
         try:
             bootstrap = await async_start_bootstrap(hub, settings, listed(entry))
-        except OSError as err:
-            await hub.async_stop()
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="port_unavailable",
-                translation_placeholders={"port": str(settings.get(CONF_BOOTSTRAP_PORT)), "error": str(err)},
-            ) from err
+        except OSError as err:  # the server serves on; only bootstraps wait for a free port
+            _LOGGER.error(
+                "The LwM2M bootstrap server cannot listen on UDP port %s (or the next): %s; "
+                "choose another under Configure",
+                settings.get(CONF_BOOTSTRAP_PORT),
+                err,
+            )
+            bootstrap = None
         if bootstrap is not None:
             entry.async_on_unload(bootstrap.stop)
     _report_object_files(hass, entry, folder, problems)
@@ -244,13 +245,17 @@ def _report_object_files(hass: HomeAssistant, entry: LwM2MConfigEntry, folder: s
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
-    """Delete the repair issues of an entry that is gone."""
+    """Delete the repair issues of an entry that is gone, and the devices ignored for it."""
     from homeassistant.helpers import issue_registry as ir
 
     from .hub import entity_limit_issue
 
     ir.async_delete_issue(hass, DOMAIN, f"object_files_{entry.entry_id}")
     ir.async_delete_issue(hass, DOMAIN, entity_limit_issue(entry))
+    prefix = f"device {entry.entry_id} "  # the unique ids of its discovered devices (config_flow.py)
+    for ignored in hass.config_entries.async_entries(DOMAIN, include_ignore=True):
+        if ignored.source == "ignore" and (ignored.unique_id or "").startswith(prefix):
+            await hass.config_entries.async_remove(ignored.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:

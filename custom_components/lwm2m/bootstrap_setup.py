@@ -9,7 +9,9 @@ key for a PSK device, coap:// for NoSec); a device with a certificate is not boo
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from .const import CONF_BOOTSTRAP_HOST, CONF_BOOTSTRAP_PORT, CONF_DTLS_PORT, CONF_HOST, CONF_PORT, DEFAULT_PORT
@@ -20,13 +22,14 @@ if TYPE_CHECKING:
     from .hub import LwM2MHub
 
 _LOGGER = logging.getLogger(__name__)
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 
 
 def bootstrap_configs(settings: dict[str, Any], devices: list[dict[str, Any]]) -> dict[str, BootstrapConfig]:
     """Return what each listed device is told by the bootstrap server."""
-    host = str(settings.get(CONF_BOOTSTRAP_HOST) or "").strip()
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"  # an IPv6 address in a URI
+    host = uri_host(str(settings.get(CONF_BOOTSTRAP_HOST) or ""))
     port, dtls_port = settings.get(CONF_PORT, DEFAULT_PORT), settings.get(CONF_DTLS_PORT)
     configs = {}
     for item in devices:
@@ -42,7 +45,11 @@ def bootstrap_configs(settings: dict[str, Any], devices: list[dict[str, Any]]) -
         elif mode == NOSEC and port:
             entry = {"uri": f"coap://{host}:{port}", "mode": NOSEC}
         else:
-            continue  # a certificate device, or a transport the entry does not serve
+            if mode in (PSK, NOSEC):
+                _LOGGER.warning(
+                    "Not bootstrapping %s: the entry has no %s port", endpoint, "coaps://" if mode == PSK else "coap://"
+                )
+            continue  # a certificate device stays as it is (its key never leaves it)
         if item.get("bootstrap_key"):
             entry |= {
                 "bootstrap_identity": item.get("bootstrap_identity") or endpoint,
@@ -53,6 +60,25 @@ def bootstrap_configs(settings: dict[str, Any], devices: list[dict[str, Any]]) -
         except CredentialError as err:
             _LOGGER.warning("Not bootstrapping %s: %s", endpoint, err)
     return configs
+
+
+def uri_host(text: str) -> str:
+    """Return an address for a URI: an IPv6 address in brackets; an IPv4 address or a name as it is."""
+    text = text.strip().removeprefix("[").removesuffix("]")
+    try:
+        return f"[{text}]" if ipaddress.ip_address(text).version == 6 else text
+    except ValueError:
+        return text
+
+
+def host_problem(text: str) -> bool:
+    """Return whether text is neither an IP address nor a host name (what a URI's host may be)."""
+    text = text.strip().removeprefix("[").removesuffix("]")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return not _HOST_NAME.fullmatch(text)
+    return False
 
 
 async def async_start_bootstrap(

@@ -12,10 +12,18 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, ConfigSubentryFlow, OptionsFlow
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
+from .bootstrap_setup import host_problem
 from .const import (
     ADMISSION_ASK,
     ADMISSION_CHOICES,
@@ -170,7 +178,8 @@ def _check_bootstrap(data: dict[str, Any], current: dict[str, Any]) -> dict[str,
     port = int(data.get(CONF_BOOTSTRAP_PORT) or 0)
     if not port:
         return {}
-    if not str(data.get(CONF_BOOTSTRAP_HOST) or "").strip():
+    host = str(data.get(CONF_BOOTSTRAP_HOST) or "").strip()
+    if not host or host_problem(host):
         return {CONF_BOOTSTRAP_HOST: "bootstrap_host_required"}
     taken = {current.get(CONF_PORT), current.get(CONF_DTLS_PORT)} - {None, 0}
     if port in taken or port + 1 in taken:
@@ -363,6 +372,11 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="emqx", data_schema=schema, errors=errors, description_placeholders=PLACEHOLDERS
         )
 
+    def _updated(self, entry: LwM2MConfigEntry, **changes: Any) -> ConfigFlowResult:
+        """Change the entry; its update listener reloads it (Home Assistant 2026 reports a flow that reloads too)."""
+        self.hass.config_entries.async_update_entry(entry, **changes)
+        return self.async_abort(reason="reconfigure_successful")
+
     async def _claim(self, unique_id: str, entry: LwM2MConfigEntry) -> None:
         """Reconfigure onto another port or mountpoint: abort if another entry has it."""
         if unique_id != entry.unique_id:
@@ -381,7 +395,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             await self._claim(_server_id(data), entry)
             errors = _check_settings(data) or await self._check_server(data, current)
             if not errors:
-                return self.async_update_reload_and_abort(
+                return self._updated(
                     entry,
                     unique_id=_server_id(data),
                     title=_server_title(data),
@@ -404,7 +418,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             await self._claim(unique_id, entry)
             errors = _check_mqtt(data) or _check_settings(data)
             if not errors:
-                return self.async_update_reload_and_abort(
+                return self._updated(
                     entry,
                     unique_id=unique_id,
                     title=_emqx_title(data),
@@ -452,8 +466,8 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
     @callback
     def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
         """Return the subentry types: a server entry has a device list, an EMQX gateway entry none."""
-        if config_entry.data.get(CONF_MODE) == MODE_EMQX:
-            return {}
+        if config_entry.data.get(CONF_MODE) == MODE_EMQX or config_entry.source == SOURCE_IGNORE:
+            return {}  # an EMQX gateway's entry, or an ignored discovered device
         return {SUBENTRY_DEVICE: DeviceSubentryFlow}
 
     @staticmethod

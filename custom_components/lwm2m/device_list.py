@@ -120,7 +120,8 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             others = [item for item in listed(self._get_entry()) if item.get("endpoint") != endpoint]
-            item, shown, errors = read_credential({**user_input, CONF_ENDPOINT: endpoint}, others)
+            kept = {k: subentry.data[k] for k in ("bootstrap_identity", "bootstrap_key") if k in subentry.data}
+            item, shown, errors = read_credential({**user_input, CONF_ENDPOINT: endpoint}, others, kept)
             if not errors and item is not None:
                 if shown:
                     self._item, self._shown = item, shown
@@ -184,9 +185,12 @@ def _schema(defaults: dict[str, Any], *, with_endpoint: bool) -> dict[Any, Any]:
 
 
 def read_credential(
-    data: dict[str, Any], others: list[dict[str, Any]]
+    data: dict[str, Any], others: list[dict[str, Any]], kept: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, str], dict[str, str]]:
-    """Read the credential a form gives: (its JSON form, the made-up key to show once, errors)."""
+    """Read the credential a form gives: (its JSON form, the made-up key to show once, errors).
+
+    kept: the bootstrap key and identity a device had, kept when the form leaves the key empty.
+    """
     endpoint = (data.get(CONF_ENDPOINT) or "").strip()
     if not endpoint or endpoint_name_problem(endpoint) is not None:
         return None, {}, {CONF_ENDPOINT: "invalid_endpoint"}
@@ -221,4 +225,8 @@ def read_credential(
         except CredentialError:
             return None, {}, {CONF_BOOTSTRAP_KEY: "invalid_credential"}
         out["bootstrap_identity"] = (data.get(CONF_BOOTSTRAP_IDENTITY) or "").strip() or endpoint
+    elif kept:
+        out |= kept
+    if "bootstrap_identity" in out and any(o.get("bootstrap_identity") == out["bootstrap_identity"] for o in others):
+        return None, {}, {CONF_BOOTSTRAP_IDENTITY: "credential_exists"}
     return out, shown, {}

@@ -80,6 +80,7 @@ SETUP_CONCURRENCY = 32
 # after: CoAP exchanges have deadlines and Home Assistant's entity bookkeeping has none. In a
 # storm of 1,000 devices the setups' own work took 5.6 s and adding 7,000 entities 7.5 s more;
 # interleaved, the last device was observed after 13 s.
+MAX_DISCOVERED: Final = 20  # unknown devices shown at once under "ask"; more wait for the user's answers
 ENTITY_WAIT = 5.0
 # After a storm, the long-lived objects are frozen for the garbage collector once its entities
 # are likely added (Home Assistant adds one in about a millisecond; 7 or so a device).
@@ -128,6 +129,7 @@ class LwM2MHub:
         # lwm2m_notification on the bus for each notification: an option, off by default (the
         # recorder stores every event; entities' states already carry the values).
         self.notification_events: bool = bool(settings.get(CONF_NOTIFICATION_EVENTS, False))
+        self._discovered_full = False  # MAX_DISCOVERED unknown devices wait (logged once until fewer do)
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         # Entities disabled by default (diagnostics), created once no device is being set up:
@@ -302,6 +304,23 @@ class LwM2MHub:
         settings = {**self.entry.data, **self.entry.options}
         if not isinstance(info, RefusalInfo) or not info.unknown or settings.get(CONF_ADMISSION) != ADMISSION_ASK:
             return
+        prefix = f"device {self.entry.entry_id} "
+        waiting = [
+            flow
+            for flow in self.hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+            if (flow["context"].get("unique_id") or "").startswith(prefix)
+        ]
+        if len(waiting) >= MAX_DISCOVERED:
+            log = _LOGGER.debug if self._discovered_full else _LOGGER.warning
+            self._discovered_full = True
+            log(
+                "%s was refused as unknown; %d unknown devices already wait to be added or ignored, so it is not "
+                "shown (answer those first)",
+                event.endpoint,
+                len(waiting),
+            )
+            return
+        self._discovered_full = False
         discovery_flow.async_create_flow(
             self.hass,
             DOMAIN,

@@ -58,6 +58,7 @@ from .path import Path
 from .security.admission import Admission
 from .security.bootstrap import BootstrapConfig, BootstrapServer
 from .security.credentials import (
+    Credential,
     CredentialError,
     Credentials,
     ServerIdentity,
@@ -164,15 +165,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if (args.bootstrap_port is None) != (args.bootstrap_config is None):
         parser.error("--bootstrap-port and --bootstrap-config go together")
     for config in args.bootstrap_configs.values():  # the server takes what the bootstrap hands out
-        credential = config.server_credential()
-        if credential is not None and args.credentials.for_endpoint(config.endpoint) is None:
+        credential = config.server_credential() or Credential(config.endpoint)  # NoSec: a known device
+        held = args.credentials.for_endpoint(config.endpoint)
+        if held is not None and held.identity != credential.identity:
+            parser.error(f"{config.endpoint}: --bootstrap-config hands out another credential than the server holds")
+        if held is None:
             try:
                 args.credentials.add(credential)
             except CredentialError as err:
                 parser.error(str(err))
     if args.no_coap and args.dtls_port is None:
         parser.error("--no-coap leaves only coaps://: add --dtls-port (5684 is usual)")
-    if len(args.credentials) and args.dtls_port is None:
+    if any(c.mode != "nosec" for c in args.credentials) and args.dtls_port is None:
         parser.error("credentials need a coaps:// listener: add --dtls-port (5684 is usual)")
     for path in args.auto_observe:
         if path != AUTO_OBSERVE_ALL:

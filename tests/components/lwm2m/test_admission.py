@@ -129,9 +129,50 @@ async def test_known_devices_only_refuses_without_asking(
 async def test_open_lets_anyone_in_and_keeps_the_list_on_removal(
     hass: HomeAssistant, asking: MockConfigEntry, device: Any
 ) -> None:
+    from custom_components.lwm2m.device_list import add_device
+
+    add_device(hass, asking, {"endpoint": "anyone", "mode": "nosec"})  # listed, though open needs no list
+    await hass.async_block_till_done()
     client = await device("anyone")
     assert (await client.register()).code == Code.CREATED
     registry = dr.async_get(hass)
     (found,) = await wait_for(hass, lambda: dr.async_entries_for_config_entry(registry, asking.entry_id))
     assert await async_remove_config_entry_device(hass, asking, found)
-    assert _listed(asking) == []
+    assert _listed(asking) == [{"endpoint": "anyone", "mode": "nosec"}]  # open: the list stays as it was
+
+
+async def test_ignored_devices_have_no_device_list_and_go_with_their_server(
+    hass: HomeAssistant, asking: MockConfigEntry, device: Any
+) -> None:
+    client = await device("visitor")
+    assert (await client.register()).code == Code.FORBIDDEN
+    (flow,) = await wait_for(hass, lambda: _discovered(hass))
+    await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": config_entries.SOURCE_IGNORE},
+        data={"unique_id": flow["context"]["unique_id"], "title": "visitor"},
+    )
+    await hass.async_block_till_done()
+    (ignored,) = [e for e in hass.config_entries.async_entries(DOMAIN) if e.source == config_entries.SOURCE_IGNORE]
+    from custom_components.lwm2m.config_flow import LwM2MConfigFlow
+
+    assert LwM2MConfigFlow.async_get_supported_subentry_types(ignored) == {}
+    assert SUBENTRY_DEVICE in LwM2MConfigFlow.async_get_supported_subentry_types(asking)
+    await hass.config_entries.async_remove(asking.entry_id)
+    await hass.async_block_till_done()
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_at_most_twenty_unknown_devices_wait_at_once(
+    hass: HomeAssistant, asking: MockConfigEntry, device: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_components.lwm2m.hub import MAX_DISCOVERED
+    from custom_components.lwm2m.lwm2m.security import admission
+
+    monkeypatch.setattr(admission, "REPORTS_PER_MINUTE", 100)
+    asking.runtime_data.source.unknown_reports = admission.UnknownReports()
+    for i in range(MAX_DISCOVERED + 3):
+        client = await device(f"many-{i}")
+        assert (await client.register()).code == Code.FORBIDDEN
+    await hass.async_block_till_done()
+    assert len(_discovered(hass)) == MAX_DISCOVERED

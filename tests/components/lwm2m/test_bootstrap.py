@@ -131,3 +131,43 @@ async def test_bootstrap_keys_stay_out_of_the_diagnostics(hass: HomeAssistant, b
     await hass.async_block_till_done()
     text = json.dumps(await async_get_config_entry_diagnostics(hass, bootstrapping))
     assert BOOTSTRAP_KEY not in text and "d-1-bs" not in text and '"d-1"' not in text
+
+
+async def _add_device(hass: HomeAssistant, entry: MockConfigEntry, form: dict[str, Any]) -> Any:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_DEVICE), context={"source": config_entries.SOURCE_USER}
+    )
+    return await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+
+
+async def test_bootstrap_identities_are_one_per_device_and_kept_on_reconfigure(
+    hass: HomeAssistant, bootstrapping: MockConfigEntry
+) -> None:
+    form = {"endpoint": "b-1", "security_mode": "nosec", "bootstrap_identity": "bs", "bootstrap_key": BOOTSTRAP_KEY}
+    assert (await _add_device(hass, bootstrapping, form))["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    twice = await _add_device(hass, bootstrapping, {**form, "endpoint": "b-2"})
+    assert twice["errors"] == {"bootstrap_identity": "credential_exists"}
+    (subentry,) = bootstrapping.subentries.values()
+    result = await hass.config_entries.subentries.async_init(
+        (bootstrapping.entry_id, SUBENTRY_DEVICE),
+        context={"source": config_entries.SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"security_mode": "nosec"})
+    assert result["reason"] == "reconfigure_successful"
+    (subentry,) = bootstrapping.subentries.values()
+    assert subentry.data["bootstrap_key"] == BOOTSTRAP_KEY and subentry.data["bootstrap_identity"] == "bs"
+
+
+async def test_the_bootstrap_host_must_be_an_address_or_a_name(
+    hass: HomeAssistant, bootstrapping: MockConfigEntry
+) -> None:
+    from custom_components.lwm2m.bootstrap_setup import uri_host
+
+    result = await hass.config_entries.options.async_init(bootstrapping.entry_id)
+    bad = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_BOOTSTRAP_PORT: 5783, CONF_BOOTSTRAP_HOST: "192.168.1.2:5683"}
+    )
+    assert bad["errors"] == {CONF_BOOTSTRAP_HOST: "bootstrap_host_required"}
+    assert uri_host("fd00::1") == "[fd00::1]" and uri_host("[fd00::1]") == "[fd00::1]"
+    assert uri_host("192.168.1.2") == "192.168.1.2" and uri_host("ha.local") == "ha.local"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +27,6 @@ from aiocoap import Message, resource
 from aiocoap.numbers.codes import Code
 
 from ..codecs import ContentFormat, encode
-from ..codecs.link_format import parse
 from ..events import BootstrapInfo, Event, EventBus, EventType
 from ..limits import OnceLog
 from ..model import ObjectModel
@@ -35,10 +36,14 @@ from ..transport import CoapTransport, DtlsSettings, address_of
 from .credentials import NOSEC, PSK, X509, Credential, CredentialError, Credentials, hex_key
 
 _LOGGER = logging.getLogger(__name__)
-STEP_TIMEOUT = 10.0  # seconds a device has to answer one bootstrap request
+# seconds a device has to answer one bootstrap request: CoAP's retransmissions of a CON
+# request span 45 s (ACK_TIMEOUT 2 s, 4 retransmissions), and a cellular device may need them
+STEP_TIMEOUT = 45.0
+_INSTANCE_LINK = re.compile(rb"</(\d{1,5})/(\d{1,5})>")
 SERVER_ID = 1  # the Short Server ID of the account the bootstrap writes
 MODE_NUMBERS = {PSK: 0, X509: 2, NOSEC: 3}  # Security object /0/x/2
 MAX_RUNNING = 100  # bootstraps in progress; more are answered 5.03
+RESTART_SPACING = 10.0  # seconds between two bootstraps of one endpoint (unless it proves its bootstrap key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,7 +126,11 @@ class BootstrapServer:
         self._model = model
         self.events = events or EventBus()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._started: dict[str, float] = {}  # when each endpoint's last bootstrap started
+        self._held: tuple[Mapping[str, BootstrapConfig], Credentials] | None = None
+        self._stopping = False
         self._log = OnceLog(_LOGGER)
+        self.unknown_requests = 0  # Bootstrap-Requests of endpoints with no configuration
         site = resource.Site()
         site.add_resource(["bs"], _BootstrapRequest(self))
         dtls = None
@@ -140,14 +149,28 @@ class BootstrapServer:
         return self.transport.dtls_port
 
     def _bootstrap_credentials(self) -> Credentials:
-        return Credentials(c.bootstrap for c in self._configs().values() if c.bootstrap is not None)
+        """Return the devices' bootstrap credentials (read at each handshake, built once per configuration set)."""
+        configs = self._configs()
+        if self._held is None or self._held[0] is not configs:
+            held = Credentials()
+            for config in configs.values():
+                if config.bootstrap is None:
+                    continue
+                try:
+                    held.add(config.bootstrap)
+                except CredentialError as err:  # two devices with one bootstrap identity: the first keeps it
+                    _LOGGER.warning("Not bootstrapping %s over coaps://: %s", config.endpoint, err)
+            self._held = (configs, held)
+        return self._held[1]
 
     async def start(self) -> None:
         """Bind the ports."""
+        self._stopping = False
         await self.transport.start()
 
     async def stop(self) -> None:
         """Cancel the bootstraps in progress and unbind."""
+        self._stopping = True  # a request that comes meanwhile starts nothing
         for task in list(self._running.values()):
             task.cancel()
         if self._running:
@@ -163,22 +186,38 @@ class BootstrapServer:
         address = address_of(request.remote)
         config = self._configs().get(endpoint)
         if config is None:
-            self._log.warn(("unknown", endpoint), "Bootstrap-Request of unknown endpoint %r from %s", endpoint, address)
+            self.unknown_requests += 1
+            self._log.warn(
+                ("unknown",), "Bootstrap-Request of %r, which has no configuration, from %s", endpoint[:64], address
+            )
             return Message(code=Code.BAD_REQUEST, payload=b"no bootstrap configuration for this endpoint")
-        problem = self._refusal(config, self.transport.identity_of(request.remote))
+        identity = self.transport.identity_of(request.remote)
+        problem = self._refusal(config, identity)
         if problem is not None:
             self._log.warn(
                 ("refused", endpoint), "Refusing the Bootstrap-Request of %s from %s: %s", endpoint, address, problem
             )
             return Message(code=Code.FORBIDDEN, payload=problem.encode())
-        if endpoint in self._running or len(self._running) >= MAX_RUNNING:
+        now = time.monotonic()
+        running = self._running.get(endpoint)
+        if running is not None and identity is not None:
+            running.cancel()  # the device proved its bootstrap key and started over (a reboot): its new request wins
+        elif running is not None or now - self._started.get(endpoint, -RESTART_SPACING) < RESTART_SPACING:
+            # anyone may ask for a NoSec account over plain coap://: one run at a time, spaced
+            return Message(code=Code.SERVICE_UNAVAILABLE, max_age=int(RESTART_SPACING))
+        if self._stopping or len(self._running) >= MAX_RUNNING:
             return Message(code=Code.SERVICE_UNAVAILABLE, max_age=30)
+        self._started[endpoint] = now
+        if len(self._started) > 4 * MAX_RUNNING:
+            self._started = {e: t for e, t in self._started.items() if now - t < RESTART_SPACING}
         fmt = _preferred(query.get("pct"))
         task = asyncio.get_running_loop().create_task(
             self._bootstrap(config, request.remote, fmt), name=f"lwm2m bootstrap {endpoint}"
         )
         self._running[endpoint] = task
-        task.add_done_callback(lambda _task: self._running.pop(endpoint, None))
+        task.add_done_callback(
+            lambda done: self._running.pop(endpoint) if self._running.get(endpoint) is done else None
+        )
         return Message(code=Code.CHANGED)
 
     @staticmethod
@@ -198,8 +237,9 @@ class BootstrapServer:
         endpoint, address = config.endpoint, address_of(remote)
         try:
             held = await self._discover(remote)
-            for target in ("/0", "/1"):
-                await self._ask(remote, Message(code=Code.DELETE, uri_path=target.strip("/").split("/")), target)
+            for target in ("0", "1"):  # 4.04: nothing there to delete
+                message = Message(code=Code.DELETE, uri_path=(target,))
+                await self._ask(remote, message, f"Bootstrap-Delete of /{target}", ok=(Code.DELETED, Code.NOT_FOUND))
             security = _free_instance(held, 0)
             server = _free_instance(held, 1)
             await self._write(remote, Path.of(0, security), _security_values(config, security), fmt)
@@ -216,22 +256,26 @@ class BootstrapServer:
         self.events.emit(Event(type=kind, endpoint=endpoint, details=BootstrapInfo(**details)))
 
     async def _discover(self, remote: Any) -> list[Path]:
-        """Return the object instances the device holds (Bootstrap-Discover of /)."""
+        """Return the object instances the device holds (Bootstrap-Discover of /).
+
+        Read leniently: an LwM2M 1.0 device may answer `lwm2m="1.0",</0/1>...` with no `</>`
+        first, and one without Bootstrap-Discover answers 4.xx; then nothing is known, and the
+        instance ids written are 1 (the bootstrap account survives the deletes, at 0 on every
+        client seen).
+        """
         message = Message(code=Code.GET, uri_path=(), accept=ContentFormat.LINK_FORMAT)
-        response = await self._ask(remote, message, "Bootstrap-Discover of /", ok=(Code.CONTENT,))
+        message.remote = remote
         try:
-            links = parse(response.payload)
-        except Exception:  # noqa: BLE001 - a device's garbage ends its bootstrap, nothing else
-            raise BootstrapFailed("its Bootstrap-Discover answer is no link format") from None
-        held = []
-        for link in links:
-            try:
-                path = Path.parse(link.uri)
-            except Exception:  # noqa: BLE001 - a link that names no path (</>, a version) is skipped
-                continue
-            if path.depth == 2:
-                held.append(path)
-        return held
+            async with asyncio.timeout(STEP_TIMEOUT):
+                response = await self.transport.request(message).response
+        except TimeoutError:
+            raise BootstrapFailed(f"no answer to Bootstrap-Discover of / within {STEP_TIMEOUT:g} s") from None
+        except Exception as err:  # noqa: BLE001 - a network error ends the bootstrap with its reason
+            raise BootstrapFailed(f"Bootstrap-Discover of / failed: {err.args[0] if err.args else err}") from None
+        if response.code != Code.CONTENT:
+            _LOGGER.debug("Bootstrap-Discover answered %s; writing without knowing the instances", response.code)
+            return []
+        return [Path.of(int(o), int(i)) for o, i in _INSTANCE_LINK.findall(response.payload) if int(i) < 65535]
 
     async def _write(self, remote: Any, path: Path, values: dict[Path, Any], fmt: int) -> None:
         payload = encode(fmt, build_node(path, values), path, self._model)
