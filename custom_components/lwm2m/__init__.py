@@ -113,7 +113,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
         from .device_list import listed
 
         try:
-            bootstrap = await async_start_bootstrap(hub, settings, listed(entry))
+            bootstrap = await async_start_bootstrap(hub.source, settings, listed(entry), hub.bootstrap)
         except OSError as err:  # the server serves on; only bootstraps wait for a free port
             _LOGGER.error(
                 "The LwM2M bootstrap server cannot listen on UDP port %s (or the next): %s; "
@@ -267,7 +267,40 @@ async def async_unload_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bo
 
 
 async def _async_reload(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
+    """Restart the entry with what changed; a change of the device list alone is taken live."""
+    hub = entry.runtime_data
+    if hub.settings == (dict(entry.data), dict(entry.options)) and _use_device_list(entry):
+        return
     await hass.config_entries.async_reload(entry.entry_id)
+
+
+def _use_device_list(entry: LwM2MConfigEntry) -> bool:
+    """Give the running server and bootstrap server the entry's device list; False when a restart is needed.
+
+    A restart is needed only when the bootstrap server must open its coaps:// port (the first
+    device with a bootstrap key) or close it.
+    """
+    from .bootstrap_setup import bootstrap_configs
+    from .device_list import listed
+    from .lwm2m.server import LwM2MServer
+
+    hub = entry.runtime_data
+    server = hub.source
+    if not isinstance(server, LwM2MServer):
+        return False
+    devices = listed(entry)
+    settings = {**entry.data, **entry.options}
+    holder = hub.bootstrap
+    if holder.server is not None:
+        configs = bootstrap_configs(settings, devices)
+        keyed = any(c.bootstrap is not None for c in configs.values())
+        if keyed != bool(holder.server.dtls_port):
+            return False
+        holder.configs = configs
+    revoked = server.use_credentials(_credentials(devices))
+    for reg in revoked:
+        _LOGGER.info("%s is no longer allowed by the device list: its registration ends", reg.endpoint)
+    return True
 
 
 async def async_remove_config_entry_device(hass: HomeAssistant, entry: LwM2MConfigEntry, device: DeviceEntry) -> bool:
@@ -284,4 +317,8 @@ async def async_remove_config_entry_device(hass: HomeAssistant, entry: LwM2MConf
         entry.runtime_data.forget_device(endpoint)
     if {**entry.data, **entry.options}.get(CONF_ADMISSION, ADMISSION_OPEN) != ADMISSION_OPEN:
         remove_devices(hass, entry, endpoints)
+        reports = getattr(entry.runtime_data.source, "unknown_reports", None)
+        for endpoint in endpoints:  # when it tries again, it is asked about again
+            if reports is not None:
+                reports.forget(endpoint)
     return True

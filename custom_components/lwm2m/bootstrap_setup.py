@@ -12,14 +12,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .const import CONF_BOOTSTRAP_HOST, CONF_BOOTSTRAP_PORT, CONF_DTLS_PORT, CONF_HOST, CONF_PORT, DEFAULT_PORT
 from .lwm2m.security.bootstrap import BootstrapConfig, BootstrapServer
 from .lwm2m.security.credentials import NOSEC, PSK, CredentialError
-
-if TYPE_CHECKING:
-    from .hub import LwM2MHub
 
 _LOGGER = logging.getLogger(__name__)
 _HOST_NAME = re.compile(
@@ -81,22 +78,32 @@ def host_problem(text: str) -> bool:
     return False
 
 
+class BootstrapHolder:
+    """What the entry's bootstrap server hands out, replaced as the device list changes."""
+
+    def __init__(self) -> None:
+        """Hand out nothing yet."""
+        self.configs: dict[str, BootstrapConfig] = {}
+        self.server: BootstrapServer | None = None
+
+
 async def async_start_bootstrap(
-    hub: LwM2MHub, settings: dict[str, Any], devices: list[dict[str, Any]]
+    source: Any, settings: dict[str, Any], devices: list[dict[str, Any]], holder: BootstrapHolder
 ) -> BootstrapServer | None:
-    """Start the entry's bootstrap server, if it has a bootstrap port; its events go to the hub."""
+    """Start the entry's bootstrap server, if it has a bootstrap port; its events go to the source's (the hub's)."""
     port = int(settings.get(CONF_BOOTSTRAP_PORT) or 0)
     if not port:
         return None
-    configs = bootstrap_configs(settings, devices)
-    keyed = any(c.bootstrap is not None for c in configs.values())
+    holder.configs = bootstrap_configs(settings, devices)
+    keyed = any(c.bootstrap is not None for c in holder.configs.values())
     server = BootstrapServer(
-        lambda: configs,
-        hub.model,
+        lambda: holder.configs,
+        source.model,
         host=str(settings.get(CONF_HOST) or "::"),  # the transport maps IPv4 as the server's does
         port=port,
         dtls_port=port + 1 if keyed else None,
-        events=hub.source.events,
+        events=source.events,
     )
     await server.start()
+    holder.server = server
     return server

@@ -33,6 +33,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 
+from .bootstrap_setup import BootstrapHolder
 from .const import (
     ADMISSION_ASK,
     AUTO_OBSERVE_ALL,
@@ -130,6 +131,9 @@ class LwM2MHub:
         # recorder stores every event; entities' states already carry the values).
         self.notification_events: bool = bool(settings.get(CONF_NOTIFICATION_EVENTS, False))
         self._discovered_full = False  # MAX_DISCOVERED unknown devices wait (logged once until fewer do)
+        # what the entry was set up with: a change of only the device list (subentries) is taken live
+        self.settings = (dict(entry.data), dict(entry.options))
+        self.bootstrap = BootstrapHolder()
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         # Entities disabled by default (diagnostics), created once no device is being set up:

@@ -27,6 +27,7 @@ from .queue import SleepQueue
 from .registration import Registration, RegistrationStore, host_part, new_registration_id, readable_registrations
 from .security.admission import UnknownReports, binding_problem, refusal
 from .security.certificates import new_server_identity
+from .security.credentials import Credentials
 from .site import LwM2MSite, Refused, RegisterParams
 from .transport import CoapTransport, DtlsSettings, address_of
 
@@ -476,6 +477,20 @@ class LwM2MServer:
             self.stats.expirations += 1
             self.events.emit(Event(type=EventType.EXPIRED, endpoint=reg.endpoint, details=reg.info()))
         return expired
+
+    def use_credentials(self, credentials: Credentials) -> list[Registration]:
+        """Take a new set of credentials at once (no restart); return the registrations it no longer allows.
+
+        Those end as if de-registered: the device must register again, under the new rules.
+        New handshakes, Registers and Updates meet the new credentials from now on.
+        """
+        self.config.credentials = credentials
+        revoked = [reg for reg in self.registrations if not self._still_admitted(reg)]
+        for reg in revoked:
+            self.registrations.remove(reg)
+            self._forget(reg)
+            self.events.emit(Event(type=EventType.DEREGISTERED, endpoint=reg.endpoint, details=reg.info()))
+        return revoked
 
     # -- observation --------------------------------------------------------------------
 

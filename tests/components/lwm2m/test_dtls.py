@@ -282,3 +282,32 @@ async def test_a_psk_key_written_as_text(hass: HomeAssistant, dtls_entry: Any) -
     assert _listed(dtls_entry)[0]["key"] == b"0123456789abcdeX".hex()
     credentials = dtls_entry.runtime_data.source.config.credentials
     assert credentials.for_endpoint("t-1").psk_key == b"0123456789abcdeX"
+
+
+async def test_the_device_list_changes_without_a_restart(hass: HomeAssistant, dtls_entry: Any) -> None:
+    """Adding a device keeps every session; taking one off ends its registration at once."""
+    key = "00112233445566778899aabbccddeeff"
+    assert (await _add(hass, dtls_entry, {"endpoint": "k-1", "security_mode": "psk", "psk_key": key}))["type"] is (
+        FlowResultType.CREATE_ENTRY
+    )
+    await hass.async_block_till_done()
+    hub = dtls_entry.runtime_data
+    source = hub.source
+    client = SimClient("k-1", source.dtls_port, dtls=ClientContext(psk=(b"k-1", bytes.fromhex(key))))
+    try:
+        await client.start()
+        result = await _add(hass, dtls_entry, {"endpoint": "k-2", "security_mode": "nosec"})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        assert dtls_entry.runtime_data is hub and source.running  # no restart
+        assert source.transport.dtls.session_count() == 1  # the device's session goes on
+        assert (await source.endpoint("k-1").read("/3/0/9")).value("/3/0/9") == 95
+        assert source.config.credentials.for_endpoint("k-2") is not None
+        listed = next(s for s in dtls_entry.subentries.values() if s.unique_id == "k-1")
+        assert hass.config_entries.async_remove_subentry(dtls_entry, listed.subentry_id)
+        await hass.async_block_till_done()
+        assert "k-1" not in source.registrations  # its credential is gone: so is its registration
+        assert (await client.update()).code.dotted == "4.04"  # register again...
+        assert (await client.register()).code.dotted == "4.03"  # ...which its identity no longer may
+    finally:
+        await client.stop()
