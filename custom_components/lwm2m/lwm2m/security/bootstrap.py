@@ -264,14 +264,7 @@ class BootstrapServer:
         client seen).
         """
         message = Message(code=Code.GET, uri_path=(), accept=ContentFormat.LINK_FORMAT)
-        message.remote = remote
-        try:
-            async with asyncio.timeout(STEP_TIMEOUT):
-                response = await self.transport.request(message).response
-        except TimeoutError:
-            raise BootstrapFailed(f"no answer to Bootstrap-Discover of / within {STEP_TIMEOUT:g} s") from None
-        except Exception as err:  # noqa: BLE001 - a network error ends the bootstrap with its reason
-            raise BootstrapFailed(f"Bootstrap-Discover of / failed: {err.args[0] if err.args else err}") from None
+        response = await self._ask(remote, message, "Bootstrap-Discover of /", ok=())
         if response.code != Code.CONTENT:
             _LOGGER.debug("Bootstrap-Discover answered %s; writing without knowing the instances", response.code)
             return []
@@ -283,6 +276,7 @@ class BootstrapServer:
         await self._ask(remote, message, f"Bootstrap-Write of {path}")
 
     async def _ask(self, remote: Any, message: Message, what: str, ok: tuple[Code, ...] | None = None) -> Message:
+        """Send one bootstrap request; BootstrapFailed unless its answer is one of ok (None: any success; (): any)."""
         message.remote = remote
         try:
             async with asyncio.timeout(STEP_TIMEOUT):
@@ -291,7 +285,7 @@ class BootstrapServer:
             raise BootstrapFailed(f"no answer to {what} within {STEP_TIMEOUT:g} s") from None
         except Exception as err:  # noqa: BLE001 - a network error ends the bootstrap with its reason
             raise BootstrapFailed(f"{what} failed: {err.args[0] if err.args else err}") from None
-        if (ok is not None and response.code not in ok) or (ok is None and not response.code.is_successful()):
+        if (ok and response.code not in ok) or (ok is None and not response.code.is_successful()):
             raise BootstrapFailed(f"{response.code.dotted} on {what}")
         return response
 
