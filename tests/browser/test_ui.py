@@ -165,7 +165,11 @@ async def test_add_the_integration_and_use_the_device(
 
             # Switching the light in the UI reaches the device.
             await light.click(force=True)  # the switch's thumb covers its input, as for a real pointer
-            await expect(light).to_be_checked()
+            await expect(light).to_be_checked()  # the frontend's toggle turns at once; the write follows
+            for _ in range(40):
+                if device.values[Path.parse("/3311/0/5850")] is True:
+                    break
+                await page.wait_for_timeout(250)
             assert device.values[Path.parse("/3311/0/5850")] is True
 
             # A device with a key: Add device on the entry's page; the key is made up and shown once.
