@@ -171,3 +171,27 @@ async def test_the_bootstrap_host_must_be_an_address_or_a_name(
     assert bad["errors"] == {CONF_BOOTSTRAP_HOST: "bootstrap_host_required"}
     assert uri_host("fd00::1") == "[fd00::1]" and uri_host("[fd00::1]") == "[fd00::1]"
     assert uri_host("192.168.1.2") == "192.168.1.2" and uri_host("ha.local") == "ha.local"
+
+
+def test_what_each_listed_device_is_told() -> None:
+    from custom_components.lwm2m.bootstrap_setup import bootstrap_configs, host_problem
+
+    settings = {"port": 5683, "dtls_port": 5684, CONF_BOOTSTRAP_HOST: "fd00::1"}
+    devices = [
+        {
+            "endpoint": "p",
+            "mode": "psk",
+            "identity": "p-id",
+            "key": "00" * 16,
+            "bootstrap_identity": "p-bs",
+            "bootstrap_key": BOOTSTRAP_KEY,
+        },
+        {"endpoint": "n", "mode": "nosec"},
+        {"endpoint": "c", "mode": "x509", "certificate": "..."},
+    ]
+    configs = bootstrap_configs(settings, devices)
+    assert sorted(configs) == ["n", "p"]  # a device with a certificate keeps what it has
+    assert configs["p"].uri == "coaps://[fd00::1]:5684" and configs["p"].identity == "p-id"
+    assert configs["p"].bootstrap is not None and configs["p"].bootstrap.identity == "psk:p-bs"
+    assert configs["n"].uri == "coap://[fd00::1]:5683" and configs["n"].bootstrap is None
+    assert not host_problem("[fd00::1]") and not host_problem("ha.local") and host_problem("a b")
