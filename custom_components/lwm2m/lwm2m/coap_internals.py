@@ -37,6 +37,11 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   event-loop round and the forwarding task runs in between (a notification that needs Block2
   requests to complete can lose the ones that come meanwhile). Reading several datagrams a
   round needs the observation taken from the inner request first (issue #14's closing note).
+- A second transport (coaps://): add_message_interface appends it under its own token and
+  message managers, as aiocoap does for udp6; request_with_token picks the manager whose
+  transport serves the remote, and fail_request fails one outgoing request found by its
+  (token, remote) key, where aiocoap's dispatch_error would fail every request to the remote
+  (observations included). tests/core/test_dtls_internals.py guards these.
 """
 
 from __future__ import annotations

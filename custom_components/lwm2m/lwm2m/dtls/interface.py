@@ -226,12 +226,12 @@ class DtlsInterface(asyncio.DatagramProtocol, interfaces.MessageInterface):
         session = table.get(addr)
         replacement = table.replacement(addr)
         if is_client_hello(data) and (session is None or session.established):
-            if not self._server:
-                self.stats.stray_datagrams += 1
-            elif replacement is not None:
-                self._step(replacement, data)  # its ClientHello again (the cookie's answer was lost)
-            else:
+            # a ClientHello beside an established session starts a replacement, and a newer one
+            # (the device restarted again, or its ServerHello was lost) replaces that in turn
+            if self._server:
                 self._hello(data, addr)
+            else:
+                self.stats.stray_datagrams += 1
             return
         if replacement is not None and is_handshake(data):
             self._step(replacement, data)
