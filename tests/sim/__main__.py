@@ -1,10 +1,12 @@
 """A virtual LwM2M device to try the integration without hardware.
 
-    python -m tests.sim --endpoint demo-1 --server coap://127.0.0.1:5683 --objects 3,3303,3311
+    python -m tests.sim --endpoint demo-1 --server coap://127.0.0.1:5683 --objects 3,5,3303,3311
 
 It registers (and keeps trying until the server is there), updates its registration,
 reports a live temperature and a slowly draining battery, and prints what the server
-does to it: writes (the light switch), executes (the reboot button), observations.
+does to it: writes (the light switch), executes (the reboot button), observations, and
+firmware updates (object 5: an image pushed or pulled, checked, installed, then it
+registers again with the new version; tests/sim/firmware.py makes images).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--endpoint", default="demo-1", help="endpoint name (default demo-1)")
     parser.add_argument("--server", default="coap://127.0.0.1:5683", help="server URI (default coap://127.0.0.1:5683)")
     parser.add_argument(
-        "--objects", default="3,3303,3311", help="object ids besides 1 (server): 3 device, 3303 temperature, 3311 light"
+        "--objects",
+        default="3,5,3303,3311",
+        help="object ids besides 1 (server): 3 device, 5 firmware update, 3303 temperature, 3311 light",
     )
     parser.add_argument("--lifetime", type=int, default=60, help="registration lifetime in seconds")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between new temperature values")
@@ -50,6 +54,7 @@ def make_client(args: argparse.Namespace) -> SimClient:
         lifetime=args.lifetime,
         values=values,
         executables={p for p in EXECUTABLES if p.ids[0] in objects},
+        firmware=5 in objects,
     )
 
 
@@ -83,6 +88,8 @@ def report(client: SimClient, seen: dict[str, int]) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     client = make_client(args)
+    if client.firmware is not None:
+        client.firmware.on_event = lambda text: print(f"{client.endpoint}: firmware {text}", flush=True)
     await client.start(register=False)
     await register(client)
     seen: dict[str, int] = {}

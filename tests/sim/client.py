@@ -1,9 +1,9 @@
 """A simulated LwM2M client on aiocoap: registers, answers every operation, observes, sleeps.
 
 Objects 1 (server), 3 (device, with reboot), 3303 (temperature) and 3311 (light) by
-default, as LwM2M 1.0 (TLV) or 1.1 (SenML CBOR, SenML JSON, TLV). It can sleep in queue
-mode (its socket closed), move to another port (NAT rebinding), push notifications and
-Send, and misbehave on request.
+default, and 5 (firmware update, tests/sim/firmware.py) on request, as LwM2M 1.0 (TLV) or
+1.1 (SenML CBOR, SenML JSON, TLV). It can sleep in queue mode (its socket closed), move to
+another port (NAT rebinding), push notifications and Send, and misbehave on request.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from custom_components.lwm2m.lwm2m.model import ObjectModel
 from custom_components.lwm2m.lwm2m.nodes import build_node
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.values import Value
+
+from .firmware import SimFirmware
 
 P = Path.parse
 DEFAULT_VALUES: dict[Path, Value] = {
@@ -99,6 +101,7 @@ class SimClient:
         misbehave: str | None = None,
         refuse_formats: Iterable[int] = (),
         dtls: ClientContext | None = None,
+        firmware: bool = False,
     ) -> None:
         self.endpoint = endpoint
         # dtls: the device's credentials; it then talks coaps:// to server_port (the DTLS port)
@@ -129,6 +132,8 @@ class SimClient:
         self.bootstrapping = False  # between a Bootstrap-Request and Bootstrap-Finish
         self.bootstrap_finished = asyncio.Event()
         self.root = _Root(self)
+        # object 5: its options and records are on client.firmware
+        self.firmware: SimFirmware | None = SimFirmware(self) if firmware else None
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -150,6 +155,8 @@ class SimClient:
         return await self.register() if register else None
 
     async def stop(self) -> None:
+        if self.firmware is not None:
+            await self.firmware.stop()
         self.root.end_observations()
         await self._close()
 
@@ -289,7 +296,8 @@ class _Root(ObservableResource, PathCapable):
         self.observers: list[tuple[tuple[Path, ...], Any]] = []
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
-        return True
+        # a firmware push is taken block by block (streamed), not spooled by aiocoap
+        return self.client.firmware is None or not self.client.firmware.takes_blocks(request)
 
     def _path(self, request: Message) -> Path:
         return Path.parse("/" + "/".join(request.opt.uri_path))
@@ -361,6 +369,10 @@ class _Root(ObservableResource, PathCapable):
             path = self._path(request)
         except CodecError:
             return Message(code=Code.NOT_FOUND)
+        if client.firmware is not None and path.ids[:2] == (5, 0):
+            answer = await client.firmware.render(path, request)
+            if answer is not None:
+                return answer
         code = request.code
         if code == Code.GET:
             if accept == ContentFormat.LINK_FORMAT:

@@ -205,10 +205,14 @@ class Endpoint:
         timeout: float | None = None,
         operation: str,
         tolerate_not_acceptable: bool = False,
+        block1: tuple[int, bool, int] | None = None,
+        size1: int | None = None,
     ) -> tuple[Message, Any]:
         """Send one request; raise on an error answer, except a 4.06 when told to tolerate it.
 
-        Content negotiation then asks again with another Accept.
+        Content negotiation then asks again with another Accept. With block1, the request is
+        one block of a block-wise Write (which the caller drives): aiocoap does not split it,
+        and a 4.13 (the device asking for smaller blocks, or refusing the size) comes back.
         """
         server = self._server
         reg = self.registration
@@ -234,10 +238,13 @@ class Endpoint:
             message.opt.accept = accept
         if observe is not None:
             message.opt.observe = observe
+        if block1 is not None:
+            message.opt.block1 = block1
+            message.opt.size1 = size1
         _address(message, reg, server)
         reg.stats.messages_out += 1
         server.stats.requests_out += 1
-        request = server.transport.request(message)
+        request = server.transport.request(message, blockwise=block1 is None)
         try:
             async with asyncio.timeout_at(started + timeout):
                 response = await request.response
@@ -256,6 +263,8 @@ class Endpoint:
             ) from None
         self._heard(reg)
         if tolerate_not_acceptable and response.code == Code.NOT_ACCEPTABLE:
+            return response, request
+        if block1 is not None and response.code == Code.REQUEST_ENTITY_TOO_LARGE:
             return response, request
         if not response.code.is_successful():
             text = code_text(response.code)
@@ -423,6 +432,35 @@ class Endpoint:
             operation="write",
         )
         return self._finish("write", path, response, flatten(node, path))
+
+    async def write_block(
+        self,
+        path: Path | str,
+        payload: bytes,
+        block1: tuple[int, bool, int],
+        *,
+        size1: int | None = None,
+        content_format: int = ContentFormat.OPAQUE,
+        timeout: float | None = None,
+    ) -> Message:
+        """Send one block (Block1: number, more, size exponent) of a Write of path; return the answer.
+
+        The answer is 2.31 Continue for a block with more to come, 2.04 for the last one, or 4.13
+        (its Block1 the size the device takes, its Size1 the largest body); any other error
+        raises. Block-wise pushes (firmware) go through this; no response event is emitted.
+        """
+        path = _path(path)
+        response, _ = await self._request(
+            Code.PUT,
+            path,
+            payload=payload,
+            content_format=content_format,
+            timeout=timeout,
+            operation="write",
+            block1=block1,
+            size1=size1,
+        )
+        return response
 
     async def write_attributes(
         self, path: Path | str, attributes: Mapping[str, float | int | None], *, timeout: float | None = None

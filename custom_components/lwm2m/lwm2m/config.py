@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .dtls.interface import DtlsLimits
+from .firmware.update import FirmwareSettings
 from .security.admission import Admission
 from .security.credentials import Credentials, ServerIdentity
 
@@ -45,3 +46,7 @@ class ServerConfig:
     credentials: Credentials = field(default_factory=Credentials)
     server_identity: ServerIdentity | None = None
     dtls_limits: DtlsLimits = field(default_factory=DtlsLimits)
+    # Firmware updates: how they wait and push, and the host in pull links ("": the address
+    # the system routes toward the device; a device across a NAT needs the public one).
+    firmware: FirmwareSettings = field(default_factory=FirmwareSettings)
+    download_host: str = ""

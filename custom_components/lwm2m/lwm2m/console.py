@@ -30,6 +30,7 @@ from typing import Any, NoReturn, TextIO
 from .api import ATTRIBUTES, Response, check_attributes
 from .client import Endpoint
 from .errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, PathError, QueueFull
+from .firmware.image import FirmwareImage
 from .path import MAX_ID, ROOT, Path
 from .server import LwM2MServer
 from .values import to_json_value
@@ -52,6 +53,8 @@ OPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "read_composite": (frozenset({"endpoint", "paths"}), frozenset()),
     "write_composite": (frozenset({"endpoint", "values"}), frozenset()),
     "stats": (frozenset(), frozenset({"endpoint"})),
+    "update_firmware": (frozenset({"endpoint", "file"}), frozenset({"method", "version"})),
+    "cancel_firmware": (frozenset({"endpoint"}), frozenset()),
 }
 _COMMON = frozenset({"id", "op", "timeout"})
 USAGE: dict[str, str] = {
@@ -67,6 +70,8 @@ USAGE: dict[str, str] = {
     "read_composite": "read_composite ENDPOINT PATH [PATH ...]",
     "write_composite": 'write_composite ENDPOINT PATH=VALUE [PATH=VALUE ...] (or {"PATH": VALUE, ...})',
     "stats": "stats [ENDPOINT]",
+    "update_firmware": "update_firmware ENDPOINT FILE [push|pull|auto] [VERSION]",
+    "cancel_firmware": "cancel_firmware ENDPOINT",
 }
 _VALUES_OPS = frozenset({"read", "observe", "read_composite"})  # their result always carries "values"
 
@@ -106,6 +111,9 @@ class Command:
     resources: Mapping[int, object] = field(default_factory=dict)  # create: resource id -> value
     instance_id: int | None = None  # create
     composite: Mapping[Path, object] = field(default_factory=dict)  # write_composite: path -> value
+    file: str | None = None  # update_firmware: the image
+    method: str = "auto"  # update_firmware: push, pull or auto
+    version: str | None = None  # update_firmware: the version the image installs
     timeout: float | None = None  # seconds; None: the server's request timeout
 
     def head(self) -> dict[str, Any]:
@@ -164,6 +172,8 @@ def parse_human(text: str) -> dict[str, Any]:
     if not endpoint:
         usage()
     data["endpoint"] = endpoint
+    if op in ("update_firmware", "cancel_firmware"):
+        return _firmware_words(op, data, rest.split())
     if op == "read_composite":
         if not rest:
             usage()
@@ -199,6 +209,21 @@ def parse_human(text: str) -> dict[str, Any]:
         case _:
             if rest:
                 usage()
+    return data
+
+
+def _firmware_words(op: str, data: dict[str, Any], words: list[str]) -> dict[str, Any]:
+    if op == "cancel_firmware":
+        if words:
+            raise CommandError(f"usage: {USAGE[op]}")
+        return data
+    if not 1 <= len(words) <= 3:
+        raise CommandError(f"usage: {USAGE[op]}")
+    data["file"] = words[0]
+    if len(words) > 1:
+        data["method"] = words[1]
+    if len(words) > 2:
+        data["version"] = words[2]
     return data
 
 
@@ -265,7 +290,20 @@ def _op_fields(op: str, path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
             fields["paths"] = _paths(data["paths"])
         case "write_composite":
             fields["composite"] = _composite(data["values"])
+        case "update_firmware":
+            fields.update(_firmware(data))
     return fields
+
+
+def _firmware(data: Mapping[str, Any]) -> dict[str, Any]:
+    file, method, version = data["file"], data.get("method", "auto"), data.get("version")
+    if not isinstance(file, str) or not file:
+        raise CommandError(f"file must be the path of an image, not {_kind(file)}")
+    if method not in ("auto", "push", "pull"):
+        raise CommandError(f"method must be push, pull or auto, not {method!r}")
+    if version is not None and (not isinstance(version, str) or not version):
+        raise CommandError(f"version must be text, not {_kind(version)}")
+    return {"file": file, "method": method, "version": version}
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -411,6 +449,9 @@ async def run_command(server: LwM2MServer, command: Command) -> dict[str, Any]:
             out.update(_stats(server, command.endpoint))
             return out
         assert command.endpoint is not None
+        if command.op in ("update_firmware", "cancel_firmware"):
+            out.update(await _firmware_command(server, command))
+            return out
         endpoint = server.endpoint(command.endpoint)
         if command.op == "cancel_observe" and server.observations.get(endpoint.name, (_target(command),)) is None:
             out["error"] = f"{endpoint.name} has no observation of {_target(command)}"
@@ -445,6 +486,24 @@ async def run_command(server: LwM2MServer, command: Command) -> dict[str, Any]:
     if command.op == "create" and response.location is not None:
         out["location"] = str(response.location)
     return out
+
+
+async def _firmware_command(server: LwM2MServer, command: Command) -> dict[str, Any]:
+    """Update a device's firmware and wait for the outcome (its steps print as firmware events)."""
+    assert command.endpoint is not None
+    if command.op == "cancel_firmware":
+        return {"cancelled": server.firmware.cancel(command.endpoint)}
+    assert command.file is not None
+    image = await asyncio.to_thread(FirmwareImage.from_file, command.file, command.version)
+    job = server.firmware.start(command.endpoint, image, command.method)
+    try:
+        async with asyncio.timeout(command.timeout):
+            info = await job.wait()
+    except TimeoutError:
+        job.cancel()
+        info = await job.wait()
+        return info.to_json() | {"error": f"the update took longer than {command.timeout:g} s; it was cancelled"}
+    return info.to_json()
 
 
 def _target(command: Command) -> Path:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .firmware.states import result_key, result_text, state_name
 from .path import Path
 from .values import Value, to_json_value
 
@@ -27,6 +28,7 @@ class EventType(StrEnum):
     REFUSED = "refused"  # the admission policy refused an endpoint's Register (RefusalInfo)
     BOOTSTRAPPED = "bootstrapped"  # the bootstrap server pointed a device at its server (BootstrapInfo)
     BOOTSTRAP_FAILED = "bootstrap_failed"  # ... or could not (BootstrapInfo.reason)
+    FIRMWARE = "firmware"  # a step of a firmware update (FirmwareInfo)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +148,59 @@ class BootstrapInfo:
         return out
 
 
-Details = RegistrationInfo | NotificationInfo | ResponseInfo | RefusalInfo | BootstrapInfo | None
+class Step(StrEnum):
+    """Where an update is."""
+
+    STARTED = "started"
+    DOWNLOADING = "downloading"
+    DOWNLOADED = "downloaded"
+    UPDATING = "updating"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STEPS = frozenset({Step.SUCCEEDED, Step.FAILED, Step.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirmwareInfo:
+    """One step of an update: the details of an EventType.FIRMWARE event.
+
+    percent is the share of the image the device has (pushed and acknowledged, or served);
+    state and result are the device's /5/0/3 and /5/0/5 as last known; error says why it failed.
+    """
+
+    step: Step
+    method: str = ""
+    percent: float | None = None
+    state: int | None = None
+    result: int | None = None
+    version: str | None = None
+    error: str = ""
+
+    @property
+    def final(self) -> bool:
+        """Return whether the update ended."""
+        return self.step in FINAL_STEPS
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the step in JSON-friendly form."""
+        out: dict[str, Any] = {"step": self.step.value, "method": self.method}
+        if self.percent is not None:
+            out["percent"] = round(self.percent, 1)
+        out["state"] = state_name(self.state)
+        out["result"] = self.result
+        out["result_key"] = result_key(self.result) if self.result is not None else None
+        out["result_text"] = result_text(self.result) if self.result is not None else None
+        if self.version is not None:
+            out["version"] = self.version
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+Details = RegistrationInfo | NotificationInfo | ResponseInfo | RefusalInfo | BootstrapInfo | FirmwareInfo | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

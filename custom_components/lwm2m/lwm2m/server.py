@@ -19,6 +19,9 @@ from .codecs import ContentFormat, decode, decode_values
 from .config import AUTO_OBSERVE_ALL, ServerConfig
 from .errors import CodecError, LwM2MError, NotRegistered
 from .events import Event, EventBus, EventType, NotificationInfo, RefusalInfo
+from .firmware.downloads import Downloads
+from .firmware.links import CoapLinks
+from .firmware.update import FirmwareUpdates
 from .limits import EventBudget, OnceLog, TokenBucket, retry_after
 from .model import ObjectModel
 from .observe import Observation, ObservationTable
@@ -59,6 +62,9 @@ class LwM2MServer:
         self._refusals = OnceLog(_LOGGER)
         self.unknown_reports = UnknownReports()
         self.site = LwM2MSite(self, Block1Spool(self.config.max_body))
+        self.downloads = Downloads()
+        self.firmware = FirmwareUpdates(self, self.config.firmware)
+        self.firmware.links.append(CoapLinks(self))
         self.transport = CoapTransport(
             self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max, dtls=self._dtls_settings()
         )
@@ -104,6 +110,8 @@ class LwM2MServer:
     async def stop(self) -> None:
         """Stop expiring registrations, fail queued requests and unbind."""
         self._stopping = True  # a request still handled meanwhile starts no new background job
+        await self.firmware.stop()
+        self.downloads.clear()
         if self._expiry_task is not None:
             self._expiry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -425,6 +433,10 @@ class LwM2MServer:
             self.queue.wake(reg.endpoint)
         self.budget.offer(SEND_KEY, Event(type=EventType.SEND, endpoint=reg.endpoint, values=values))
         return Message(code=Code.CHANGED)
+
+    async def handle_download(self, request: Message, token: str) -> Message:
+        """Serve a block of an image a device pulls (a firmware update's link)."""
+        return await self.downloads.serve(request, token, self.transport.identity_of(request.remote))
 
     def _forget(self, reg: Registration) -> None:
         """Drop the observations and queue of a registration that ended or was replaced."""

@@ -19,6 +19,7 @@ from .coap_internals import use_blockwise
 from .codecs import ContentFormat
 from .codecs.link_format import RegisteredObjects, parse_registration
 from .errors import CodecError, shown
+from .firmware.downloads import PREFIX as DOWNLOADS
 from .registration import endpoint_name_problem
 
 _LOGGER = logging.getLogger(__name__)
@@ -127,6 +128,9 @@ class RegistrationInterface(Protocol):
     def handle_send(self, request: Message) -> Message:
         """Take the values a device sends with Send."""
 
+    async def handle_download(self, request: Message, token: str) -> Message:
+        """Serve a block of a firmware image a device pulls."""
+
 
 class LwM2MSite(Resource, PathCapable):
     """Every request a device sends to the server lands here."""
@@ -139,20 +143,31 @@ class LwM2MSite(Resource, PathCapable):
         use_blockwise(self, self.block1, WholeResponses())
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
-        """Return True: a Register or Send may span several blocks."""
-        return True
+        """Return True but for downloads: a Register or Send may span several blocks.
+
+        A download (/fw/<token>) answers the block asked for itself.
+        """
+        return _download_token(request.opt.uri_path) is None
 
     async def render(self, request: Message) -> Message:
         """Answer a device's request."""
         server = self._server
         server.stats.requests_in += 1
         path = request.opt.uri_path
+        token = _download_token(path)
+        if token is not None:
+            return await server.handle_download(request, token)
         try:
             return _route(server, request, path)
         except Refused as err:
             server.stats.errors += 1
             _LOGGER.debug("Refused %s /%s from %s: %s", request.code, "/".join(path), request.remote, err)
             return _error(err)
+
+
+def _download_token(path: tuple[str, ...]) -> str | None:
+    """Return the token of a download's path (fw/<token>), else None."""
+    return path[1] if len(path) == 2 and path[0] == DOWNLOADS else None
 
 
 def _route(server: RegistrationInterface, request: Message, path: tuple[str, ...]) -> Message:

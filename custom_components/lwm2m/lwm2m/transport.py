@@ -154,11 +154,14 @@ class CoapTransport:
             # Let transports close before the port is bound again.
             await asyncio.sleep(0)
 
-    def request(self, message: Message) -> Any:
-        """Send a request; RuntimeError when the transport is not running."""
+    def request(self, message: Message, *, blockwise: bool = True) -> Any:
+        """Send a request; RuntimeError when the transport is not running.
+
+        blockwise=False sends it as it is (one block of a transfer the caller drives).
+        """
         if self.context is None:
             raise RuntimeError("the CoAP transport is not running")
-        return self.context.request(message)
+        return self.context.request(message, handle_blockwise=blockwise)
 
     def request_with_token(self, message: Message, token: bytes) -> Any:
         """Send message with a chosen token (cancelling an observation needs the original one)."""

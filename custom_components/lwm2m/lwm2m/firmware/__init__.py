@@ -1,0 +1,1 @@
+"""Firmware updates (object 5): images on disk, block-wise push, Block2 downloads, the update procedure."""
