@@ -48,7 +48,18 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
     return True
 
 
-PLATFORMS = ["binary_sensor", "button", "device_tracker", "event", "number", "select", "sensor", "switch", "text"]
+PLATFORMS = [
+    "binary_sensor",
+    "button",
+    "device_tracker",
+    "event",
+    "number",
+    "select",
+    "sensor",
+    "switch",
+    "text",
+    "update",
+]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bool:
@@ -248,8 +259,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> No
     """Delete the repair issues of an entry that is gone, and the devices ignored for it."""
     from homeassistant.helpers import issue_registry as ir
 
+    from .firmware_files import async_forget_unused
     from .hub import entity_limit_issue
 
+    await async_forget_unused(hass)  # the images only its firmware subentries named
     ir.async_delete_issue(hass, DOMAIN, f"object_files_{entry.entry_id}")
     ir.async_delete_issue(hass, DOMAIN, entity_limit_issue(entry))
     prefix = f"device {entry.entry_id} "  # the unique ids of its discovered devices (config_flow.py)
@@ -268,8 +281,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> bo
 
 async def _async_reload(hass: HomeAssistant, entry: LwM2MConfigEntry) -> None:
     """Restart the entry with what changed; a change of the device list alone is taken live."""
+    from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+    from .const import SIGNAL_FIRMWARE_CHOSEN
+    from .firmware_files import async_forget_unused
+
     hub = entry.runtime_data
     if hub.settings == (dict(entry.data), dict(entry.options)) and _use_device_list(entry):
+        # firmware images chosen, changed or removed: the update entities show it
+        async_dispatcher_send(hass, SIGNAL_FIRMWARE_CHOSEN.format(entry_id=entry.entry_id))
+        await async_forget_unused(hass)
         return
     await hass.config_entries.async_reload(entry.entry_id)
 

@@ -64,8 +64,10 @@ from .const import (
     MQTT_TRANSLATORS,
     MQTT_UPDATE_CONDITIONS,
     SUBENTRY_DEVICE,
+    SUBENTRY_FIRMWARE,
 )
 from .device_list import DeviceSubentryFlow, add_device
+from .firmware_flow import FirmwareSubentryFlow
 from .lwm2m.security.credentials import NOSEC
 from .lwm2m.transport import bind_problem
 
@@ -468,7 +470,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return the subentry types: a server entry has a device list, an EMQX gateway entry none."""
         if config_entry.data.get(CONF_MODE) == MODE_EMQX or config_entry.source == SOURCE_IGNORE:
             return {}  # an EMQX gateway's entry, or an ignored discovered device
-        return {SUBENTRY_DEVICE: DeviceSubentryFlow}
+        return {SUBENTRY_DEVICE: DeviceSubentryFlow, SUBENTRY_FIRMWARE: FirmwareSubentryFlow}
 
     @staticmethod
     @callback

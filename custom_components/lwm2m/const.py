@@ -44,6 +44,17 @@ CONF_BOOTSTRAP_KEY: Final = "bootstrap_key"
 # A server entry's device list: one config subentry of this type per device (device_list.py),
 # and the fields of its form
 SUBENTRY_DEVICE: Final = "device"
+# A firmware image for one device or one model (config subentry "firmware"): the image itself
+# is a file under .storage/lwm2m_firmware named by its SHA-256.
+SUBENTRY_FIRMWARE: Final = "firmware"
+CONF_FIRMWARE_FILE: Final = "file"
+CONF_FIRMWARE_URL: Final = "url"
+CONF_FIRMWARE_VERSION: Final = "version"
+CONF_RELEASE_NOTES: Final = "release_notes"
+CONF_FIRMWARE_TARGET: Final = "target"  # "device:<endpoint>" or "model:<manufacturer>\n<model>"
+CONF_SHA256: Final = "sha256"
+CONF_SIZE: Final = "size"
+CONF_FILE_NAME: Final = "file_name"
 CONF_ENDPOINT: Final = "endpoint"
 CONF_SECURITY_MODE: Final = "security_mode"
 CONF_PSK_IDENTITY: Final = "psk_identity"
@@ -76,6 +87,7 @@ DEFAULT_NOTIFICATION_RATE: Final = 10
 
 STORAGE_VERSION: Final = 1
 SIGNAL_NEW_ENTITIES: Final = f"{DOMAIN}_new_entities_{{entry_id}}_{{platform}}"
+SIGNAL_FIRMWARE_CHOSEN: Final = f"{DOMAIN}_firmware_chosen_{{entry_id}}"  # the entry's firmware images changed
 
 CONF_MQTT_BRIDGE: Final = "mqtt_bridge"
 CONF_MQTT_MOUNTPOINT: Final = "mqtt_mountpoint"
@@ -98,3 +110,4 @@ class Topic(StrEnum):
     REGISTRATION = "registration"  # registered, updated, de-registered, expired, sent: callback(event)
     MESSAGE = "message"  # every event of the device, for traffic counters: callback(event)
     SEND = "send"  # the device pushed values with Send: callback(event)
+    FIRMWARE = "firmware"  # a step of the device's firmware update: callback(FirmwareInfo)

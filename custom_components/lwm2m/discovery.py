@@ -16,6 +16,7 @@ from .sensor import DEVICE_SCHEMAS as SENSOR_DEVICE_SCHEMAS
 from .sensor import DISCOVERY_SCHEMAS as SENSOR_SCHEMAS
 from .switch import DISCOVERY_SCHEMAS as SWITCH_SCHEMAS
 from .text import DISCOVERY_SCHEMAS as TEXT_SCHEMAS
+from .update import DISCOVERY_SCHEMAS as UPDATE_SCHEMAS
 
 TABLES = Tables(
     {
@@ -28,6 +29,7 @@ TABLES = Tables(
         Platform.SENSOR: SENSOR_SCHEMAS,
         Platform.SWITCH: SWITCH_SCHEMAS,
         Platform.TEXT: TEXT_SCHEMAS,
+        Platform.UPDATE: UPDATE_SCHEMAS,
     },
     # What every device gets once: its status, its Send events.
     {Platform.SENSOR: SENSOR_DEVICE_SCHEMAS, Platform.EVENT: EVENT_DEVICE_SCHEMAS},

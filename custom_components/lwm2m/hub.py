@@ -50,9 +50,10 @@ from .const import (
     STORAGE_VERSION,
     Topic,
 )
+from .firmware_setup import FirmwareHolder
 from .lwm2m.api import DeviceOperations, DeviceSource, meaning
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
-from .lwm2m.events import BootstrapInfo, Event, EventType, RefusalInfo
+from .lwm2m.events import BootstrapInfo, Event, EventType, FirmwareInfo, RefusalInfo
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
@@ -134,6 +135,7 @@ class LwM2MHub:
         # what the entry was set up with: a change of only the device list (subentries) is taken live
         self.settings = (dict(entry.data), dict(entry.options))
         self.bootstrap = BootstrapHolder()
+        self.firmware = FirmwareHolder(hass, entry, source)
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         # Entities disabled by default (diagnostics), created once no device is being set up:
@@ -267,6 +269,10 @@ class LwM2MHub:
             case EventType.BOOTSTRAPPED | EventType.BOOTSTRAP_FAILED:
                 self._fire(event)  # lwm2m_bootstrapped, lwm2m_bootstrap_failed (and the logbook's lines)
                 return
+            case EventType.FIRMWARE:
+                self._fire(event)  # lwm2m_firmware (and the logbook's lines for the last step)
+                self._dispatch(endpoint, Topic.FIRMWARE, event.details)
+                return
             case EventType.REGISTERED:
                 # A new registration starts afresh: the setup observes what its entities show.
                 self._observed_before.pop(endpoint, None)
@@ -335,7 +341,7 @@ class LwM2MHub:
     def _fire(self, event: Event) -> None:
         """lwm2m_registered, lwm2m_send, ... on the bus, for automations (lwm2m_notification if chosen)."""
         data = event.to_json() | {"device_id": self._device_ids.get(event.endpoint)}
-        if isinstance(event.details, (RefusalInfo, BootstrapInfo)):
+        if isinstance(event.details, (RefusalInfo, BootstrapInfo, FirmwareInfo)):
             data |= event.details.to_json()
         info = event.registration
         if info is not None and event.type in (EventType.REGISTERED, EventType.UPDATED):
@@ -698,6 +704,11 @@ class LwM2MHub:
         endpoint: str,
         key: Literal[Topic.REGISTRATION, Topic.MESSAGE, Topic.SEND],
         listener: Callable[[Event], None],
+    ) -> CALLBACK_TYPE: ...
+
+    @overload
+    def async_subscribe(
+        self, endpoint: str, key: Literal[Topic.FIRMWARE], listener: Callable[[FirmwareInfo], None]
     ) -> CALLBACK_TYPE: ...
 
     @callback

@@ -20,6 +20,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
+from .firmware_files import FirmwareFileError, async_keep_url
+from .firmware_files import folder as firmware_folder
 from .hub import LwM2MConfigEntry, LwM2MHub, async_run, translate_error
 from .lwm2m.api import ATTRIBUTES, DeviceOperations, Response
 from .lwm2m.errors import CodecError, LwM2MError
@@ -38,6 +40,10 @@ ATTR_ARGUMENTS = "arguments"
 ATTR_INSTANCE_ID = "instance_id"
 ATTR_TIMEOUT = "timeout"
 ATTR_WAIT = "wait"
+ATTR_FILE = "file"
+ATTR_URL = "url"
+ATTR_METHOD = "method"
+ATTR_VERSION = "version"
 DEFAULT_TIMEOUT = 30.0
 
 _TARGET: dict[Any, Any] = {
@@ -47,6 +53,7 @@ _TARGET: dict[Any, Any] = {
     vol.Optional(ATTR_WAIT, default=True): cv.boolean,
 }
 _PATH: dict[Any, Any] = {**_TARGET, vol.Required(ATTR_PATH): cv.string}
+_DEVICE: dict[Any, Any] = {k: v for k, v in _TARGET.items() if k in (ATTR_DEVICE_ID, ATTR_ENDPOINT)}
 _NUMBER = vol.Any(None, vol.Coerce(float))
 
 
@@ -246,6 +253,42 @@ async def async_write_composite(t: Target) -> ServiceResponse:
     return await t.run(t.device.write_composite(values, timeout=t.timeout))
 
 
+async def async_update_firmware(t: Target) -> ServiceResponse:
+    """Update a device's firmware: the image chosen for it, a file on this host, or a URL's."""
+    data, hass = t.call.data, t.call.hass
+    method, version = data[ATTR_METHOD], data.get(ATTR_VERSION)
+    file, url = data.get(ATTR_FILE), data.get(ATTR_URL)
+    if file and url:
+        raise _invalid("file_or_url")
+    if url:
+        try:
+            sha256, _size = await async_keep_url(hass, url)
+        except FirmwareFileError as err:
+            raise _invalid("firmware_download_failed", url=url, error=err.detail or err.key) from err
+        file = str(firmware_folder(hass) / f"{sha256}.bin")
+    elif file and not hass.config.is_allowed_path(file):
+        raise _invalid("path_not_allowed", file=file)
+    if file:
+        job = await t.hub.firmware.async_start(t.endpoint, file=file, version=version, method=method)
+    else:
+        chosen = t.hub.firmware.firmware_for(t.endpoint)
+        if chosen is None:
+            raise _invalid("no_firmware", device=t.endpoint)
+        job = await t.hub.firmware.async_start(t.endpoint, chosen, method=method)
+    if not data[ATTR_WAIT]:
+        return {"step": "started", "method": method}
+    return (await job.wait()).to_json()
+
+
+async def async_cancel_firmware(t: Target) -> ServiceResponse:
+    """Cancel a device's firmware update (the device is told with an empty Package URI)."""
+    job = t.hub.firmware.job(t.endpoint)
+    if job is None or job.done:
+        return {"cancelled": False}
+    job.cancel()
+    return {"cancelled": True, **(await job.wait()).to_json()}
+
+
 type Handler = Callable[[Target], Awaitable[ServiceResponse]]
 ONLY, OPTIONAL = SupportsResponse.ONLY, SupportsResponse.OPTIONAL
 # service -> (handler, its fields beside the target, whether it answers only with data)
@@ -279,6 +322,19 @@ SERVICES: dict[str, tuple[Handler, dict[Any, Any], SupportsResponse]] = {
         ONLY,
     ),
     "write_composite": (async_write_composite, {**_TARGET, vol.Required(ATTR_VALUES): dict}, OPTIONAL),
+    "update_firmware": (
+        async_update_firmware,
+        {
+            **_DEVICE,
+            vol.Optional(ATTR_WAIT, default=True): cv.boolean,
+            vol.Optional(ATTR_FILE): cv.string,
+            vol.Optional(ATTR_URL): cv.url,
+            vol.Optional(ATTR_METHOD, default="auto"): vol.In(["auto", "push", "pull"]),
+            vol.Optional(ATTR_VERSION): cv.string,
+        },
+        OPTIONAL,
+    ),
+    "cancel_firmware": (async_cancel_firmware, _DEVICE, OPTIONAL),
 }
 
 

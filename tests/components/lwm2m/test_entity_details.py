@@ -9,6 +9,7 @@ import pytest
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.lwm2m.const import DOMAIN
@@ -40,6 +41,10 @@ async def _state(hass: HomeAssistant, path: str, platform: str):
 
 @pytest.fixture
 async def sim(hass: HomeAssistant, entry: MockConfigEntry, device):
+    # Object 5's resources besides its update entity are off by default; these two the user turned on.
+    registry = er.async_get(hass)
+    for platform, unique_id in (("sensor", "sim-1_5_0_6"), ("number", "sim-1_5_0_13")):
+        registry.async_get_or_create(platform, DOMAIN, unique_id, config_entry=entry)
     client = await device("sim-1", values={**DEFAULT_VALUES, **EXTRA})
     await wait_for(hass, lambda: not entry.runtime_data._setups)
     return client

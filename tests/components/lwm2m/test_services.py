@@ -285,6 +285,8 @@ async def test_services_are_described(hass: HomeAssistant, entry: MockConfigEntr
         "list_observations",
         "read_composite",
         "write_composite",
+        "update_firmware",
+        "cancel_firmware",
     }
     read = descriptions["read"]
     assert read["fields"]["device_id"]["selector"]["device"]["integration"] == "lwm2m"
