@@ -45,6 +45,10 @@ def targets(hass: Any, entry_id: str) -> dict[str, str]:
     return ordered | {key: f"{name} (every device of this model)" for key, name in sorted(models.items())}
 
 
+def _suggested(defaults: dict[str, Any], key: str) -> dict[str, Any]:
+    return {"suggested_value": defaults[key]} if defaults.get(key) else {}
+
+
 class FirmwareSubentryFlow(ConfigSubentryFlow):
     """Choose a firmware image for a device or a model."""
 
@@ -76,13 +80,14 @@ class FirmwareSubentryFlow(ConfigSubentryFlow):
         defaults = user_input or current
         fields: dict[Any, Any] = {
             vol.Optional(CONF_FIRMWARE_FILE): selector.FileSelector(selector.FileSelectorConfig(accept="*/*")),
-            vol.Optional(CONF_FIRMWARE_URL, default=defaults.get(CONF_FIRMWARE_URL, "")): selector.TextSelector(
+            # (suggested, not default: a field the user emptied stays empty)
+            vol.Optional(CONF_FIRMWARE_URL, description=_suggested(defaults, CONF_FIRMWARE_URL)): selector.TextSelector(
                 selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
             ),
             vol.Required(CONF_FIRMWARE_VERSION, default=defaults.get(CONF_FIRMWARE_VERSION, "")): str,
-            vol.Optional(CONF_RELEASE_NOTES, default=defaults.get(CONF_RELEASE_NOTES, "")): selector.TextSelector(
-                selector.TextSelectorConfig(multiline=True)
-            ),
+            vol.Optional(
+                CONF_RELEASE_NOTES, description=_suggested(defaults, CONF_RELEASE_NOTES)
+            ): selector.TextSelector(selector.TextSelectorConfig(multiline=True)),
         }
         if not reconfiguring:
             fields[vol.Required(CONF_FIRMWARE_TARGET, default=defaults.get(CONF_FIRMWARE_TARGET, vol.UNDEFINED))] = (

@@ -24,7 +24,7 @@ from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.server import LwM2MServer
 from tests.core.dtls_peers import credentials, psk_device, until
 from tests.sim import SimClient
-from tests.sim.firmware import PUSH_ONLY, PULL_ONLY, write_image
+from tests.sim.firmware import PULL_ONLY, PUSH_ONLY, write_image
 
 SETTINGS = FirmwareSettings(poll_interval=1.0, download_stall=10.0, update_timeout=10.0)
 
@@ -221,9 +221,7 @@ async def test_cancel_tells_the_device(fw_server: LwM2MServer, device: Any, tmp_
     assert not fw_server.firmware.cancel("fw-dev")
 
 
-async def test_a_device_without_object_5_cannot_be_updated(
-    fw_server: LwM2MServer, tmp_path: FilePath
-) -> None:
+async def test_a_device_without_object_5_cannot_be_updated(fw_server: LwM2MServer, tmp_path: FilePath) -> None:
     client = SimClient("plain", fw_server.port)
     await client.start()
     try:
@@ -239,7 +237,9 @@ async def test_download_links_are_unguessable_single_use_and_bound_to_the_identi
     img = image(tmp_path, size=3000)
     plain = fw_server.downloads.offer(img)
     secure = fw_server.downloads.offer(img, identity="psk:psk-id")
-    other = await device("other-dev", dtls=psk_device("other-id", bytes.fromhex("000102030405060708090a0b0c0d0e0f")[::-1]))
+    other = await device(
+        "other-dev", dtls=psk_device("other-id", bytes.fromhex("000102030405060708090a0b0c0d0e0f")[::-1])
+    )
     mine = await device("psk-dev", dtls=psk_device())
 
     async def get(client: SimClient, path: str, block: tuple[int, bool, int] | None = None) -> Message:
@@ -255,7 +255,7 @@ async def test_download_links_are_unguessable_single_use_and_bound_to_the_identi
     assert first.code == Code.CONTENT and len(first.payload) == 1024 and first.opt.size2 == 3000
     assert first.opt.block2.more and first.opt.etag == bytes.fromhex(img.sha256[:16])
     last = await get(mine, secure.path, (5, False, 5))  # 512-byte blocks: block 5 ends the image
-    assert last.payload == (await FirmwareImage_bytes(img))[2560:] and not last.opt.block2.more
+    assert last.payload == (await image_bytes(img))[2560:] and not last.opt.block2.more
     assert (await get(other, secure.path)).code == Code.NOT_FOUND  # another identity
     assert (await get(mine, secure.path, (3, False, 6))).code == Code.BAD_OPTION  # past the end
     assert (await get(mine, "fw/" + "A" * 22)).code == Code.NOT_FOUND
@@ -266,13 +266,11 @@ async def test_download_links_are_unguessable_single_use_and_bound_to_the_identi
     assert len(fw_server.downloads) == 1
 
 
-async def FirmwareImage_bytes(img: FirmwareImage) -> bytes:  # noqa: N802 - reads like what it returns
+async def image_bytes(img: FirmwareImage) -> bytes:
     return await asyncio.to_thread(img.path.read_bytes)
 
 
-async def test_an_image_changed_on_disk_stops_the_push(
-    fw_server: LwM2MServer, device: Any, tmp_path: FilePath
-) -> None:
+async def test_an_image_changed_on_disk_stops_the_push(fw_server: LwM2MServer, device: Any, tmp_path: FilePath) -> None:
     await device()
     img = image(tmp_path, size=200_000)
     img.path.write_bytes(b"short")
