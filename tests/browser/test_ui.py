@@ -27,6 +27,7 @@ from tests.core.external import LIVE_HOME_ASSISTANT, Needs, importable
 from tests.live.broker import free_udp_port
 from tests.live.hass import ROOT, HassProcess, prepare
 from tests.sim import SimClient
+from tests.sim.firmware import write_image
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -105,7 +106,9 @@ async def test_add_the_integration_and_use_the_device(
     onboard(base)
     shots = _shots(tmp_path)
     lwm2m_port = free_udp_port()
-    device = SimClient("demo-1", lwm2m_port, lifetime=120)
+    device = SimClient("demo-1", lwm2m_port, lifetime=120, firmware=True)
+    image = tmp_path / "demo-2.0.0.bin"
+    write_image(image, "2.0.0", 200_000)
     await device.start(register=False)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -172,6 +175,8 @@ async def test_add_the_integration_and_use_the_device(
                 await page.wait_for_timeout(250)
             assert device.values[Path.parse("/3311/0/5850")] is True
 
+            await _update_firmware(page, base, image, device, shots)
+
             # A device with a key: Add device on the entry's page; the key is made up and shown once.
             await page.goto(base + "/config/integrations/integration/lwm2m")
             await _add_device(page)
@@ -203,15 +208,74 @@ async def test_add_the_integration_and_use_the_device(
             await device.stop()
 
 
-async def _add_device(page: Any) -> None:
-    """Press Add device: a button on the entry's page (Home Assistant 2026), or in its menu (2025.4)."""
-    button = page.get_by_role("button", name="Add device")
+async def _update_firmware(page: Any, base: str, image: FsPath, device: SimClient, shots: FsPath) -> None:
+    """Add firmware for the device on the entry's page, then Install it from its update entity."""
+    from playwright.async_api import expect
+
+    await page.goto(base + "/config/integrations/integration/lwm2m")
+    await _add_device(page, "Add firmware")
+    await page.locator("input[type=file]").set_input_files(str(image))
+    await expect(page.get_by_text(image.name).first).to_be_visible()  # uploaded
+    await page.get_by_role("textbox", name="Version").fill("2.0.0")
+    await page.get_by_role("textbox", name="Release notes").fill("Brighter light.")
+    await _pick(page, "For", "demo-1")
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(shots / "add-firmware.png"))
+    await page.get_by_role("button", name="Submit").click()
+    await page.get_by_role("button", name="Finish").click()
+
+    await page.goto(base + "/config/devices/dashboard")
+    await page.get_by_text("demo-1").first.click()
+    await expect(page.get_by_text("1.2.3").first).to_be_visible()  # the firmware it runs
+    await page.get_by_text("Firmware", exact=True).first.click()  # the update entity: its dialog
+    await expect(page.get_by_text("2.0.0").first).to_be_visible()  # the new version is available
+    await page.wait_for_timeout(500)
+    await page.screenshot(path=str(shots / "firmware-update.png"))
+    assert device.firmware is not None
+    device.firmware.update_delay = 2.0  # the device takes a moment to install: the dialog shows it
+    # "Install" on Home Assistant 2025.4, "Update" on 2026
+    await page.get_by_role("button", name=re.compile("^(Install|Update)$")).click()
+    await expect(page.get_by_role("progressbar").first).to_be_visible()  # how far the update is
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(shots / "firmware-progress.png"))
+    for _ in range(300):
+        if device.firmware.installed:
+            break
+        await page.wait_for_timeout(100)
+    assert device.firmware.installed == ["2.0.0"], device.firmware.installed
+    await expect(page.get_by_text("Up-to-date").first).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_text("Firmware: 2.0.0").first).to_be_visible()  # the device page
+    await page.wait_for_timeout(500)
+    await page.screenshot(path=str(shots / "firmware-installed.png"), full_page=True)
+
+
+async def _pick(page: Any, label: str, choice: str) -> None:
+    """Choose in a form's dropdown: a combobox (Home Assistant 2025.4) or a picker list item (2026)."""
+    combobox = page.get_by_role("combobox", name=re.compile(f"^{label}"))
+    if await combobox.count():
+        await combobox.first.click()
+        await page.get_by_role("option", name=choice, exact=True).click()
+        return
+    await page.locator("ha-selector-select").filter(has_text=label).first.click()  # a select field
+    await page.wait_for_timeout(300)
+    for role in ("option", "menuitem"):
+        found = page.get_by_role(role, name=choice, exact=True)
+        if await found.count():
+            await found.first.click()
+            return
+    await page.locator("ha-selector-select").get_by_text(choice, exact=True).last.click()
+
+
+async def _add_device(page: Any, action: str = "Add device") -> None:
+    """Press Add device (or Add firmware): a button on the entry's page (Home Assistant 2026), or in its menu (2025.4)."""
+    button = page.get_by_role("button", name=action)
     await page.wait_for_timeout(1500)
     if await button.count() and await button.first.is_visible():
         await button.first.click()
         return
     await page.get_by_role("button", name=re.compile("menu", re.IGNORECASE)).first.click()
-    await page.get_by_text("Add device", exact=True).first.click()
+    await page.get_by_text(action, exact=True).first.click()
 
 
 async def _add_integration(page: Any) -> None:

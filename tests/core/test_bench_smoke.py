@@ -58,3 +58,14 @@ def test_dtls_benchmark_prints_handshakes_and_both_transports() -> None:
     for transport in ("coaps:// (DTLS)", "coap:// (plain UDP)"):
         assert f"{transport} |        500 |" in out and f"{transport} |    unpaced |" in out
     assert "DTLS/plain notifications at saturation:" in out
+
+
+def test_firmware_benchmark_prints_both_methods_over_both_transports() -> None:
+    out = _run("tests.bench.bench_firmware", "--size", "0.05", "--dtls", "--no-heap")
+    lines = out.splitlines()
+    assert len(lines) == 5 and "aiocoap" in lines[0] and "50,000 bytes" in lines[0]
+    for line, (method, transport) in zip(
+        lines[1:], [("push", "coap"), ("pull", "coap"), ("push", "coaps"), ("pull", "coaps")], strict=True
+    ):
+        assert line.split()[:4] == [method, transport, "0.05", "MB"], line
+        assert "s/MB" in line and "blocks/s" in line and "RSS +" in line

@@ -458,6 +458,12 @@ def test_parse_human_commands() -> None:
         ("create dev1 /3303 5700=1", "usage: create", False),
         ("write_composite dev1 /3311/0/5850", "usage: write_composite", False),
         ("stats a b", "usage: stats", False),
+        ('{"id": 1, "op": "update_firmware", "endpoint": "d"}', "update_firmware needs file", True),
+        ('{"id": 1, "op": "update_firmware", "endpoint": "d", "file": 3}', "file must be the path", True),
+        ('{"id": 1, "op": "update_firmware", "endpoint": "d", "file": "f", "method": "fax"}', "push, pull or auto", True),
+        ('{"id": 1, "op": "update_firmware", "endpoint": "d", "file": "f", "version": ""}', "version must be", True),
+        ("update_firmware dev1", "usage: update_firmware", False),
+        ("cancel_firmware dev1 now", "usage: cancel_firmware", False),
     ],
 )
 def test_parse_errors(line: str, message: str, has_id: bool) -> None:
@@ -466,6 +472,32 @@ def test_parse_errors(line: str, message: str, has_id: bool) -> None:
     out = err.to_json()
     assert out["event"] == "error" and out["error"] == str(err)
     assert ("id" in out) is has_id and (not has_id or out["id"] == 1)
+
+
+async def test_runner_updates_firmware(udp: None, tmp_path: FsPath) -> None:
+    from tests.sim.firmware import write_image
+
+    image = tmp_path / "fw.bin"
+    write_image(image, "2.0.0", 30_000)
+    async with runner() as run:
+        client = await run.device("dev1", firmware=True)
+        try:
+            await run.send(f"update_firmware dev1 {image} push")
+            result = await run.expect({"event": "result", "op": "update_firmware"}, 30)
+            progress = [line for line in run.backlog if line.get("event") == "firmware"]
+            assert result["step"] == "succeeded" and result["method"] == "push", result
+            assert (result["state"], result["result"], result["result_key"]) == ("idle", 1, "success")
+            assert [p["step"] for p in progress][:2] == ["started", "downloading"]
+            assert any(0 < p.get("percent", 0) < 100 for p in progress)
+            assert {"downloaded", "updating", "succeeded"} <= {p["step"] for p in progress}
+            assert client.firmware is not None and client.firmware.installed == ["2.0.0"]
+            missing = await run.ask({"id": 7, "op": "update_firmware", "endpoint": "dev1", "file": "/no/such.bin"})
+            assert "cannot read /no/such.bin" in missing["error"]
+            unknown = await run.ask({"id": 8, "op": "update_firmware", "endpoint": "nobody", "file": str(image)})
+            assert "not registered" in unknown["error"]
+            assert (await run.ask({"id": 9, "op": "cancel_firmware", "endpoint": "dev1"}))["cancelled"] is False
+        finally:
+            await client.stop()
 
 
 def test_line_splitter() -> None:

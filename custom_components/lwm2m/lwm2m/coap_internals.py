@@ -4,7 +4,8 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
 
 - Duplicate detection: aiocoap keeps every received request about 247 s, each with its own
   event-loop timer that shutdown() never cancels: unbounded memory under a flood and a timer
-  that outlives the server. A bounded, timer-free window replaces it.
+  that outlives the server. A bounded, timer-free window replaces it; the answers it keeps
+  for duplicates hold at most ANSWER_BUDGET bytes of large payloads (firmware downloads).
 - Malformed datagrams: aiocoap logs each one at warning level (an unparsable one, or one
   whose type and code do not fit together) and lets a few bad options escape its receive
   callback; all of them are counted instead, with one summary line per minute at most.
@@ -54,7 +55,7 @@ import logging
 import secrets
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -105,16 +106,49 @@ _PER_DATAGRAM_INFO = frozenset(
 )
 
 
+LARGE_ANSWER = 256  # bytes of payload past which a kept answer counts against the budget
+ANSWER_BUDGET = 4 * 1024 * 1024  # bytes of large answers kept for duplicates
+
+
+class _Answers(dict[Any, Any]):
+    """aiocoap's answers kept for duplicates, at most `budget` bytes of their payloads.
+
+    A firmware download answers every block with up to 1 KiB, kept for the whole window
+    (247 s): a 10 MB pull would hold about 40 MB. Past the budget the oldest large answer is
+    forgotten with its request, so that a retransmission of that request (an idempotent GET:
+    only downloads answer this much) is answered anew.
+    """
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+        self.held = 0
+        self._large: deque[tuple[Any, Any, int]] = deque()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        size = len(getattr(value, "payload", b""))
+        if size < LARGE_ANSWER:
+            return
+        self._large.append((key, value, size))
+        self.held += size
+        while self.held > self.budget:
+            old_key, old_value, old_size = self._large.popleft()
+            self.held -= old_size
+            if self.get(old_key) is old_value:
+                del self[old_key]
+
+
 class BoundedDeduplication:
     """Duplicate detection of incoming requests, bounded in count and age, without timers."""
 
-    def __init__(self, manager: Any, lifetime: float, max_entries: int) -> None:
+    def __init__(self, manager: Any, lifetime: float, max_entries: int, answer_budget: int = ANSWER_BUDGET) -> None:
         """Take over manager's duplicate detection."""
         self._manager = manager
         self._lifetime = lifetime
         self._max = max_entries
         self._expiry: OrderedDict[Any, float] = OrderedDict()
-        manager._recent_messages = {}  # noqa: SLF001 - aiocoap internals, see the module docstring
+        manager._recent_messages = _Answers(answer_budget)  # noqa: SLF001 - aiocoap internals, see the module docstring
 
     def __len__(self) -> int:
         """Return how many requests the window holds."""
