@@ -460,7 +460,11 @@ def test_parse_human_commands() -> None:
         ("stats a b", "usage: stats", False),
         ('{"id": 1, "op": "update_firmware", "endpoint": "d"}', "update_firmware needs file", True),
         ('{"id": 1, "op": "update_firmware", "endpoint": "d", "file": 3}', "file must be the path", True),
-        ('{"id": 1, "op": "update_firmware", "endpoint": "d", "file": "f", "method": "fax"}', "push, pull or auto", True),
+        (
+            '{"id": 1, "op": "update_firmware", "endpoint": "d", "file": "f", "method": "fax"}',
+            "push, pull or auto",
+            True,
+        ),
         ('{"id": 1, "op": "update_firmware", "endpoint": "d", "file": "f", "version": ""}', "version must be", True),
         ("update_firmware dev1", "usage: update_firmware", False),
         ("cancel_firmware dev1 now", "usage: cancel_firmware", False),
