@@ -53,7 +53,7 @@ from .const import (
 from .firmware_setup import FirmwareHolder
 from .lwm2m.api import DeviceOperations, DeviceSource, meaning
 from .lwm2m.errors import CodecError, DeviceTimeout, LwM2MError, NotRegistered, OperationError, QueueFull
-from .lwm2m.events import BootstrapInfo, Event, EventType, FirmwareInfo, RefusalInfo
+from .lwm2m.events import BootstrapInfo, Event, EventType, FirmwareInfo, RefusalInfo, Step
 from .lwm2m.path import Path
 from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
@@ -270,8 +270,10 @@ class LwM2MHub:
                 self._fire(event)  # lwm2m_bootstrapped, lwm2m_bootstrap_failed (and the logbook's lines)
                 return
             case EventType.FIRMWARE:
-                self._fire(event)  # lwm2m_firmware (and the logbook's lines for the last step)
-                self._dispatch(endpoint, Topic.FIRMWARE, event.details)
+                info = event.details
+                if isinstance(info, FirmwareInfo) and (info.step is not Step.DOWNLOADING or not info.percent):
+                    self._fire(event)  # lwm2m_firmware at each step (its percent only reaches the entity)
+                self._dispatch(endpoint, Topic.FIRMWARE, info)
                 return
             case EventType.REGISTERED:
                 # A new registration starts afresh: the setup observes what its entities show.

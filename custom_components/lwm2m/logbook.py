@@ -1,4 +1,4 @@
-"""Logbook lines for what happens to LwM2M devices outside their entities: bootstraps, refusals."""
+"""Logbook lines for what happens to LwM2M devices outside their entities: bootstraps, refusals, firmware."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from .const import DOMAIN
 EVENT_BOOTSTRAPPED = f"{DOMAIN}_bootstrapped"
 EVENT_BOOTSTRAP_FAILED = f"{DOMAIN}_bootstrap_failed"
 EVENT_REFUSED = f"{DOMAIN}_refused"
+EVENT_FIRMWARE = f"{DOMAIN}_firmware"
+_FIRMWARE_LINES = {
+    "started": "firmware update of {endpoint} started ({method})",
+    "downloaded": "{endpoint} downloaded firmware {version}",
+    "updating": "{endpoint} is installing firmware {version}",
+    "succeeded": "{endpoint} runs firmware {version} now",
+    "failed": "firmware update of {endpoint} failed: {error}",
+    "cancelled": "firmware update of {endpoint} was cancelled",
+}
 
 
 @callback
@@ -28,9 +37,14 @@ def async_describe_events(
             message = f"{endpoint} was bootstrapped: it registers with {data.get('server', '?')} next"
         elif event.event_type == EVENT_BOOTSTRAP_FAILED:
             message = f"bootstrap of {endpoint} failed: {data.get('reason', '?')}"
+        elif event.event_type == EVENT_FIRMWARE:
+            fields = {"method": "", "version": "?", "error": "?"} | {k: v for k, v in data.items() if v is not None}
+            message = _FIRMWARE_LINES.get(str(data.get("step")), "firmware update of {endpoint}: {step}").format(
+                **(fields | {"endpoint": endpoint})
+            )
         else:
             message = f"{endpoint} was refused: {data.get('reason', '?')}"
         return {"name": "LwM2M", "message": message}
 
-    for event_type in (EVENT_BOOTSTRAPPED, EVENT_BOOTSTRAP_FAILED, EVENT_REFUSED):
+    for event_type in (EVENT_BOOTSTRAPPED, EVENT_BOOTSTRAP_FAILED, EVENT_REFUSED, EVENT_FIRMWARE):
         async_describe_event(DOMAIN, event_type, describe)

@@ -125,13 +125,13 @@ async def test_prepare_context_finds_what_it_patches(udp: None) -> None:
 def test_answers_kept_for_duplicates_hold_a_budget_of_large_payloads() -> None:
     from aiocoap import Message as CoapMessage
 
-    from custom_components.lwm2m.lwm2m.coap_internals import _Answers
+    from custom_components.lwm2m.lwm2m.coap_internals import ANSWER_OVERHEAD, _Answers
 
-    answers = _Answers(3000)
+    answers = _Answers(3 * (1024 + ANSWER_OVERHEAD) - 1)
     answers["small"] = CoapMessage(payload=b"ok")
     for i in range(5):
         answers[i] = None  # the request arrives ...
         answers[i] = CoapMessage(payload=bytes(1024))  # ... and its answer is kept
     # the oldest large answers went with their requests (a retransmission is answered anew)
-    assert sorted(k for k in answers if k != "small") == [3, 4] and answers.held == 2048
+    assert sorted(k for k in answers if k != "small") == [3, 4] and answers.held == 2 * (1024 + ANSWER_OVERHEAD)
     assert answers["small"].payload == b"ok"

@@ -152,6 +152,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="who may register: open (anyone; a name with a credential only through it), known (only "
         "endpoints with a credential, NoSec ones included) or strict (only endpoints with a DTLS credential)",
     )
+    parser.add_argument(
+        "--download-host",
+        default="",
+        help="the server's address in firmware pull links (default: the address the system routes toward "
+        "each device; a device across a NAT needs the public one)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log debugging output to stderr")
     args = parser.parse_args(argv)
     try:
@@ -248,6 +254,7 @@ async def run(args: argparse.Namespace, fd: int | None = None) -> None:
             credentials=args.credentials,
             server_identity=args.server_identity,
             admission=Admission(args.admission),
+            download_host=args.download_host,
         ),
         model,
     )

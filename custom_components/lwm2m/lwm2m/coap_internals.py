@@ -108,13 +108,15 @@ _PER_DATAGRAM_INFO = frozenset(
 
 LARGE_ANSWER = 256  # bytes of payload past which a kept answer counts against the budget
 ANSWER_BUDGET = 4 * 1024 * 1024  # bytes of large answers kept for duplicates
+ANSWER_OVERHEAD = 3 * 1024  # what a kept answer holds besides its payload (its options, its request)
 
 
 class _Answers(dict[Any, Any]):
     """aiocoap's answers kept for duplicates, at most `budget` bytes of their payloads.
 
     A firmware download answers every block with up to 1 KiB, kept for the whole window
-    (247 s): a 10 MB pull would hold about 40 MB. Past the budget the oldest large answer is
+    (247 s) with its options and its request, about 4 KiB in all: a 10 MB pull would hold
+    about 40 MB. Past the budget (each counted with ANSWER_OVERHEAD) the oldest large answer is
     forgotten with its request, so that a retransmission of that request (an idempotent GET:
     only downloads answer this much) is answered anew.
     """
@@ -130,6 +132,7 @@ class _Answers(dict[Any, Any]):
         size = len(getattr(value, "payload", b""))
         if size < LARGE_ANSWER:
             return
+        size += ANSWER_OVERHEAD
         self._large.append((key, value, size))
         self.held += size
         while self.held > self.budget:

@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.lwm2m.const import DOMAIN, SUBENTRY_FIRMWARE
 from custom_components.lwm2m.firmware_files import folder
 from custom_components.lwm2m.firmware_http import HttpLinks
+from custom_components.lwm2m.logbook import async_describe_events
 from custom_components.lwm2m.lwm2m.firmware.image import FirmwareImage
 from custom_components.lwm2m.lwm2m.firmware.states import PullProtocol
 from custom_components.lwm2m.lwm2m.firmware.update import FirmwareSettings
@@ -64,6 +65,13 @@ async def add_firmware(hass: HomeAssistant, entry: MockConfigEntry, form: dict[s
     return await hass.config_entries.subentries.async_configure(result["flow_id"], form)
 
 
+def lines(hass: HomeAssistant, events: list[Any]) -> list[str]:
+    """What the logbook says of lwm2m_firmware events."""
+    described: dict[str, Any] = {}
+    async_describe_events(hass, lambda domain, kind, describe: described.__setitem__(kind, describe))
+    return [described[f"{DOMAIN}_firmware"](event)["message"] for event in events]
+
+
 async def test_add_firmware_then_install_shows_progress_and_the_new_version(
     hass: HomeAssistant, entry: MockConfigEntry, sim: SimClient, hass_client: Any
 ) -> None:
@@ -100,8 +108,16 @@ async def test_add_firmware_then_install_shows_progress_and_the_new_version(
     percents = [s.attributes.get("update_percentage") for s in seen if s.attributes.get(ATTR_IN_PROGRESS)]
     assert any(p is not None and 0 < p < 100 for p in percents), percents
     steps = [e.data["step"] for e in events]
-    assert steps[0] == "started" and steps[-1] == "succeeded" and "updating" in steps
+    # one event a step (the transfer's percent reaches the entity only)
+    assert steps == ["started", "downloading", "downloaded", "updating", "succeeded"]
     assert events[-1].data["device_id"] == get_device(hass, "sim-1").id
+    assert lines(hass, events) == [
+        "firmware update of sim-1 started (auto)",
+        "firmware update of sim-1: downloading",
+        "sim-1 downloaded firmware 2.0.0",
+        "sim-1 is installing firmware 2.0.0",
+        "sim-1 runs firmware 2.0.0 now",
+    ]
     # the device page shows the new firmware version
     await wait_for(hass, lambda: get_device(hass, "sim-1").sw_version == "2.0.0")
 
@@ -112,8 +128,13 @@ async def test_a_failed_integrity_check_is_shown(
     file_id = await upload(hass_client, make_image("2.0.0", 5000, corrupt=True))
     await add_firmware(hass, entry, {"file": file_id, "version": "2.0.0", "target": "device:sim-1"})
     eid = (await wait_for(hass, lambda: (s := update_state(hass)) and s.state == "on" and s)).entity_id
+    events = async_capture_events(hass, f"{DOMAIN}_firmware")
     with pytest.raises(HomeAssistantError, match="integrity check failure"):
         await hass.services.async_call("update", "install", {"entity_id": eid}, blocking=True)
+    assert lines(hass, events)[-1] == (
+        "firmware update of sim-1 failed: sim-1 did not take the image: "
+        "integrity check failure for the new firmware package"
+    )
     state = await wait_for(hass, lambda: (s := update_state(hass)) and not s.attributes[ATTR_IN_PROGRESS] and s)
     assert state.attributes[ATTR_UPDATE_RESULT] == "integrity_check_failure"
     assert state.attributes["last_step"] == "failed" and "integrity" in state.attributes["error"]
