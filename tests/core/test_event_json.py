@@ -13,9 +13,11 @@ from custom_components.lwm2m.lwm2m.events import (
     Event,
     EventBus,
     EventType,
+    FirmwareInfo,
     NotificationInfo,
     RegistrationInfo,
     ResponseInfo,
+    Step,
 )
 from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.lwm2m.registration import Registration, readable_registrations
@@ -164,7 +166,28 @@ def test_an_event_names_its_registration_or_response() -> None:
         "refused",
         "bootstrapped",
         "bootstrap_failed",
+        "firmware",
     ]
+    failed = FirmwareInfo(step=Step.FAILED, method="pull", percent=37.25, state=0, result=5, version="2", error="bad")
+    assert failed.final and failed.to_json() == {
+        "step": "failed",
+        "method": "pull",
+        "percent": 37.2,
+        "state": "idle",
+        "result": 5,
+        "result_key": "integrity_check_failure",
+        "result_text": "integrity check failure for the new firmware package",
+        "version": "2",
+        "error": "bad",
+    }
+    assert FirmwareInfo(step=Step.STARTED).to_json() == {
+        "step": "started",
+        "method": "",
+        "state": None,
+        "result": None,
+        "result_key": None,
+        "result_text": None,
+    }
 
 
 def test_the_event_bus_reaches_every_listener_even_after_one_fails(caplog: pytest.LogCaptureFixture) -> None:

@@ -21,6 +21,7 @@ from aiocoap import error as coap_error
 from aiocoap.numbers.codes import Code
 
 from .api import Response, check_attributes, meaning
+from .blockwise import rest_of_answer
 from .coap_internals import on_notifications
 from .codecs import ContentFormat, decode, decode_values, encode, encode_paths, encode_values
 from .codecs.link_format import parse_discover
@@ -65,6 +66,7 @@ class EndpointHost(Protocol):
 
 
 _LOGGER = logging.getLogger(__name__)
+ONE_BLOCK = 1024  # bytes of payload a request carries without Block1
 _FORMAT_NAMES: dict[int, str] = {
     ContentFormat.TEXT: "plain text",
     ContentFormat.OPAQUE: "opaque",
@@ -244,16 +246,30 @@ class Endpoint:
         _address(message, reg, server)
         reg.stats.messages_out += 1
         server.stats.requests_out += 1
-        request = server.transport.request(message, blockwise=block1 is None)
+        # A Read's block-wise answer is put together here, bounded (blockwise.py); an
+        # observation (its notifications may come block-wise) and a Write too large for one
+        # datagram go block-wise through aiocoap. The rest go out as they are, in the order
+        # they were made (aiocoap's block-wise requests start a task first).
+        own_blocks = block1 is None and observe is None and code in (Code.GET, Code.FETCH)
+        aiocoap_blocks = block1 is None and (observe is not None or len(payload) > ONE_BLOCK)
+        request = server.transport.request(message, blockwise=aiocoap_blocks)
         try:
             async with asyncio.timeout_at(started + timeout):
                 response = await request.response
+                if own_blocks and response.code.is_successful() and response.opt.block2 is not None:
+                    response = await rest_of_answer(self._send_block, message, response, server.config.max_answer)
         except TimeoutError:
             self._failed(reg)
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path} within {timeout:g} s") from None
         except coap_error.Error as err:
             self._failed(reg)
             raise DeviceTimeout(f"{self.name} did not answer {operation} {path}: {_network_reason(err)}") from None
+        except OperationError as err:  # a broken block-wise answer (blockwise.py)
+            reg.stats.errors += 1
+            server.stats.errors += 1
+            raise OperationError(
+                f"{self.name} gave an unusable answer to {operation} {path}: {err}", err.code
+            ) from None
         except Exception as err:  # aiocoap asserts on some broken block-wise answers
             reg.stats.errors += 1
             server.stats.errors += 1
@@ -274,6 +290,11 @@ class Endpoint:
             message = f"{self.name} answered {operation} {path} with {text} ({meaning(text)})"
             raise OperationError(f"{message}: {detail}" if detail else message, text)
         return response, request
+
+    async def _send_block(self, message: Message) -> Message:
+        self.registration.stats.messages_out += 1
+        response: Message = await self._server.transport.request(message, blockwise=False).response
+        return response
 
     def _heard(self, reg: Registration) -> None:
         reg.stats.messages_in += 1

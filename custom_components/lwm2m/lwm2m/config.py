@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .blockwise import MAX_ANSWER
 from .dtls.interface import DtlsLimits
 from .firmware.update import FirmwareSettings
 from .security.admission import Admission
@@ -37,6 +38,7 @@ class ServerConfig:
     max_retransmit: int = 2
     expiry_check_interval: float = 1.0
     max_body: int = 64 * 1024  # bytes of one request body (a Register's object list, a Send), Block1 or not
+    max_answer: int = MAX_ANSWER  # bytes of a device's (block-wise) answer to a Read
     dedup_max: int = 20_000  # incoming requests remembered for duplicate detection (~3 KB each)
     # coaps:// (DTLS 1.2): the UDP port of its listener (None: no listener; 0: a free port),
     # the devices' credentials and the server's own certificate (made when devices use
