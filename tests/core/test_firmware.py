@@ -203,6 +203,32 @@ async def test_a_sleeping_device_gets_each_step_when_it_wakes(
     assert info.step is Step.SUCCEEDED, info
 
 
+@pytest.mark.parametrize("method", ["push", "pull"])
+async def test_a_device_that_sleeps_between_the_download_and_the_update(
+    fw_server: LwM2MServer, device: Any, tmp_path: FilePath, method: str
+) -> None:
+    client = await device(queue_mode=True)
+    assert client.firmware is not None
+    naps: list[asyncio.Task[None]] = []
+
+    def on_event(text: str) -> None:
+        if text.startswith("downloaded"):  # asleep before the server executes Update
+            naps.append(asyncio.get_running_loop().create_task(client.sleep()))
+
+    client.firmware.on_event = on_event
+    seen = steps(fw_server)
+    job = fw_server.firmware.start("fw-dev", image(tmp_path), method)
+    await until(lambda: bool(naps) and naps[0].done(), 15)
+    await asyncio.sleep(1.5)
+    assert client.firmware.updates == 0 and not job.done  # Update waits for the device
+    await client.wake()
+    async with asyncio.timeout(30):
+        info = await job.wait()
+    assert info.step is Step.SUCCEEDED, info
+    assert client.firmware.updates == 1 and client.firmware.installed == ["2.0.0"]
+    assert [s.step for s in seen][-3:] == [Step.DOWNLOADED, Step.UPDATING, Step.SUCCEEDED]
+
+
 async def test_cancel_tells_the_device(fw_server: LwM2MServer, device: Any, tmp_path: FilePath) -> None:
     client = await device()
     assert client.firmware is not None
