@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_SERVER_PRIVATE_KEY, DOMAIN
+from .const import CONF_FIRMWARE_TARGET, CONF_SERVER_PRIVATE_KEY, DOMAIN, SUBENTRY_FIRMWARE
 from .device_list import listed
 from .hub import LwM2MConfigEntry
 from .lwm2m.values import to_json_value
@@ -31,6 +31,7 @@ TO_REDACT = {
     "private_key",
     CONF_SERVER_PRIVATE_KEY,
     "certificate",
+    "url",  # a firmware image's URL may carry a token
 }
 
 
@@ -57,6 +58,7 @@ def _endpoint(entry: LwM2MConfigEntry, endpoint: str) -> dict[str, Any]:
         "values": values,
         "entities": sorted(str(m.path) for m in hub.matches.get(endpoint, {}).values() if m.path is not None),
         "observations": hub.source.endpoint(endpoint).observations() if reg else [],
+        "firmware_update": job.info.to_json() if (job := hub.firmware.job(endpoint)) is not None else None,
     }
 
 
@@ -70,7 +72,12 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
         server["dtls"] = {**server["dtls"], "credentials": _credentials(entry, server["dtls"].get("credentials", []))}
     return async_redact_data(
         {
-            "entry": {"data": dict(entry.data), "options": options, "devices": _credentials(entry, listed(entry))},
+            "entry": {
+                "data": dict(entry.data),
+                "options": options,
+                "devices": _credentials(entry, listed(entry)),
+                "firmware": _firmware(entry),
+            },
             "server": server,
             "endpoints": {
                 pseudonym(entry, ep): _endpoint(entry, ep)
@@ -79,6 +86,20 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: LwM2MCo
         },
         TO_REDACT,
     )
+
+
+def _firmware(entry: LwM2MConfigEntry) -> list[dict[str, Any]]:
+    """Return the firmware images chosen, a device's target as its pseudonym."""
+    out = []
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_FIRMWARE:
+            continue
+        data = dict(subentry.data)
+        target = str(data.get(CONF_FIRMWARE_TARGET, ""))
+        if target.startswith("device:"):
+            data[CONF_FIRMWARE_TARGET] = "device:" + pseudonym(entry, target.removeprefix("device:"))
+        out.append(data)
+    return out
 
 
 def _credentials(entry: LwM2MConfigEntry, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

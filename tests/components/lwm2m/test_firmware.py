@@ -3,6 +3,7 @@ with progress, failures shown, the services, lwm2m_firmware events, the HTTP(S) 
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path as FilePath
 from typing import Any
@@ -18,6 +19,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.lwm2m.const import DOMAIN, SUBENTRY_FIRMWARE
+from custom_components.lwm2m.diagnostics import async_get_config_entry_diagnostics
 from custom_components.lwm2m.firmware_files import folder
 from custom_components.lwm2m.firmware_http import HttpLinks
 from custom_components.lwm2m.logbook import async_describe_events
@@ -221,6 +223,13 @@ async def test_a_url_is_downloaded_once(hass: HomeAssistant, entry: MockConfigEn
         await runner.cleanup()
     assert answer is not None and answer["step"] == "succeeded" and answer["method"] == "push"
     assert answer["result"] == 1 and answer["result_key"] == "success" and answer["state"] == "idle"
+    # diagnostics name the image, not the device or the URL (which may carry a token)
+    data = await async_get_config_entry_diagnostics(hass, entry)
+    (chosen,) = data["entry"]["firmware"]
+    assert chosen["url"] == "**REDACTED**" and chosen["version"] == "2.0.0" and chosen["size"] == len(NEW)
+    assert chosen["target"].startswith("device:endpoint-") and "sim-1" not in json.dumps(data)
+    (endpoint,) = data["endpoints"].values()
+    assert endpoint["firmware_update"]["step"] == "succeeded"
 
 
 async def test_the_service_takes_a_file_on_this_host(
