@@ -42,9 +42,13 @@ CONFIG_SCHEMA = _config_schema()
 
 async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
     """Register the LwM2M services (lwm2m.read, lwm2m.write, ...)."""
+    from . import browser_api
+    from .panel import async_register_panel
     from .services import async_setup_services
 
     async_setup_services(hass)
+    browser_api.async_setup(hass)
+    await async_register_panel(hass)
     return True
 
 

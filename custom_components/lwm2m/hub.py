@@ -59,6 +59,7 @@ from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
 from .lwm2m.values import Value
 from .mapping import Match, Tables
+from .message_log import MessageLog
 
 _LOGGER = logging.getLogger(__name__)
 STORM = 50  # endpoints set up in one go that count as a registration storm
@@ -136,6 +137,7 @@ class LwM2MHub:
         self.settings = (dict(entry.data), dict(entry.options))
         self.bootstrap = BootstrapHolder()
         self.firmware = FirmwareHolder(hass, entry, source)
+        self.log = MessageLog(source.events)  # the device browser's message log
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         # Entities disabled by default (diagnostics), created once no device is being set up:
@@ -198,6 +200,7 @@ class LwM2MHub:
         """Stop following the source and stop the source."""
         if self._unsubscribe is not None:
             self._unsubscribe()
+        self.log.close()
         for name in list(self._timers):
             self._cancel_timer(name)
         if self._creator is not None:

@@ -1,0 +1,163 @@
+"""The device browser's WebSocket API: the device list, the tree, every operation, the live log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lwm2m.lwm2m.path import Path
+from tests.sim import SimClient
+from tests.sim.client import DEFAULT_VALUES
+
+from .conftest import wait_for
+from .test_devices import get_device
+
+P = Path.parse
+
+
+@pytest.fixture
+async def sim(hass: HomeAssistant, entry: MockConfigEntry, device: Any) -> SimClient:
+    client = await device("sim-1", values={**DEFAULT_VALUES, P("/40000/0/1"): 7})
+    await wait_for(hass, lambda: not entry.runtime_data._setups)
+    return client
+
+
+async def ask(ws: Any, **msg: Any) -> dict[str, Any]:
+    await ws.send_json_auto_id(msg)
+    answer = await ws.receive_json()
+    assert answer["type"] == "result", answer
+    return answer
+
+
+async def test_the_device_list(hass: HomeAssistant, sim: SimClient, hass_ws_client: Any) -> None:
+    ws = await hass_ws_client(hass)
+    answer = await ask(ws, type="lwm2m/devices")
+    (item,) = answer["result"]["devices"]
+    assert item["endpoint"] == "sim-1" and item["device_id"] == get_device(hass, "sim-1").id
+    assert item["state"] == "registered" and item["transport"] == "udp" and item["security"] == "nosec"
+    assert item["lwm2m_version"] == "1.1" and item["lifetime"] == 60 and item["binding"] == "U"
+    assert item["manufacturer"] == "Simulated Devices Inc." and item["firmware"] == "1.2.3"
+    assert item["messages_out"] > 0 and item["messages_in"] > 0 and item["last_seen"] > 0
+
+
+async def test_the_tree_names_and_types_from_the_model(
+    hass: HomeAssistant, sim: SimClient, hass_ws_client: Any
+) -> None:
+    ws = await hass_ws_client(hass)
+    result = (await ask(ws, type="lwm2m/device/tree", endpoint="sim-1"))["result"]
+    assert result["device"]["endpoint"] == "sim-1"
+    objects = {o["id"]: o for o in result["objects"]}
+    assert objects[3]["name"] == "Device" and objects[3]["known"]
+    (instance,) = objects[3]["instances"]
+    resources = {r["id"]: r for r in instance["resources"]}
+    assert resources[0]["name"] == "Manufacturer" and resources[0]["value"] == "Simulated Devices Inc."
+    assert resources[0]["operations"] == "R" and resources[0]["type"] == "string" and resources[0]["at"] > 0
+    assert resources[4]["operations"] == "E" and "value" not in resources[4]  # Reboot
+    assert resources[9]["units"] == "%" and (resources[9]["min"], resources[9]["max"]) == (0, 100)
+    assert resources[7]["multiple"] and resources[7]["instances"] == {"0": 3800, "1": 5000}
+    light = {r["id"]: r for r in objects[3311]["instances"][0]["resources"]}
+    assert light[5850]["operations"] == "RW" and light[5850]["type"] == "boolean"
+    temperature = {r["id"]: r for r in objects[3303]["instances"][0]["resources"]}
+    assert temperature[5700]["observed"] or objects[3303]["instances"][0]["observed"]
+    unknown = objects[40000]
+    assert unknown["name"] is None and not unknown["known"]
+    assert unknown["instances"][0]["resources"] == [
+        {
+            "id": 1,
+            "path": "/40000/0/1",
+            "name": None,
+            "type": None,
+            "operations": "",
+            "multiple": False,
+            "mandatory": False,
+            "units": "",
+            "min": None,
+            "max": None,
+            "enum": None,
+            "observed": True,  # its (generic) entity observes it
+            "value": 7,
+            "at": unknown["instances"][0]["resources"][0]["at"],
+        }
+    ]
+    missing = await _error(ws, type="lwm2m/device/tree", endpoint="nobody")
+    assert missing["code"] == "not_found"
+
+
+async def _error(ws: Any, **msg: Any) -> dict[str, Any]:
+    await ws.send_json_auto_id(msg)
+    answer = await ws.receive_json()
+    assert answer["type"] == "result" and not answer["success"], answer
+    return dict(answer["error"])
+
+
+async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_client: Any) -> None:
+    ws = await hass_ws_client(hass)
+
+    async def op(**msg: Any) -> dict[str, Any]:
+        return dict((await ask(ws, type="lwm2m/operation", endpoint="sim-1", **msg))["result"])
+
+    read = await op(operation="read", path="/3/0/0")
+    assert read["ok"] and read["code"] == "2.05" and read["meaning"] == "content"
+    assert read["values"] == {"/3/0/0": "Simulated Devices Inc."} and read["elapsed_ms"] >= 0
+    written = await op(operation="write", path="/3311/0/5850", value=True)
+    assert written["ok"] and written["code"] == "2.04" and sim.values[P("/3311/0/5850")] is True
+    executed = await op(operation="execute", path="/3/0/4", arguments="now")
+    assert executed["code"] == "2.04" and sim.executed[-1] == (P("/3/0/4"), "now")
+    attributes = await op(operation="write_attributes", path="/3303/0/5700", attributes={"pmin": 5, "gt": 25.5})
+    assert attributes["ok"] and sim.attributes[P("/3303/0/5700")] == {"pmin": "5", "gt": "25.5"}
+    discovered = await op(operation="discover", path="/3303/0")
+    assert discovered["attributes"]["/3303/0/5700"] == {"pmin": 5, "gt": 25.5}
+    observed = await op(operation="observe", path="/3/0/9")
+    assert observed["ok"] and observed["values"] == {"/3/0/9": 95}
+    cancelled = await op(operation="cancel_observe", path="/3/0/9")
+    assert cancelled["ok"]
+    created = await op(operation="create", path="/3303", values={"5700": 18.5}, instance_id=1)
+    assert created["code"] == "2.01" and created["location"] == "/3303/1"
+    deleted = await op(operation="delete", path="/3303/1")
+    assert deleted["code"] == "2.02" and P("/3303/1") in sim.deleted
+    refused = await op(operation="read", path="/3/0/99")
+    assert not refused["ok"] and refused["code"] == "4.04" and refused["meaning"] == "not found"
+    assert "4.04" in refused["error"]
+    bad = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="write", path="/3/0/9", value="x")
+    assert bad["code"] == "invalid_format"
+    no_value = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="write", path="/3/0/9")
+    assert "needs a value" in no_value["message"]
+    bad_path = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="read", path="/three")
+    assert bad_path["code"] == "invalid_format"
+    gone = await _error(ws, type="lwm2m/operation", endpoint="nobody", operation="read", path="/3")
+    assert gone["code"] == "not_found"
+
+
+async def test_the_live_log(hass: HomeAssistant, sim: SimClient, hass_ws_client: Any) -> None:
+    ws = await hass_ws_client(hass)
+    answer = await ask(ws, type="lwm2m/subscribe", endpoint="sim-1")
+    subscription = answer["id"]
+    log = answer["result"]["log"]
+    assert log[0]["kind"] == "registered" and log[0]["lifetime"] == 60
+    assert any(e["kind"] == "response" and e.get("operation") == "read" for e in log)
+    sim.set_value("/3303/0/5700", 30.5)  # observed: a notification
+    event = await ws.receive_json()
+    assert event["id"] == subscription and event["type"] == "event"
+    entry = event["event"]["entry"]
+    assert entry["kind"] == "notification" and entry["values"] == {"/3303/0/5700": 30.5}
+    await ws.send_json_auto_id({"type": "unsubscribe_events", "subscription": subscription})
+    assert (await ws.receive_json())["success"]
+    again = (await ask(ws, type="lwm2m/device/log", endpoint="sim-1"))["result"]["log"]
+    assert again[: len(log)] == log and again[-1]["kind"] == "notification"
+
+
+async def test_administrators_only(
+    hass: HomeAssistant, sim: SimClient, hass_ws_client: Any, hass_read_only_access_token: str
+) -> None:
+    ws = await hass_ws_client(hass, hass_read_only_access_token)
+    for msg in (
+        {"type": "lwm2m/devices"},
+        {"type": "lwm2m/device/tree", "endpoint": "sim-1"},
+        {"type": "lwm2m/operation", "endpoint": "sim-1", "operation": "read", "path": "/3/0/0"},
+        {"type": "lwm2m/subscribe", "endpoint": "sim-1"},
+        {"type": "lwm2m/device/log", "endpoint": "sim-1"},
+    ):
+        assert (await _error(ws, **msg))["code"] == "unauthorized"
