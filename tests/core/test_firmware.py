@@ -234,7 +234,7 @@ async def test_cancel_tells_the_device(fw_server: LwM2MServer, device: Any, tmp_
     assert client.firmware is not None
     client.firmware.pull_block_size = 16  # a slow download, to cancel in the middle of
     job = fw_server.firmware.start("fw-dev", image(tmp_path, size=200_000), "pull")
-    await until(lambda: (job.info.percent or 0) >= 2, 15)
+    await until(lambda: (job.info.percent or 0) >= 2, 30)
     with pytest.raises(FirmwareError, match="already being updated"):
         fw_server.firmware.start("fw-dev", job.image)
     assert fw_server.firmware.cancel("fw-dev")
