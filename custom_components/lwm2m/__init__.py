@@ -83,6 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
         MODE_EMQX,
     )
     from .discovery import TABLES
+    from .firmware_files import async_forget_unused
     from .hub import LwM2MHub
     from .lwm2m.model import ObjectModel
 
@@ -116,6 +117,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: LwM2MConfigEntry) -> boo
         hub.load(saved)
     try:
         await hub.async_start()
+        # images no firmware entry names any more, and downloads left unfinished
+        entry.async_create_background_task(hass, async_forget_unused(hass, partial=True), "lwm2m firmware clean-up")
     except OSError as err:
         await hub.async_stop()
         raise ConfigEntryNotReady(

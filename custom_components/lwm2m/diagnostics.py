@@ -32,6 +32,7 @@ TO_REDACT = {
     CONF_SERVER_PRIVATE_KEY,
     "certificate",
     "url",  # a firmware image's URL may carry a token
+    "/5/0/1",  # the Package URI: a download's link while it runs
 }
 
 

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
 FOLDER = "lwm2m_firmware"
+PENDING = f"{DOMAIN}_firmware_pending"  # images kept for an update about to start (hass.data: set of sha256)
 DOWNLOAD_TIMEOUT = 600  # seconds a URL's image may take to arrive
 _CHUNK = 256 * 1024
 
@@ -118,8 +120,8 @@ def firmware_for(
     return found
 
 
-def _keep(source: FilePath, into: FilePath) -> tuple[str, int]:
-    """Hash source and keep a copy named by its SHA-256 (blocking)."""
+def _keep(source: FilePath, into: FilePath, *, move: bool = False) -> tuple[str, int]:
+    """Hash source and keep it (a copy, or itself with move) named by its SHA-256 (blocking)."""
     try:
         image = FirmwareImage.from_file(source)
     except ImageError as err:
@@ -128,7 +130,9 @@ def _keep(source: FilePath, into: FilePath) -> tuple[str, int]:
         raise FirmwareFileError(key, text) from None
     into.mkdir(parents=True, exist_ok=True)
     target = into / f"{image.sha256}.bin"
-    if not target.exists():
+    if move:
+        os.replace(source, target)
+    elif not target.exists():
         partial = into / f".{image.sha256}.{secrets.token_hex(4)}"
         shutil.copyfile(source, partial)
         os.replace(partial, target)
@@ -167,8 +171,8 @@ async def async_keep_url(hass: HomeAssistant, url: str) -> tuple[str, int]:
                     raise FirmwareFileError("too_large", f"more than {MAX_IMAGE} bytes")
                 await hass.async_add_executor_job(handle.write, chunk)
         await hass.async_add_executor_job(handle.close)
-        return await hass.async_add_executor_job(_keep, partial, into)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+        return await hass.async_add_executor_job(lambda: _keep(partial, into, move=True))
+    except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as err:
         raise FirmwareFileError("download_failed", str(err) or type(err).__name__) from None
     finally:
         await hass.async_add_executor_job(_discard, handle, partial)
@@ -180,20 +184,25 @@ def _discard(handle: Any, path: FilePath) -> None:
         path.unlink()
 
 
-def _forget(into: FilePath, used: set[str]) -> list[str]:
+def _forget(into: FilePath, used: set[str], partial: bool) -> list[str]:
     if not into.is_dir():
         return []
     gone = []
     for file in into.iterdir():
-        if file.suffix == ".bin" and file.stem not in used:
+        unused = file.suffix == ".bin" and file.stem not in used
+        # (an unfinished download of a flow going on now is younger than an hour)
+        if unused or (partial and file.name.startswith(".") and file.stat().st_mtime < time.time() - 3600):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
             gone.append(file.name)
     return gone
 
 
-async def async_forget_unused(hass: HomeAssistant) -> list[str]:
-    """Delete the images no firmware subentry names and no running update uses; return their file names."""
+async def async_forget_unused(hass: HomeAssistant, *, partial: bool = False) -> list[str]:
+    """Delete the images no firmware subentry names and no update uses; return their file names.
+
+    partial: also what a download or copy left unfinished (at set-up, when none runs).
+    """
     used = {
         str(subentry.data[CONF_SHA256])
         for entry in hass.config_entries.async_entries(DOMAIN)
@@ -205,4 +214,5 @@ async def async_forget_unused(hass: HomeAssistant) -> list[str]:
         for job in getattr(updates, "jobs", {}).values():
             if not job.done:
                 used.add(job.image.sha256)
-    return await hass.async_add_executor_job(_forget, folder(hass), used)
+    used |= hass.data.get(PENDING, set())
+    return await hass.async_add_executor_job(_forget, folder(hass), used, partial)

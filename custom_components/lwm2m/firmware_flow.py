@@ -8,6 +8,7 @@ every device of a manufacturer's model) it is for. The device's update entity th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
@@ -71,7 +72,8 @@ class FirmwareSubentryFlow(ConfigSubentryFlow):
             data, errors, placeholders["detail"] = await self._read(user_input, current, options)
             if not errors:
                 target = data[CONF_FIRMWARE_TARGET]
-                title = f"{data[CONF_FIRMWARE_VERSION]} for {options.get(target, target.split(':', 1)[-1])}"
+                shown = options.get(target, target.split(":", 1)[-1].replace("\n", " "))
+                title = f"{data[CONF_FIRMWARE_VERSION]} for {shown}"
                 if reconfiguring:
                     return self.async_update_and_abort(entry, self._get_reconfigure_subentry(), data=data, title=title)
                 return self.async_create_entry(title=title, data=data, unique_id=data[CONF_FIRMWARE_TARGET])
@@ -80,10 +82,10 @@ class FirmwareSubentryFlow(ConfigSubentryFlow):
         defaults = user_input or current
         fields: dict[Any, Any] = {
             vol.Optional(CONF_FIRMWARE_FILE): selector.FileSelector(selector.FileSelectorConfig(accept="*/*")),
-            # (suggested, not default: a field the user emptied stays empty)
-            vol.Optional(CONF_FIRMWARE_URL, description=_suggested(defaults, CONF_FIRMWARE_URL)): selector.TextSelector(
-                selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
-            ),
+            # not filled in again: a URL given downloads the image anew (empty keeps the image)
+            vol.Optional(
+                CONF_FIRMWARE_URL, description=_suggested(user_input or {}, CONF_FIRMWARE_URL)
+            ): selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.URL)),
             vol.Required(CONF_FIRMWARE_VERSION, default=defaults.get(CONF_FIRMWARE_VERSION, "")): str,
             vol.Optional(
                 CONF_RELEASE_NOTES, description=_suggested(defaults, CONF_RELEASE_NOTES)
@@ -131,7 +133,7 @@ class FirmwareSubentryFlow(ConfigSubentryFlow):
                 sha256, size, name = await async_keep_upload(self.hass, file_id)
             elif url:
                 sha256, size = await async_keep_url(self.hass, url)
-                name = url.rsplit("/", 1)[-1] or url
+                name = urlsplit(url).path.rsplit("/", 1)[-1] or "image"  # (no query: it may carry a token)
                 data[CONF_FIRMWARE_URL] = url
             elif current:  # the image stays, its version or notes change
                 sha256, size, name = current[CONF_SHA256], current[CONF_SIZE], current.get(CONF_FILE_NAME, "")

@@ -81,6 +81,8 @@ class FirmwareView(HomeAssistantView):
         try:
             position = start
             while position < stop:
+                if self._offers.get(token) is not offer:
+                    break  # the update ended (cancelled, or it gave up): no more of the image
                 chunk = await reader.read(position, min(_CHUNK, stop - position))
                 await response.write(chunk)
                 position += len(chunk)

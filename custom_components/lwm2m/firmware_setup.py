@@ -14,7 +14,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .firmware_files import Firmware, firmware_for
+from .firmware_files import Firmware, async_forget_unused, firmware_for
 from .firmware_http import HttpLinks
 from .lwm2m.errors import LwM2MError
 from .lwm2m.firmware.image import FirmwareImage
@@ -66,13 +66,16 @@ class FirmwareHolder:
             else:
                 assert file is not None
                 image = await self.hass.async_add_executor_job(FirmwareImage.from_file, file, version)
-            return self.updates.start(endpoint, image, method, version=version)
+            job = self.updates.start(endpoint, image, method, version=version)
         except FirmwareError as err:
             if err.key == "busy":
                 raise _error("firmware_busy", device=endpoint, error=str(err)) from err
             raise _error("firmware_failed", device=endpoint, error=str(err)) from err
         except LwM2MError as err:
             raise _error("firmware_failed", device=endpoint, error=str(err)) from err
+        if job.task is not None:  # an image only the update used goes with it
+            job.task.add_done_callback(lambda _task: self.hass.async_create_task(async_forget_unused(self.hass)))
+        return job
 
 
 def _error(key: str, **placeholders: str) -> HomeAssistantError:

@@ -15,12 +15,12 @@ from typing import Any, cast
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .firmware_files import FirmwareFileError, async_keep_url
+from .firmware_files import PENDING, FirmwareFileError, async_keep_url
 from .firmware_files import folder as firmware_folder
 from .hub import LwM2MConfigEntry, LwM2MHub, async_run, translate_error
 from .lwm2m.api import ATTRIBUTES, DeviceOperations, Response
@@ -260,16 +260,22 @@ async def async_update_firmware(t: Target) -> ServiceResponse:
     file, url = data.get(ATTR_FILE), data.get(ATTR_URL)
     if file and url:
         raise _invalid("file_or_url")
+    pending: set[str] = hass.data.setdefault(PENDING, set())
+    sha256 = ""
     if url:
         try:
             sha256, _size = await async_keep_url(hass, url)
         except FirmwareFileError as err:
             raise _invalid("firmware_download_failed", url=url, error=err.detail or err.key) from err
+        pending.add(sha256)  # kept until its update runs (a clean-up meanwhile leaves it)
         file = str(firmware_folder(hass) / f"{sha256}.bin")
     elif file and not hass.config.is_allowed_path(file):
         raise _invalid("path_not_allowed", file=file)
     if file:
-        job = await t.hub.firmware.async_start(t.endpoint, file=file, version=version, method=method)
+        try:
+            job = await t.hub.firmware.async_start(t.endpoint, file=file, version=version, method=method)
+        finally:
+            pending.discard(sha256)
     else:
         chosen = t.hub.firmware.firmware_for(t.endpoint)
         if chosen is None:
@@ -338,8 +344,18 @@ SERVICES: dict[str, tuple[Handler, dict[Any, Any], SupportsResponse]] = {
 }
 
 
+# Flashing a device (and downloading any URL onto this host) is for administrators only.
+ADMIN_SERVICES = frozenset({"update_firmware", "cancel_firmware"})
+
+
 async def async_handle(call: ServiceCall) -> ServiceResponse:
     """Every LwM2M service: find the device the call targets, then run the service's handler."""
+    if call.service in ADMIN_SERVICES and call.context.user_id:
+        user = await call.hass.auth.async_get_user(call.context.user_id)
+        if user is None:
+            raise UnknownUser(context=call.context)
+        if not user.is_admin:
+            raise Unauthorized(context=call.context)
     handler = SERVICES[call.service][0]
     return await handler(Target.of(call))
 

@@ -1,10 +1,11 @@
 """The update entity of a device with a Firmware Update object (5): installed, latest, install, progress.
 
-Installed is what the device runs (/5/0/7 PkgVersion when it says, else /3/0/3 Firmware
-Version); latest is the version of the image the user chose for the device or its model (Add
-firmware on the entry), else the installed one. Install runs the update (firmware/update.py)
-and follows it: percent while the image goes over, the device's update state and result as
-attributes, the result's meaning as the error when it fails.
+Installed is what the device runs (/3/0/3 Firmware Version; /5/0/7 PkgVersion, the version
+of the package it holds, only when it reports no firmware version); latest is the version of
+the image the user chose for the device or its model (Add firmware on the entry), else the
+installed one. Install runs the update (firmware/update.py) and follows it: percent while the
+image goes over, the device's update state and result as attributes, the result's meaning as
+the error when it fails.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class LwM2MUpdate(LwM2MEntity, UpdateEntity):
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's firmware values, its update's steps and the images chosen."""
+        if self.hub.firmware.updates is None:  # an EMQX gateway's device: it shows, it cannot install
+            self._attr_supported_features = UpdateEntityFeature(0)
         await super().async_added_to_hass()
         hub, endpoint = self.hub, self.endpoint
         for path in (STATE, RESULT, PKG_VERSION, DEVICE_VERSION):
@@ -78,7 +81,7 @@ class LwM2MUpdate(LwM2MEntity, UpdateEntity):
     def _refresh(self) -> None:
         hub, endpoint = self.hub, self.endpoint
         package, running = hub.value(endpoint, PKG_VERSION), hub.value(endpoint, DEVICE_VERSION)
-        installed = next((v for v in (package, running) if isinstance(v, str) and v), None)
+        installed = next((v for v in (running, package) if isinstance(v, str) and v), None)
         self._attr_installed_version = installed
         chosen = hub.firmware.firmware_for(endpoint)
         self._attr_latest_version = chosen.version if chosen is not None else installed

@@ -28,6 +28,8 @@ async def rest_of_answer(
     body = bytearray(first.payload)
     block = first.opt.block2
     etag = first.opt.etag
+    if block is not None and block.block_number != 0:
+        raise OperationError(f"the device answered with block {block.block_number}, not the first")
     answer = first
     while block is not None and block.more:
         size = block.size if block.size_exponent < 7 else 1024
@@ -43,7 +45,7 @@ async def rest_of_answer(
         block = answer.opt.block2
         if block is None or block.start != len(body):
             raise OperationError(f"the device answered block {number} with another part of its answer")
-        if answer.opt.etag != etag:
+        if etag is not None and answer.opt.etag is not None and answer.opt.etag != etag:
             raise OperationError("the answer changed while it was read block by block (its ETag)")
         body += answer.payload
     whole = first.copy(payload=bytes(body))

@@ -125,21 +125,34 @@ class _Answers(dict[Any, Any]):
         super().__init__()
         self.budget = budget
         self.held = 0
-        self._large: deque[tuple[Any, Any, int]] = deque()
+        self._sizes: dict[Any, int] = {}  # key -> what its large answer counts
+        self._large: deque[Any] = deque()  # keys of large answers, oldest first
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        self._release(key)
         super().__setitem__(key, value)
         size = len(getattr(value, "payload", b""))
         if size < LARGE_ANSWER:
             return
-        size += ANSWER_OVERHEAD
-        self._large.append((key, value, size))
-        self.held += size
-        while self.held > self.budget:
-            old_key, old_value, old_size = self._large.popleft()
-            self.held -= old_size
-            if self.get(old_key) is old_value:
-                del self[old_key]
+        self._sizes[key] = size + ANSWER_OVERHEAD
+        self.held += size + ANSWER_OVERHEAD
+        self._large.append(key)
+        while self.held > self.budget and self._large:
+            old = self._large.popleft()
+            if old in self._sizes:
+                del self[old]
+
+    def __delitem__(self, key: Any) -> None:
+        self._release(key)
+        super().__delitem__(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        """Forget a request (its window ended), and what its answer counted."""
+        self._release(key)
+        return super().pop(key, *default)
+
+    def _release(self, key: Any) -> None:
+        self.held -= self._sizes.pop(key, 0)
 
 
 class BoundedDeduplication:

@@ -52,7 +52,8 @@ def test_manifest_and_hacs() -> None:
     assert keys[:2] == ["domain", "name"] and keys[2:] == sorted(keys[2:])
     assert manifest["domain"] == "lwm2m" and manifest["config_flow"] is True
     assert manifest["iot_class"] == "local_push" and manifest["integration_type"] == "hub"
-    assert manifest["after_dependencies"] == ["mqtt"]
+    assert manifest["after_dependencies"] == ["frontend", "mqtt", "panel_custom"]  # the panel, the bridge
+    assert manifest["dependencies"] == ["file_upload", "http"]  # firmware images: uploads and HTTP pulls
     for key in ("version", "documentation", "issue_tracker", "codeowners", "requirements"):
         assert manifest[key], key
     # Pinned, except what Home Assistant core pins too (lxml for scrape: 5.3.0 in 2025.4,

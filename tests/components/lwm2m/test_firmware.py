@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from homeassistant import config_entries
 from homeassistant.components.update import ATTR_IN_PROGRESS, ATTR_INSTALLED_VERSION, ATTR_LATEST_VERSION
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.lwm2m.const import DOMAIN, SUBENTRY_FIRMWARE
@@ -264,6 +264,16 @@ async def test_the_service_takes_a_file_on_this_host(
         DOMAIN, "cancel_firmware", {"endpoint": "sim-1"}, blocking=True, return_response=True
     )
     assert cancelled == {"cancelled": False}
+
+
+async def test_firmware_services_are_for_administrators(
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SimClient, hass_read_only_user: Any
+) -> None:
+    context = Context(user_id=hass_read_only_user.id)
+    for service in ("update_firmware", "cancel_firmware"):
+        with pytest.raises(Unauthorized):
+            await hass.services.async_call(DOMAIN, service, {"endpoint": "sim-1"}, blocking=True, context=context)
+    assert sim.firmware is not None and sim.firmware.updates == 0
 
 
 async def test_http_pull_links(

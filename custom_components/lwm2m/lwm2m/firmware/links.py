@@ -1,13 +1,15 @@
 """Pull links to the server's own CoAP(S) port: coap://host:port/fw/<token>.
 
 The host is the server's address as the device reaches it: the address the server is bound
-to, or, bound to every address, the local address the system routes toward the device (a
-device across a NAT needs ServerConfig.download_host). Over coaps:// the link is for the
+to, or, bound to every address, the local address the system routes toward the device. A
+device on the internet is given no private address (it gets a push instead), unless
+ServerConfig.download_host names the server's public one. Over coaps:// the link is for the
 device's own identity (its DTLS session); a device that pulls only with plain CoAP gets coap://.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Callable
 from functools import partial
@@ -62,12 +64,22 @@ class CoapLinks:
             scheme, port, identity = "coap", plain, None
         else:
             return None
-        host = server.config.download_host or download_host(server.config.host, host_part(reg.address))
-        if host is None:
+        device = host_part(reg.address)
+        host = server.config.download_host or download_host(server.config.host, device)
+        if host is None or (not server.config.download_host and _unreachable(host, device)):
             return None
         offer = server.downloads.offer(image, identity=identity, on_progress=on_progress)
         literal = f"[{host}]" if ":" in host else host
         return f"{scheme}://{literal}:{port}/{offer.path}", partial(server.downloads.withdraw, offer)
+
+
+def _unreachable(host: str, device: str) -> bool:
+    """Whether a device on the internet would be told a private address (it could not reach it)."""
+    try:
+        ours, theirs = ipaddress.ip_address(host), ipaddress.ip_address(device.removeprefix("::ffff:"))
+    except ValueError:
+        return False
+    return theirs.is_global and not ours.is_global
 
 
 def download_host(bound: str, device: str) -> str | None:

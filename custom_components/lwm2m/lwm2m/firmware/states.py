@@ -39,6 +39,7 @@ STATE_NAMES = {
 }
 
 SUCCESS = 1
+DEFERRED = 11  # the device (its user) put the update off: it installs later
 # /5/0/5 Update Result: 0 is "nothing yet" (reset when a download starts), 1 success, the rest failures.
 RESULTS: dict[int, str] = {
     0: "initial value",

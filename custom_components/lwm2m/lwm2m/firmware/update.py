@@ -33,6 +33,7 @@ from ..values import Value
 from .image import FirmwareImage, ImageReader
 from .push import DEFAULT_BLOCK_SIZE, BlockWriter, push
 from .states import (
+    DEFERRED,
     DELIVERY,
     DEVICE_VERSION,
     INSTANCE,
@@ -150,9 +151,12 @@ class FirmwareUpdates:
         return self.jobs.get(endpoint)
 
     def cancel(self, endpoint: str) -> bool:
-        """Cancel the device's running update; return whether one ran."""
+        """Cancel the device's running update; return whether it was cancelled.
+
+        Not once Update was executed: the device is installing, and nothing stops that.
+        """
         job = self.jobs.get(endpoint)
-        if job is None or job.done:
+        if job is None or job.done or job.installing:
             return False
         job.cancel()
         return True
@@ -219,11 +223,16 @@ class FirmwareJob:
         self.values: dict[Path, Value] = {}
         self._changed = asyncio.Event()
         self._progress = _Progress()
-        self._executed = False
+        self._executed = False  # Execute Update was sent (answered or not)
+        self._execute_answered = False
+        self._resend = False  # Execute to send again (the device is still Downloaded, unanswered)
+        self._resends = 0
         self._fresh_result = False  # a result came after Execute Update
+        self._version_before: Value | None = None  # what the device ran before the update
         self._registered_again = False
         self._reread = False  # what the device says after it came back was read
         self._cancel_asked = False
+        self._delivered = False  # the download is over (progress no longer counts)
         self._closers: list[Callable[[], None]] = []
 
     # -- what the device says -----------------------------------------------------------
@@ -265,6 +274,11 @@ class FirmwareJob:
         """Return whether the update ended."""
         return self.info.final
 
+    @property
+    def installing(self) -> bool:
+        """Return whether Update was executed (the update can no longer be cancelled)."""
+        return self._executed and not self.done
+
     def cancel(self) -> None:
         """Stop the update; the device is told (an empty Package URI) unless the server stops."""
         self._cancel_asked = True
@@ -278,10 +292,9 @@ class FirmwareJob:
             self._emit(Step.CANCELLED, error="cancelled")
 
     async def wait(self) -> FirmwareInfo:
-        """Wait for the update to end; return its last step."""
-        if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self.task)
+        """Wait for the update to end; return its last step (a cancelled waiter leaves it running)."""
+        if self.task is not None and not self.task.done():
+            await asyncio.wait([self.task])
         return self.info
 
     def _emit(self, step: Step, *, percent: float | None = None, error: str = "") -> FirmwareInfo:
@@ -298,6 +311,8 @@ class FirmwareJob:
         return self.info
 
     def _on_sent(self, sent: int) -> None:
+        if self._delivered or self.info.final:
+            return  # a block served after the download ended (one in flight, a late HTTP chunk)
         progress = self._progress
         progress.sent = sent
         progress.at = asyncio.get_running_loop().time()
@@ -312,21 +327,21 @@ class FirmwareJob:
         self._emit(Step.STARTED)
         try:
             await self._prepare()
-            method = self._choose()
+            method, link = self._choose()
             self.method = method
-            self._on_sent(0)
             # what the device said before the download is stale: only its next word counts
             self.values.pop(STATE, None)
             self.values.pop(RESULT, None)
-            if method is Method.PUSH:
+            self._on_sent(0)
+            if link is None:
                 await self._push()
             else:
-                await self._pull()
+                await self._pull(link)
             await self._wait(self._downloaded, self.settings.download_stall, "to finish the download", stall=True)
+            self._delivered = True
             self._close()
             self._emit(Step.DOWNLOADED, percent=100.0)
-            await self._asleep_retry(lambda: self.device.execute(UPDATE))
-            self._executed = True
+            await self._execute()
             self._emit(Step.UPDATING, percent=100.0)
             await self._wait(self._updated, self.settings.update_timeout, "to report the update's outcome")
             return self._emit(Step.SUCCEEDED, percent=100.0)
@@ -367,6 +382,8 @@ class FirmwareJob:
         raise AssertionError("unreachable")
 
     async def _read_status(self) -> None:
+        with contextlib.suppress(OperationError):
+            self.seen((await self._asleep_retry(lambda: self.device.read(DEVICE_VERSION))).values)
         try:
             self.seen((await self._asleep_retry(lambda: self.device.read(INSTANCE))).values)
         except OperationError as err:
@@ -376,8 +393,19 @@ class FirmwareJob:
                 with contextlib.suppress(OperationError):
                     self.seen((await self.device.read(path)).values)
 
+    async def _execute(self) -> None:
+        """Execute Update. Unanswered, it may still have started: its outcome (or a read) tells."""
+        self._executed = True
+        try:
+            await self.device.execute(UPDATE)
+        except (DeviceTimeout, NotRegistered):
+            _LOGGER.debug("%s did not answer Execute Update; waiting for the outcome", self.endpoint)
+        else:
+            self._execute_answered = True
+
     async def _prepare(self) -> None:
         await self._read_status()
+        self._version_before = self.values.get(DEVICE_VERSION)
         if self.state not in (None, State.IDLE):
             # left over from an update that never ended: an empty Package URI resets it
             await self._reset()
@@ -395,28 +423,46 @@ class FirmwareJob:
         found = {v for p, v in self.values.items() if p.startswith(PROTOCOLS) and isinstance(v, int)}
         return frozenset(found) if found else frozenset({PullProtocol.COAP, PullProtocol.COAPS})
 
-    def _choose(self) -> Method:
+    def _choose(self) -> tuple[Method, str | None]:
+        """Pick push or pull; for a pull, make its link (no link reaching the device: push, if it may)."""
         delivery = self.values.get(DELIVERY)
         can_push = hasattr(self.device, "write_block") and delivery in (None, Delivery.PUSH, Delivery.BOTH)
-        protocols = self._device_protocols()
-        can_pull = delivery in (None, Delivery.PULL, Delivery.BOTH) and any(
-            links.protocols & protocols for links in self._updates.links
-        )
+        may_pull = delivery in (None, Delivery.PULL, Delivery.BOTH)
         if self.method is Method.PUSH and not can_push:
             why = "its delivery method is pull only" if delivery == Delivery.PULL else "this source cannot push"
             raise FirmwareError(f"{self.endpoint} does not take a pushed image ({why})", "unsupported")
-        if self.method is Method.PULL and not can_pull:
-            why = "its delivery method is push only" if delivery == Delivery.PUSH else "no protocol it pulls with"
-            raise FirmwareError(f"{self.endpoint} cannot pull the image ({why})", "unsupported")
-        if self.method is not Method.AUTO:
-            return self.method
-        if can_pull and delivery in (Delivery.PULL, Delivery.BOTH):
-            return Method.PULL  # the device paces its own download
+        if self.method is Method.PULL and not may_pull:
+            raise FirmwareError(
+                f"{self.endpoint} cannot pull the image (its delivery method is push only)", "unsupported"
+            )
+        wants_pull = self.method is Method.PULL or (
+            self.method is Method.AUTO and may_pull and (delivery in (Delivery.PULL, Delivery.BOTH) or not can_push)
+        )
+        if wants_pull:
+            link = self._link()
+            if link is not None:
+                return Method.PULL, link  # the device paces its own download
+            if self.method is Method.PULL or not can_push:
+                raise FirmwareError(
+                    f"no download link reaches {self.endpoint} (it pulls with none we serve)", "unsupported"
+                )
         if can_push:
-            return Method.PUSH
-        if can_pull:
-            return Method.PULL
+            return Method.PUSH, None
         raise FirmwareError(f"{self.endpoint} can neither take a pushed image nor pull one from here", "unsupported")
+
+    def _link(self) -> str | None:
+        """Make a link the device can pull the image from (its offer ends with the download)."""
+        reg = self.device.registration
+        protocols = self._device_protocols()
+        for links in self._updates.links:
+            if not links.protocols & protocols:
+                continue
+            made = links.link(reg, self.image, protocols, self._on_sent)
+            if made is not None:
+                uri, close = made
+                self._closers.append(close)
+                return uri
+        return None
 
     async def _push(self) -> None:
         reader = ImageReader(self.image)
@@ -424,17 +470,7 @@ class FirmwareJob:
         writer = _Writer(self.device, self._asleep_retry)  # type: ignore[arg-type]  # _choose checked write_block
         await push(writer, PACKAGE, reader, block_size=self.settings.block_size, progress=self._on_sent)
 
-    async def _pull(self) -> None:
-        reg = self.device.registration
-        protocols = self._device_protocols()
-        for links in self._updates.links:
-            made = links.link(reg, self.image, protocols, self._on_sent)
-            if made is not None:
-                break
-        else:
-            raise FirmwareError(f"no download link reaches {self.endpoint}", "unsupported")
-        uri, close = made
-        self._closers.append(close)
+    async def _pull(self, uri: str) -> None:
         self._progress.at = asyncio.get_running_loop().time()
         await self._asleep_retry(lambda: self.device.write(PACKAGE_URI, uri))
 
@@ -449,20 +485,36 @@ class FirmwareJob:
         return False
 
     def _updated(self) -> bool:
-        result = self.result
-        if self._fresh_result and result == SUCCESS:
+        """Whether the device runs the new firmware; FirmwareError when it reports a failure."""
+        result, state = self.result, self.state
+        settled = state != State.UPDATING  # (a result read while it still installs is an old one)
+        if self._fresh_result and settled and result == SUCCESS:
             return True
-        if self._fresh_result and result not in (None, 0, SUCCESS):
+        if self._fresh_result and settled and result not in (None, 0, SUCCESS, DEFERRED):
             raise FirmwareError(f"{self.endpoint} did not update: {result_text(result)}", result_key(result), result)
         if self._registered_again and self._reread:
-            installed = self.values.get(PKG_VERSION) or self.values.get(DEVICE_VERSION)
-            if self.version is not None and installed == self.version:
-                return True
+            running = self.values.get(DEVICE_VERSION) or self.values.get(PKG_VERSION)
+            if self.version is not None:
+                if running == self.version:
+                    return True
+            elif running is not None and running != self._version_before:
+                return True  # no version was named: another one than before will do
+            elif result in (None, 0):
+                self._registered_again = self._reread = False  # no word yet: wait for its result
+                return False
             raise FirmwareError(
-                f"{self.endpoint} restarted without reporting the update's success (it runs {installed!r})",
+                f"{self.endpoint} restarted without reporting the update's success (it runs {running!r})",
                 "not_installed",
                 result,
             )
+        if (
+            not self._execute_answered
+            and self._fresh_result
+            and state == State.DOWNLOADED
+            and result in (None, 0)
+            and self._resends < MAX_SLEEPS
+        ):
+            self._resend = True  # Execute never reached it (it slept): send it again
         return False
 
     async def _wait(self, done: Callable[[], bool], limit: float, what: str, *, stall: bool = False) -> None:
@@ -480,6 +532,10 @@ class FirmwareJob:
             self._changed.clear()
             if self._registered_again and not self._reread:
                 await self._reread_after_restart()
+                continue
+            if self._resend:
+                self._resend, self._resends = False, self._resends + 1
+                await self._execute()
                 continue
             try:
                 async with asyncio.timeout(min(delay, self.settings.poll_interval, remaining)):
@@ -501,6 +557,7 @@ class FirmwareJob:
                 values = (await self.device.read(path)).values
             except OperationError as err:
                 if isinstance(err, NotRegistered):
+                    self._registered_again = False  # gone again (another restart): wait for its Register
                     return
                 continue
             self.values.update({p: v for p, v in values.items() if p.ids[:2] == (5, 0) or p == DEVICE_VERSION})
