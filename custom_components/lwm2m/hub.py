@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final, Literal, overload
+from urllib.parse import quote
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -60,6 +61,7 @@ from .lwm2m.retries import retry_settings
 from .lwm2m.values import Value
 from .mapping import Match, Tables
 from .message_log import MessageLog
+from .panel import URL_PATH as PANEL_PATH
 
 _LOGGER = logging.getLogger(__name__)
 STORM = 50  # endpoints set up in one go that count as a registration storm
@@ -137,7 +139,7 @@ class LwM2MHub:
         self.settings = (dict(entry.data), dict(entry.options))
         self.bootstrap = BootstrapHolder()
         self.firmware = FirmwareHolder(hass, entry, source)
-        self.log = MessageLog(source.events)  # the device browser's message log
+        self.log = MessageLog()  # the device browser's message log (following the source from load())
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         # Entities disabled by default (diagnostics), created once no device is being set up:
@@ -183,6 +185,7 @@ class LwM2MHub:
             saved_paths = observations.get(reg.endpoint) if isinstance(observations, dict) else None
             self._observed_before[reg.endpoint] = _paths(saved_paths)
         self._unsubscribe = self.source.events.subscribe(self._on_event)
+        self.log.follow(self.source.events)
 
     async def async_start(self) -> None:
         """Start the source; devices known from the last run get their entities at once."""
@@ -304,6 +307,8 @@ class LwM2MHub:
                 self._set_available(endpoint, True)
             case EventType.RESPONSE if event.response is not None and event.response.operation in _OBSERVATION_CHANGES:
                 self._save()
+            case EventType.RESPONSE if event.code == "2.02" and event.path is not None:
+                self._forget_values(endpoint, event.path)  # a deleted instance's values are gone
         if kind is not EventType.RESPONSE and (kind is not EventType.NOTIFICATION or self.notification_events):
             self._fire(event)
         self._dispatch(endpoint, Topic.MESSAGE, event)
@@ -562,6 +567,8 @@ class LwM2MHub:
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, reg.endpoint)},
             name=reg.endpoint,
+            # "Browse LwM2M objects": the device browser (panel.py) at this device
+            configuration_url=f"homeassistant://{PANEL_PATH}/device/{quote(reg.endpoint, safe='')}",
             **kwargs,
         )
         self._device_ids[reg.endpoint] = device.id
@@ -797,6 +804,12 @@ class LwM2MHub:
         except LwM2MError as err:
             raise translate_error(err, endpoint, path=path) from err
         await async_run(endpoint, device.execute(path, arguments), ACTION_TIMEOUT, path=path)
+
+    def _forget_values(self, endpoint: str, below: Path) -> None:
+        """Drop the values held under a path (entities showing them keep their last state)."""
+        for (name, key), slot in self._store.items():
+            if name == endpoint and isinstance(key, Path) and key.startswith(below):
+                slot.value = _MISSING
 
     @callback
     def forget_device(self, endpoint: str) -> None:

@@ -21,6 +21,9 @@ VALUE_CHARS = 200  # characters of a value shown in the log
 MAX_DEVICES = 10_000  # devices with a log (the oldest device's log goes past it)
 
 
+_NOT_A_DEVICE = frozenset({EventType.REFUSED, EventType.BOOTSTRAPPED, EventType.BOOTSTRAP_FAILED})
+
+
 def log_entry(event: Event, at: float | None = None) -> dict[str, Any]:
     """Return what the log shows of one event."""
     entry: dict[str, Any] = {"at": time.time() if at is None else at, "kind": event.type.value}
@@ -52,26 +55,35 @@ def _shown(value: Any) -> Any:
 
 
 class MessageLog:
-    """The last LOG_SIZE events of every device of one source."""
+    """The last LOG_SIZE events of every device of one source.
 
-    def __init__(self, events: EventBus) -> None:
-        """Follow events."""
-        self._logs: dict[str, deque[dict[str, Any]]] = {}
-        self._stop: Callable[[], None] | None = events.subscribe(self._on_event)
+    It keeps the events themselves with their time (an append per event: notifications pass
+    here at thousands a second) and turns them into entries only when the browser asks.
+    """
+
+    def __init__(self) -> None:
+        """Start empty; follow() starts taking events."""
+        self._logs: dict[str, deque[tuple[Event, float]]] = {}
+        self._stop: Callable[[], None] | None = None
+
+    def follow(self, events: EventBus) -> None:
+        """Take every event of events (after the listeners before it: the hub's states come first)."""
+        self.close()
+        self._stop = events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        if event.type in (EventType.REFUSED, EventType.BOOTSTRAPPED, EventType.BOOTSTRAP_FAILED):
-            return  # not of a registered device
+        if event.type in _NOT_A_DEVICE:
+            return
         log = self._logs.get(event.endpoint)
         if log is None:
             if len(self._logs) >= MAX_DEVICES:
                 del self._logs[next(iter(self._logs))]
             log = self._logs[event.endpoint] = deque(maxlen=LOG_SIZE)
-        log.append(log_entry(event))
+        log.append((event, time.time()))
 
     def entries(self, endpoint: str) -> list[dict[str, Any]]:
         """Return the device's log, oldest first."""
-        return list(self._logs.get(endpoint, ()))
+        return [log_entry(event, at) for event, at in self._logs.get(endpoint, ())]
 
     def close(self) -> None:
         """Stop following the events."""

@@ -173,9 +173,9 @@ const STYLE = `
   }
   :host([dark]) { color-scheme: dark; }
   * { box-sizing: border-box; }
-  .app { display: flex; flex-direction: column; height: 100%; }
+  .app { display: flex; flex-direction: column; min-height: 100%; }
   .toolbar {
-    display: flex; align-items: center; gap: 4px; flex: none;
+    display: flex; align-items: center; gap: 4px; flex: none; position: sticky; top: 0; z-index: 3;
     height: var(--header-height, 56px); padding: 0 12px 0 4px;
     background: var(--app-header-background-color, var(--primary-color));
     color: var(--app-header-text-color, var(--text-primary-color, #fff));
@@ -186,7 +186,7 @@ const STYLE = `
   .menu-fallback { display: none; color: inherit; border: none; background: none; font-size: 22px; width: 48px;
     height: 48px; border-radius: 50%; padding: 0; }
   :host([narrow]) .menu-fallback.shown { display: inline-block; }
-  .content { flex: 1; overflow: auto; }
+  .content { flex: 1; }
   .page { padding: 16px; max-width: 1800px; margin: 0 auto; container-type: inline-size; container-name: page; }
   :host([narrow]) .page { padding: 8px; }
   .card {
@@ -203,7 +203,7 @@ const STYLE = `
   .mono, code { font-family: var(--ha-font-family-code, "Roboto Mono", ui-monospace, monospace); font-size: 12.5px; }
   .grow { flex: 1; }
   button {
-    font: inherit; font-size: 13px; line-height: 1.2; cursor: pointer; min-height: 28px; padding: 3px 9px;
+    font: inherit; font-size: 12.5px; line-height: 1.2; cursor: pointer; min-height: 26px; padding: 2px 8px;
     border-radius: 6px; border: 1px solid var(--divider-color); background: transparent;
     color: var(--primary-color); white-space: nowrap;
   }
@@ -270,8 +270,9 @@ const STYLE = `
   .cols { display: grid; grid-template-columns: minmax(0, 1fr); gap: 12px; align-items: start; }
   @container page (min-width: 1350px) {
     .cols { grid-template-columns: minmax(0, 1fr) 400px; }
-    .log { position: sticky; top: 0; max-height: calc(100vh - 96px); display: flex; flex-direction: column; }
-    .log ol { overflow: auto; }
+    .log { position: sticky; top: calc(var(--header-height, 56px) + 12px);
+      max-height: calc(100vh - var(--header-height, 56px) - 24px); display: flex; flex-direction: column; }
+    .cols .log ol { overflow: auto; max-height: none; }
   }
   details.object { margin-bottom: 10px; overflow: hidden; }
   details.object > summary {
@@ -291,7 +292,7 @@ const STYLE = `
   .node .slot:empty, .res .slot:empty { display: none; }
   .res {
     display: grid; gap: 4px 12px; padding: 7px 16px; border-top: 1px solid var(--divider-color);
-    grid-template-columns: 3em minmax(10em, 1.1fr) minmax(9em, 1fr) minmax(16em, 1.6fr);
+    grid-template-columns: 3em minmax(9em, 1fr) minmax(8em, 1fr) 404px; /* the same in every row */
     align-items: start;
   }
   .res .slot { grid-column: 1 / -1; }
@@ -306,6 +307,7 @@ const STYLE = `
   .val ul { margin: 0; padding: 0; list-style: none; }
   .at { font-size: 12px; color: var(--secondary-text-color); display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
   .acts { display: flex; flex-direction: column; gap: 4px; min-width: 0; }
+  .acts .ctl { justify-content: flex-end; }
   .btns, .ctl { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; }
   .ctl input:not([type="checkbox"]), .ctl select { flex: 1 1 8em; width: 8em; }
   .ctl label.check { display: inline-flex; align-items: center; gap: 6px; min-height: 28px; padding-inline-end: 6px; }
@@ -313,6 +315,7 @@ const STYLE = `
   @container page (max-width: 820px) {
     .res { grid-template-columns: 2.5em minmax(0, 1fr); }
     .res .vcell, .res .acts { grid-column: 2; }
+    .acts .ctl { justify-content: flex-start; }
   }
   .result { font-size: 12.5px; padding: 6px 10px; border-radius: 6px; margin-top: 2px;
     background: color-mix(in srgb, var(--primary-text-color) 5%, transparent);
@@ -378,6 +381,7 @@ class LwM2MPanel extends HTMLElement {
     this._forms = new Set(); // "<path>|attributes", "<path>|create": open inline forms
     this._form = new Map(); // data-key -> what the user typed (kept across renders)
     this._openObjects = new Map(); // object id -> expanded
+    this._hidden = new Set(); // instances deleted here (the server still holds their last values)
     this._unsub = null;
     this._logError = null;
     this._refetch = null;
@@ -530,7 +534,7 @@ class LwM2MPanel extends HTMLElement {
     return this._hass.callWS(msg);
   }
 
-  /** Replace the page, keeping what was typed, the focus and the scroll position. */
+  /** Replace the page, keeping what was typed and the focus (the page scrolls in Home Assistant's view). */
   _renderPage(html) {
     const root = this.shadowRoot;
     const active = root.activeElement;
@@ -543,7 +547,6 @@ class LwM2MPanel extends HTMLElement {
         selection = null;
       }
     }
-    const top = this._content.scrollTop;
     this._content.innerHTML = html;
     this._restoreInputs(this._content);
     if (key) {
@@ -559,7 +562,6 @@ class LwM2MPanel extends HTMLElement {
         }
       }
     }
-    this._content.scrollTop = top;
   }
 
   _restoreInputs(scope) {
@@ -665,7 +667,7 @@ class LwM2MPanel extends HTMLElement {
           <td>${esc(d.firmware ?? "—")}</td>
         </tr>`;
     });
-    card.innerHTML = `${error}
+    const html = `${error}
       <div class="table-wrap"><table>
         <thead><tr>
           <th>Name</th><th>Endpoint</th><th>State</th><th>Transport</th><th>LwM2M</th><th>Binding</th>
@@ -674,6 +676,32 @@ class LwM2MPanel extends HTMLElement {
         </tr></thead>
         <tbody>${rows.join("")}</tbody>
       </table></div>`;
+    this._patch(card, html);
+  }
+
+  /**
+   * Put html in card, changing only the cells that differ when the same rows are shown: a
+   * row replaced under the pointer between mouse down and up would lose the click.
+   */
+  _patch(card, html) {
+    const fresh = document.createElement("template");
+    fresh.innerHTML = html;
+    const oldBody = card.querySelector("tbody");
+    const newBody = fresh.content.querySelector("tbody");
+    const keys = (body) => Array.from(body ? body.rows : [], (r) => r.dataset.endpoint).join("\n");
+    const oldError = card.querySelector(".error-card");
+    const newError = fresh.content.querySelector(".error-card");
+    if (!oldBody || !newBody || keys(oldBody) !== keys(newBody) || Boolean(oldError) !== Boolean(newError)) {
+      card.replaceChildren(fresh.content);
+      return;
+    }
+    if (oldError && newError && oldError.outerHTML !== newError.outerHTML) oldError.replaceWith(newError);
+    Array.from(newBody.rows).forEach((row, i) => {
+      const old = oldBody.rows[i];
+      Array.from(row.cells).forEach((cell, j) => {
+        if (old.cells[j] && old.cells[j].outerHTML !== cell.outerHTML) old.cells[j].replaceWith(cell.cloneNode(true));
+      });
+    });
   }
 
   // -- a device ---------------------------------------------------------------------------------
@@ -691,6 +719,7 @@ class LwM2MPanel extends HTMLElement {
     this._forms = new Set();
     this._form = new Map();
     this._openObjects = new Map();
+    this._hidden = new Set();
     this._logError = null;
     this._renderDevice();
     this._loadTree();
@@ -731,6 +760,9 @@ class LwM2MPanel extends HTMLElement {
 
   /** Take a tree the server sent: in place when only values and facts changed, else render anew. */
   _applyTree(result) {
+    if (this._hidden.size) {
+      for (const obj of result.objects || []) obj.instances = obj.instances.filter((i) => !this._hidden.has(i.path));
+    }
     const signature = this._structure(result.objects || []);
     if (this._tree && signature === this._signature) {
       this._tree.device = result.device;
@@ -829,9 +861,6 @@ class LwM2MPanel extends HTMLElement {
     const fact = (k, v, title = "") =>
       `<div class="fact"><div class="k">${esc(k)}</div><div class="v" ${title ? `title="${esc(title)}"` : ""}>${esc(v)}</div></div>`;
     const list = [fact("Endpoint", d.endpoint)];
-    if (d.manufacturer) list.push(fact("Manufacturer", d.manufacturer));
-    if (d.model) list.push(fact("Model", d.model));
-    if (d.firmware) list.push(fact("Firmware", d.firmware));
     if (d.transport !== undefined) {
       list.push(
         fact("Transport", transportText(d)),
@@ -1014,9 +1043,12 @@ class LwM2MPanel extends HTMLElement {
     const row = this._row(path);
     if (!res || !row) return;
     const cell = row.querySelector(".vcell");
-    const before = cell.innerHTML;
-    cell.innerHTML = this._valueHtml(res);
-    if (flash && before !== cell.innerHTML) {
+    const html = this._valueHtml(res);
+    if (cell.dataset.html === html) return; // unchanged: leave the cell (and a selection in it) alone
+    cell.dataset.html = html;
+    const before = cell.textContent;
+    cell.innerHTML = html;
+    if (flash && before !== cell.textContent) {
       const val = cell.querySelector(".val");
       if (val) val.classList.add("flash");
     }
@@ -1024,7 +1056,8 @@ class LwM2MPanel extends HTMLElement {
 
   _renderObserved(path) {
     const slot = this.shadowRoot.querySelector(`[data-obs="${CSS.escape(path)}"]`);
-    if (slot) slot.innerHTML = this._observedHtml(this._nodes.get(path));
+    const html = this._observedHtml(this._nodes.get(path));
+    if (slot && slot.innerHTML !== html) slot.innerHTML = html;
   }
 
   _row(path) {
@@ -1197,12 +1230,13 @@ class LwM2MPanel extends HTMLElement {
       case "unsigned integer": {
         const number = Number(text);
         if (!Number.isInteger(number)) return fail("Enter a whole number.");
-        return number;
+        if (type === "unsigned integer" && number < 0) return fail("Enter a number of 0 or more.");
+        return this._inRange(res, number, fail);
       }
       case "float": {
         const number = Number(text);
         if (!Number.isFinite(number)) return fail("Enter a number.");
-        return number;
+        return this._inRange(res, number, fail);
       }
       case "time": {
         const ms = new Date(text).getTime();
@@ -1228,6 +1262,12 @@ class LwM2MPanel extends HTMLElement {
       default:
         return String(raw);
     }
+  }
+
+  _inRange(res, number, fail) {
+    if (res.min !== null && res.min !== undefined && number < res.min) return fail(`${number} is below the minimum, ${res.min}.`);
+    if (res.max !== null && res.max !== undefined && number > res.max) return fail(`${number} is above the maximum, ${res.max}.`);
+    return number;
   }
 
   _localError(path, op, message) {
@@ -1278,9 +1318,20 @@ class LwM2MPanel extends HTMLElement {
       this._form.delete(`${path}|create:id`);
       this._form.delete(`${path}|create:values`);
       this._renderForms(path);
-      this._loadTree();
+      // the server learns of the new instance from its values: read them, then show it
+      const location = result.location || (extra.instance_id !== undefined ? `${path}/${extra.instance_id}` : null);
+      if (location) {
+        this._hidden.delete(location);
+        const token = this._token;
+        this._ws({ type: "lwm2m/operation", endpoint: this._endpoint, operation: "read", path: location })
+          .catch(() => null)
+          .then(() => token === this._token && this._loadTree());
+      } else {
+        this._loadTree();
+      }
     }
     if (op === "delete") {
+      if (depthOf(path) === 2) this._hidden.add(path);
       const objectPath = parentPath(path, 1);
       this._results.set(objectPath, { ...result, op, deleted: path });
       this._loadTree();
@@ -1559,6 +1610,7 @@ class LwM2MPanel extends HTMLElement {
   _onInput(ev) {
     const el = ev.target;
     if (el.dataset && el.dataset.role === "search") {
+      if (el.value === this._search) return; // a change event on leaving the box: nothing new
       this._search = el.value;
       this._renderList();
       return;

@@ -41,6 +41,8 @@ async def test_the_device_list(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert item["lwm2m_version"] == "1.1" and item["lifetime"] == 60 and item["binding"] == "U"
     assert item["manufacturer"] == "Simulated Devices Inc." and item["firmware"] == "1.2.3"
     assert item["messages_out"] > 0 and item["messages_in"] > 0 and item["last_seen"] > 0
+    # the device page links to the device in the browser
+    assert get_device(hass, "sim-1").configuration_url == "homeassistant://lwm2m/device/sim-1"
 
 
 async def test_the_tree_names_and_types_from_the_model(
@@ -116,8 +118,13 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert cancelled["ok"]
     created = await op(operation="create", path="/3303", values={"5700": 18.5}, instance_id=1)
     assert created["code"] == "2.01" and created["location"] == "/3303/1"
+    tree = (await ask(ws, type="lwm2m/device/tree", endpoint="sim-1"))["result"]["objects"]
+    assert [i["path"] for o in tree if o["id"] == 3303 for i in o["instances"]] == ["/3303/0"]
+    assert (await op(operation="read", path="/3303/1"))["values"] == {"/3303/1/5700": 18.5}
     deleted = await op(operation="delete", path="/3303/1")
     assert deleted["code"] == "2.02" and P("/3303/1") in sim.deleted
+    tree = (await ask(ws, type="lwm2m/device/tree", endpoint="sim-1"))["result"]["objects"]
+    assert [i["path"] for o in tree if o["id"] == 3303 for i in o["instances"]] == ["/3303/0"]  # gone again
     refused = await op(operation="read", path="/3/0/99")
     assert not refused["ok"] and refused["code"] == "4.04" and refused["meaning"] == "not found"
     assert "4.04" in refused["error"]

@@ -44,6 +44,11 @@ def _trees() -> dict[str, ast.Module]:
     return {path.name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for path in HA_LAYER}
 
 
+# Home Assistant's own refusals of a user (the firmware services are for administrators): they
+# take no translation key, and the frontend words them itself.
+AUTH_ERRORS = frozenset({"Unauthorized", "UnknownUser"})
+
+
 def _exception_classes(trees: dict[str, ast.Module]) -> set[str]:
     """Home Assistant's exception classes the HA layer imports, and its own subclasses of them."""
     names = {
@@ -52,7 +57,7 @@ def _exception_classes(trees: dict[str, ast.Module]) -> set[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and node.module == "homeassistant.exceptions"
         for alias in node.names
-    }
+    } - AUTH_ERRORS
     classes = [node for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
     grew = True
     while grew:

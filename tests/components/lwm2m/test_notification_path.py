@@ -85,6 +85,7 @@ async def test_a_notification_reaches_its_state_through_three_functions(
         "lwm2m.events.Event.to_json",
         "lwm2m.events.Event.registration",
         "lwm2m.values.to_json_value",
+        "message_log.MessageLog._on_event",  # the device browser's log: one append
     }
 
 
