@@ -14,18 +14,16 @@ import os
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncGenerator
 from pathlib import Path as FsPath
 from typing import Any
 
 import pytest
-import pytest_socket
 
 from custom_components.lwm2m.lwm2m.dtls.contexts import ClientContext
 from custom_components.lwm2m.lwm2m.path import Path
 from tests.core.external import LIVE_HOME_ASSISTANT, Needs, importable
 from tests.live.broker import free_udp_port
-from tests.live.hass import ROOT, HassProcess, prepare
+from tests.live.hass import ROOT, HassProcess
 from tests.sim import SimClient
 from tests.sim.firmware import write_image
 
@@ -63,8 +61,8 @@ def _post(url: str, data: dict[str, Any], token: str | None = None, form: bool =
         return json.loads(response.read() or b"{}")
 
 
-def onboard(base: str) -> None:
-    """The onboarding a new user does first (owner account, location, analytics), over its API."""
+def onboard(base: str) -> str:
+    """The onboarding a new user does first (owner account, location, analytics), over its API; its token."""
     client_id = base + "/"
     code = _post(
         base + "/api/onboarding/users",
@@ -76,20 +74,7 @@ def onboard(base: str) -> None:
     _post(base + "/api/onboarding/core_config", {}, token)
     _post(base + "/api/onboarding/analytics", {}, token)
     _post(base + "/api/onboarding/integration", {"client_id": client_id, "redirect_uri": client_id}, token)
-
-
-@pytest.fixture
-def network(socket_enabled: None) -> None:
-    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", "::ffff:127.0.0.1"], allow_unix_socket=True)
-
-
-@pytest.fixture
-async def home_assistant(tmp_path: FsPath, network: None) -> AsyncGenerator[HassProcess]:
-    process = HassProcess(tmp_path / "config")
-    prepare(process.folder, port=process.port, name="Browser test")
-    await process.start()
-    yield process
-    await process.stop()
+    return str(token)
 
 
 def _shots(tmp_path: FsPath) -> FsPath:

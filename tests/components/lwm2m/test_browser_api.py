@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path as FsPath
 from typing import Any
 
 import pytest
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lwm2m.const import CONF_PORT, CONF_XML_DIR
 from custom_components.lwm2m.lwm2m.path import Path
 from tests.sim import SimClient
 from tests.sim.client import DEFAULT_VALUES
 
-from .conftest import wait_for
+from .conftest import server_entry, wait_for
 from .test_devices import get_device
+from .test_object_files import REGISTRY
 
 P = Path.parse
 
@@ -168,3 +171,30 @@ async def test_administrators_only(
         {"type": "lwm2m/device/log", "endpoint": "sim-1"},
     ):
         assert (await _error(ws, **msg))["code"] == "unauthorized"
+
+
+async def test_an_object_file_names_an_unknown_object_after_a_reload(
+    hass: HomeAssistant, udp: None, tmp_path: FsPath, hass_ws_client: Any
+) -> None:
+    async with server_entry(hass, **{CONF_XML_DIR: str(tmp_path)}) as entry:
+        client = SimClient("sim-x", entry.data[CONF_PORT], values={**DEFAULT_VALUES, P("/40000/0/1"): 7})
+        await client.start()
+        try:
+            await wait_for(hass, lambda: not entry.runtime_data._setups and entry.runtime_data.registration("sim-x"))
+            ws = await hass_ws_client(hass)
+
+            async def unknown() -> dict[str, Any]:
+                objects = (await ask(ws, type="lwm2m/device/tree", endpoint="sim-x"))["result"]["objects"]
+                return next(o for o in objects if o["id"] == 40000)
+
+            assert (await unknown())["name"] is None  # shown by number
+            xml = (REGISTRY / "3303.xml").read_text().replace("<ObjectID>3303</ObjectID>", "<ObjectID>40000</ObjectID>")
+            (tmp_path / "40000.xml").write_text(xml.replace("<Name>Temperature</Name>", "<Name>Boiler</Name>", 1))
+            assert await hass.config_entries.async_reload(entry.entry_id)
+            await hass.async_block_till_done()
+            await client.update()
+            await wait_for(hass, lambda: entry.runtime_data.registration("sim-x") is not None)
+            named = await unknown()
+            assert named["name"] == "Boiler" and named["known"]
+        finally:
+            await client.stop()
