@@ -1,14 +1,16 @@
 """The device browser's WebSocket API (administrators only).
 
-lwm2m/devices           every device of every loaded entry, with its state and counters
-lwm2m/device/tree       a device's objects, instances and resources: named and typed from
-the object model, with the last value and when it came
-lwm2m/operation         Read, Discover, Write, Execute, Observe, Cancel-Observe,
-Write-Attributes, Create, Delete on a device: the same core operations
-the services use; the device's answer (or refusal) with its CoAP code,
-its meaning and how long it took
-lwm2m/subscribe         the device's message log, then each new entry (values, answers,
-notifications, registrations) as it happens
+- lwm2m/devices: every device of every loaded entry, with its state and counters.
+- lwm2m/device/tree: a device's objects, instances and resources, named and typed from the
+  object model, with the last value and when it came.
+- lwm2m/operation: Read, Discover, Write (a resource, or an instance: replace or partial
+  update), Execute, Observe, Cancel-Observe, Write-Attributes, Create, Delete, Read- and
+  Write-Composite on a device, in a content format of the user's choice or the device's
+  best; the same core operations the services use. The result is the device's answer (or
+  refusal) with its CoAP code, its meaning and how long it took.
+- lwm2m/subscribe: the device's message log, then each new entry (values, answers,
+  notifications, registrations) as it happens; lwm2m/device/log: the log alone (a client
+  whose subscribe drops the result asks for it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN, Topic
 from .lwm2m.api import ATTRIBUTES, DeviceOperations, Response, meaning
+from .lwm2m.codecs import ContentFormat
 from .lwm2m.errors import LwM2MError, OperationError
 from .lwm2m.events import Event
 from .lwm2m.model import ObjectModel
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 
 OPERATIONS = (
     "read",
+    "read_composite",
+    "write_composite",
     "discover",
     "write",
     "execute",
@@ -50,6 +55,16 @@ OPERATIONS = (
     "delete",
 )
 TIMEOUT = 30.0  # seconds an operation may take by default (a sleeping device answers when it wakes)
+# The content formats a user may ask for (Leshan's format choice); none: the richest the device takes.
+FORMATS = (
+    ContentFormat.TEXT,
+    ContentFormat.OPAQUE,
+    ContentFormat.TLV,
+    ContentFormat.SENML_JSON,
+    ContentFormat.SENML_CBOR,
+    ContentFormat.LWM2M_JSON,
+    ContentFormat.LWM2M_CBOR,
+)
 
 
 def _schema(fields: dict[Any, Any]) -> dict[Any, Any]:
@@ -219,7 +234,9 @@ _NUMBER = vol.Any(None, vol.Coerce(float))
             vol.Required("type"): "lwm2m/operation",
             vol.Required("endpoint"): str,
             vol.Required("operation"): vol.In(OPERATIONS),
-            vol.Required("path"): str,
+            vol.Optional("path", default=""): str,
+            vol.Optional("paths"): [str],  # read_composite
+            vol.Optional("content_format"): vol.Any(None, vol.In(FORMATS)),
             vol.Optional("value"): object,
             vol.Optional("replace", default=True): bool,
             vol.Optional("arguments"): vol.Any(None, str),
@@ -239,7 +256,7 @@ async def ws_operation(hass: HomeAssistant, connection: ActiveConnection, msg: d
         connection.send_error(msg["id"], "not_found", f"{endpoint} is not registered")
         return
     try:
-        path = Path.parse(msg["path"])
+        path = Path.parse(msg["path"] or "/")
         device = hub.source.endpoint(endpoint)
         operation = _operation(device, msg, path)
     except LwM2MError as err:
@@ -265,35 +282,49 @@ async def ws_operation(hass: HomeAssistant, connection: ActiveConnection, msg: d
 def _operation(device: DeviceOperations, msg: dict[str, Any], path: Path) -> Callable[[], Awaitable[Response]]:
     """Check the message's arguments for its operation; the operation, ready to run."""
     timeout = msg["timeout"]
+    fmt: int | None = msg.get("content_format")
     match msg["operation"]:
         case "read":
-            return lambda: device.read(path, timeout=timeout)
+            return lambda: device.read(path, content_format=fmt, timeout=timeout)
+        case "read_composite":
+            paths: list[Path | str] = [Path.parse(p) for p in msg.get("paths") or ()]
+            if not paths:
+                raise LwM2MError("read_composite needs paths")
+            return lambda: device.read_composite(paths, content_format=fmt, timeout=timeout)
+        case "write_composite":
+            values = msg.get("values") or {}
+            if not values:
+                raise LwM2MError("write_composite needs values: {path: value}")
+            checked: dict[Path | str, object] = {Path.parse(str(p)): v for p, v in values.items()}
+            return lambda: device.write_composite(checked, content_format=fmt, timeout=timeout)
         case "discover":
             return lambda: device.discover(path, timeout=timeout)
         case "write":
             if "value" not in msg:
                 raise LwM2MError("write needs a value")
             node = device.node_for(path, msg["value"])
-            return lambda: device.write(path, node, replace=msg["replace"], timeout=timeout)
+            return lambda: device.write(path, node, replace=msg["replace"], content_format=fmt, timeout=timeout)
         case "execute":
             return lambda: device.execute(path, msg.get("arguments") or None, timeout=timeout)
         case "observe":
-            return lambda: device.observe(path, timeout=timeout)
+            return lambda: device.observe(path, content_format=fmt, timeout=timeout)
         case "cancel_observe":
             return lambda: device.cancel_observe(path, timeout=timeout)
         case "write_attributes":
             attributes = msg.get("attributes") or {}
             return lambda: device.write_attributes(path, attributes, timeout=timeout)
         case "create":
-            values = {int(k): v for k, v in (msg.get("values") or {}).items()}
+            created = {int(k): v for k, v in (msg.get("values") or {}).items()}
             instance_id = msg.get("instance_id")
-            return lambda: device.create(path, values, instance_id=instance_id, timeout=timeout)
+            return lambda: device.create(path, created, instance_id=instance_id, content_format=fmt, timeout=timeout)
         case _:  # "delete"
             return lambda: device.delete(path, timeout=timeout)
 
 
 def _answer(response: Response) -> dict[str, Any]:
     out: dict[str, Any] = {"ok": True, "code": response.code, "meaning": meaning(response.code)}
+    if response.content_format is not None:
+        out["content_format"] = response.content_format
     if response.values:
         out["values"] = {str(p): to_json_value(v) for p, v in response.values.items()}
     if response.attributes:

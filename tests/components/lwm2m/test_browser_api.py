@@ -128,6 +128,16 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert deleted["code"] == "2.02" and P("/3303/1") in sim.deleted
     tree = (await ask(ws, type="lwm2m/device/tree", endpoint="sim-1"))["result"]["objects"]
     assert [i["path"] for o in tree if o["id"] == 3303 for i in o["instances"]] == ["/3303/0"]  # gone again
+    # Leshan's choices: the content format, an instance written whole or in part, composites
+    tlv = await op(operation="read", path="/3303/0", content_format=11542)
+    assert tlv["content_format"] == 11542 and tlv["values"]["/3303/0/5700"] == 21.5
+    assert sim.requests[-1][2] == 11542
+    partial = await op(operation="write", path="/3311/0", value={"5851": 70}, replace=False, content_format=110)
+    assert partial["ok"] and sim.written[-1][0] == "update" and sim.values[P("/3311/0/5851")] == 70
+    both = await op(operation="read_composite", paths=["/3/0/9", "/3303/0/5700"])
+    assert both["values"] == {"/3/0/9": 95, "/3303/0/5700": 21.5}
+    composite = await op(operation="write_composite", values={"/3311/0/5851": 40, "/3311/0/5850": False})
+    assert composite["ok"] and sim.values[P("/3311/0/5851")] == 40 and sim.values[P("/3311/0/5850")] is False
     refused = await op(operation="read", path="/3/0/99")
     assert not refused["ok"] and refused["code"] == "4.04" and refused["meaning"] == "not found"
     assert "4.04" in refused["error"]
@@ -137,6 +147,12 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert "needs a value" in no_value["message"]
     bad_path = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="read", path="/three")
     assert bad_path["code"] == "invalid_format"
+    no_paths = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="read_composite")
+    assert "needs paths" in no_paths["message"]
+    odd_format = await _error(
+        ws, type="lwm2m/operation", endpoint="sim-1", operation="read", path="/3", content_format=7
+    )
+    assert odd_format["code"] == "invalid_format"
     gone = await _error(ws, type="lwm2m/operation", endpoint="nobody", operation="read", path="/3")
     assert gone["code"] == "not_found"
 
