@@ -91,6 +91,14 @@ def _find(hass: HomeAssistant, endpoint: str) -> LwM2MHub | None:
     return None
 
 
+def _found(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> LwM2MHub | None:
+    """Return the hub of the message's device; None (the error sent) when there is no such device."""
+    hub = _find(hass, msg["endpoint"])
+    if hub is None:
+        connection.send_error(msg["id"], "not_found", f"no LwM2M device {msg['endpoint']}")
+    return hub
+
+
 def _endpoints(hub: LwM2MHub) -> list[str]:
     return sorted({*hub.matches, *(reg.endpoint for reg in hub.source.registrations)})
 
@@ -215,9 +223,7 @@ def _instance(hub: LwM2MHub, endpoint: str, inst: Path, values: dict[Path, Any],
 @callback
 def ws_tree(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
     """Return a device's objects, instances and resources."""
-    hub = _find(hass, msg["endpoint"])
-    if hub is None:
-        connection.send_error(msg["id"], "not_found", f"no LwM2M device {msg['endpoint']}")
+    if (hub := _found(hass, connection, msg)) is None:
         return
     connection.send_result(
         msg["id"], {"device": summary(hass, hub, msg["endpoint"]), "objects": tree(hub, msg["endpoint"])}
@@ -340,9 +346,7 @@ def _answer(response: Response) -> dict[str, Any]:
 def ws_subscribe(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
     """Send the device's message log, then each new entry as it happens."""
     endpoint = msg["endpoint"]
-    hub = _find(hass, endpoint)
-    if hub is None:
-        connection.send_error(msg["id"], "not_found", f"no LwM2M device {endpoint}")
+    if (hub := _found(hass, connection, msg)) is None:
         return
 
     @callback
@@ -358,8 +362,6 @@ def ws_subscribe(hass: HomeAssistant, connection: ActiveConnection, msg: dict[st
 @callback
 def ws_log(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
     """Return the device's message log, oldest first."""
-    hub = _find(hass, msg["endpoint"])
-    if hub is None:
-        connection.send_error(msg["id"], "not_found", f"no LwM2M device {msg['endpoint']}")
+    if (hub := _found(hass, connection, msg)) is None:
         return
     connection.send_result(msg["id"], {"log": hub.log.entries(msg["endpoint"])})
