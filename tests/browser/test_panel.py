@@ -1,5 +1,6 @@
 """The device browser, like a user: open the LwM2M panel, find the virtual device, read, write,
-execute, observe the temperature change live; and reach it from the device page.
+execute, observe the temperature change live; read in a chosen content format, read several
+resources at once (Read-Composite), update an instance partially; and reach it from the device page.
 
 With LWM2M_SCREENSHOTS=1 the screenshots go to docs/screenshots/ for README.
 """
@@ -7,6 +8,7 @@ With LWM2M_SCREENSHOTS=1 the screenshots go to docs/screenshots/ for README.
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -92,7 +94,7 @@ async def test_browse_a_device(home_assistant: HassProcess, tmp_path: FsPath, ex
             await expect(manufacturer.get_by_text("Simulated Devices Inc.").first).to_be_visible()
 
             light = page.locator('[data-path="/3311/0/5850"]')
-            await light.locator("input[type=checkbox]").check()
+            await light.locator("input[type=checkbox]:not(.pick)").check()  # the value, not the selection
             await light.locator('[data-op="write"]').click()
             await expect(light.get_by_text("2.04")).to_be_visible()
             assert device.values[P("/3311/0/5850")] is True  # the device has it
@@ -113,6 +115,35 @@ async def test_browse_a_device(home_assistant: HassProcess, tmp_path: FsPath, ex
             await page.mouse.wheel(0, -20_000)  # back to the device's header
             await page.wait_for_timeout(500)
             await page.screenshot(path=str(shots / "device-browser.png"))
+
+            # a content format of the user's choice: the answer says which one came
+            await page.get_by_label("Content format", exact=True).select_option(label="TLV")
+            sensor = page.locator('[data-path="/3303/0"]')  # the instance's own row
+            await sensor.locator('[data-op="read"]').click()
+            await expect(sensor.locator(".result.ok")).to_contain_text("2.05")
+            await expect(sensor.locator(".result.ok")).to_contain_text("TLV")
+
+            # Read-Composite of the resources ticked, shown in the bar above the tree
+            await page.get_by_label("Content format", exact=True).select_option(label="Device's choice")
+            await page.get_by_label("Select /3/0/9", exact=True).check()
+            await page.get_by_label("Select /3303/0/5700", exact=True).check()
+            bar = page.locator('[data-path="composite"]')
+            await bar.locator('[data-op="read_composite"]').click()
+            await expect(bar.locator(".result.ok")).to_contain_text("/3/0/9 = 95")
+            await expect(bar.locator(".result.ok")).to_contain_text("/3303/0/5700 = 30.5")
+
+            # Write of an instance, a partial update: the form starts from the known values
+            light_instance = page.locator('[data-path="/3311/0"]')
+            await light_instance.locator('[data-op="write_instance"]').click()
+            values = light_instance.get_by_label("Instance values (JSON)")
+            await expect(values).to_have_value(re.compile(r'"5850": true'))
+            await values.fill('{"5851": 70}')
+            await expect(light_instance.get_by_label("Replace the whole instance")).not_to_be_checked()
+            await light_instance.locator('[data-op="write_instance_submit"]').click()
+            await expect(light_instance.locator(".result.ok")).to_contain_text("2.04")
+            assert device.values[P("/3311/0/5851")] == 70
+            assert device.values[P("/3311/0/5850")] is True  # kept: a partial update
+            await expect(page.locator('[data-path="/3311/0/5851"] .val')).to_contain_text("70")
 
             # the device page links to the browser
             await page.goto(base + "/config/devices/dashboard")

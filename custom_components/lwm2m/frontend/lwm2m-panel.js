@@ -5,7 +5,11 @@
  * /lwm2m/device/<endpoint>    one device: its registration, its objects, instances and
  *                             resources with their values and the operations the model allows
  *                             (Read, Write, Execute, Observe, Discover, Write-Attributes, Create,
- *                             Delete), each answer under the row that asked, and its message log
+ *                             Delete; Write of a whole instance, replace or partial update; Read-
+ *                             and Write-Composite of the resources ticked), in the content format
+ *                             chosen in the header (or the device's best), each answer under the
+ *                             row that asked (the composite ones in the bar above the tree), and
+ *                             its message log
  *
  * A plain ES module with no build step and no imports (Home Assistant works offline): one
  * custom element with a shadow root, rendered from template strings. It talks to the
@@ -31,6 +35,9 @@ const ATTRIBUTE_HINTS = {
 const OP_LABELS = {
   read: "Read",
   write: "Write",
+  write_instance: "Write instance",
+  read_composite: "Read composite",
+  write_composite: "Write composite",
   execute: "Execute",
   observe: "Observe",
   cancel_observe: "Cancel observe",
@@ -39,6 +46,26 @@ const OP_LABELS = {
   create: "Create instance",
   delete: "Delete instance",
 };
+// The content formats a user may choose in the header (browser_api.FORMATS); "": the device's best.
+const FORMAT_CHOICES = [
+  ["", "Device's choice"],
+  ["0", "Text"],
+  ["42", "Opaque"],
+  ["11542", "TLV"],
+  ["110", "SenML JSON"],
+  ["112", "SenML CBOR"],
+  ["11543", "LwM2M JSON"],
+  ["11544", "LwM2M CBOR"],
+];
+const FORMAT_NAMES = {
+  ...Object.fromEntries(FORMAT_CHOICES.filter(([n]) => n)),
+  40: "CoRE Link Format",
+  1542: "TLV (legacy)",
+  1543: "LwM2M JSON (legacy)",
+};
+const FORMAT_OPS = new Set(["read", "observe", "write", "create", "read_composite", "write_composite"]);
+const COMPOSITE_FORMATS = new Set([110, 112, 11543, 11544]); // the formats that carry several paths
+const COMPOSITE = "composite"; // the composite bar's data-path: its forms and answer are kept as a row's
 const STATE_LABELS = { registered: "registered", sleeping: "sleeping", offline: "offline" };
 const SCHEMES = { udp: "coap", dtls: "coaps" };
 const INTEGER_TYPES = new Set(["integer", "unsigned integer"]);
@@ -140,6 +167,20 @@ function rangeText(res) {
 function transportText(device) {
   if (!device.transport) return "—";
   return `${SCHEMES[device.transport] ?? device.transport} · ${device.security ?? "nosec"}`;
+}
+
+function formatName(number) {
+  if (number === null || number === undefined || number === "") return "";
+  return FORMAT_NAMES[String(number)] ?? `format ${number}`;
+}
+
+/** The JSON a form shows for values (pretty, one entry a line). */
+function jsonText(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+function textRows(text, min = 3, max = 14) {
+  return Math.min(max, Math.max(min, String(text ?? "").split("\n").length));
 }
 
 function parentPath(path, depth) {
@@ -267,6 +308,14 @@ const STYLE = `
   .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px 16px; margin-top: 12px; }
   .fact .k { font-size: 12px; color: var(--secondary-text-color); }
   .fact .v { overflow-wrap: anywhere; }
+  .fmt-choice { display: inline-flex; align-items: center; gap: 6px; font-size: 12.5px; }
+  .fmt-choice span { color: var(--secondary-text-color); }
+  .result .fmt { font-weight: 500; }
+  .composite { padding: 8px 16px; margin-bottom: 10px; }
+  .composite .comp-row { display: flex; align-items: center; flex-wrap: wrap; gap: 6px 8px; }
+  .composite .label { font-weight: 500; }
+  .composite .comp-paths { font-size: 12px; color: var(--secondary-text-color); overflow-wrap: anywhere; min-width: 0; }
+  .composite .slot:empty { display: none; }
   .cols { display: grid; grid-template-columns: minmax(0, 1fr); gap: 12px; align-items: start; }
   @container page (min-width: 1350px) {
     .cols { grid-template-columns: minmax(0, 1fr) 400px; }
@@ -292,11 +341,13 @@ const STYLE = `
   .node .slot:empty, .res .slot:empty { display: none; }
   .res {
     display: grid; gap: 4px 12px; padding: 7px 16px; border-top: 1px solid var(--divider-color);
-    grid-template-columns: 3em minmax(9em, 1fr) minmax(8em, 1fr) 404px; /* the same in every row */
+    grid-template-columns: 5.2em minmax(9em, 1fr) minmax(8em, 1fr) 404px; /* the same in every row */
     align-items: start;
   }
   .res .slot { grid-column: 1 / -1; }
-  .rid { color: var(--secondary-text-color); padding-top: 4px; }
+  .rid { color: var(--secondary-text-color); padding-top: 4px; display: flex; gap: 6px; align-items: center; }
+  .rid input.pick { width: 16px; height: 16px; flex: none; }
+  .rid .no-pick { width: 16px; flex: none; }
   .rname { padding-top: 3px; min-width: 0; }
   .rname .nm { font-weight: 500; overflow-wrap: anywhere; }
   .meta { display: flex; flex-wrap: wrap; gap: 2px 8px; font-size: 12px; color: var(--secondary-text-color); }
@@ -313,7 +364,7 @@ const STYLE = `
   .ctl label.check { display: inline-flex; align-items: center; gap: 6px; min-height: 28px; padding-inline-end: 6px; }
   .hint { font-size: 11.5px; color: var(--secondary-text-color); flex-basis: 100%; }
   @container page (max-width: 820px) {
-    .res { grid-template-columns: 2.5em minmax(0, 1fr); }
+    .res { grid-template-columns: 4.7em minmax(0, 1fr); }
     .res .vcell, .res .acts { grid-column: 2; }
     .acts .ctl { justify-content: flex-start; }
   }
@@ -334,6 +385,7 @@ const STYLE = `
   form.inline .clear { display: inline-flex; gap: 4px; align-items: center; font-size: 11.5px; color: var(--secondary-text-color); }
   form.inline textarea { width: min(420px, 80vw); min-height: 60px; font-family: var(--ha-font-family-code, ui-monospace, monospace); }
   form.inline .form-btns { display: flex; gap: 6px; }
+  form.inline label.check { display: inline-flex; align-items: center; gap: 6px; min-height: 28px; font-size: 12.5px; }
 
   /* the message log */
   .log { padding: 0; }
@@ -382,6 +434,8 @@ class LwM2MPanel extends HTMLElement {
     this._form = new Map(); // data-key -> what the user typed (kept across renders)
     this._openObjects = new Map(); // object id -> expanded
     this._hidden = new Set(); // instances deleted here (the server still holds their last values)
+    this._picked = new Set(); // resources ticked for Read- and Write-Composite
+    this._format = ""; // the content format chosen in the header ("": the device's best), kept across devices
     this._unsub = null;
     this._logError = null;
     this._refetch = null;
@@ -720,6 +774,7 @@ class LwM2MPanel extends HTMLElement {
     this._form = new Map();
     this._openObjects = new Map();
     this._hidden = new Set();
+    this._picked = new Set();
     this._logError = null;
     this._renderDevice();
     this._loadTree();
@@ -813,7 +868,7 @@ class LwM2MPanel extends HTMLElement {
     } else {
       const objects = this._tree.objects;
       body = objects.length
-        ? objects.map((obj, index) => this._objectHtml(obj, index)).join("")
+        ? this._compositeHtml() + objects.map((obj, index) => this._objectHtml(obj, index)).join("")
         : `<div class="card empty">The device registered no objects.</div>`;
     }
     this._renderPage(`
@@ -824,6 +879,12 @@ class LwM2MPanel extends HTMLElement {
             <h1 class="dev-name">${esc(this._tree ? this._tree.device.name || endpoint : endpoint)}</h1>
             <span class="dev-state"></span>
             <span class="grow"></span>
+            <label class="fmt-choice" title="The format of every Read, Observe, Write, Create and composite operation sent from this page; Device's choice: the richest the device takes">
+              <span>Content format</span>
+              <select data-role="format" aria-label="Content format">${FORMAT_CHOICES.map(
+                ([n, name]) => `<option value="${n}" ${n === this._format ? "selected" : ""}>${esc(name)}</option>`,
+              ).join("")}</select>
+            </label>
             <button data-action="refresh-device">Refresh</button>
           </div>
           <div class="head-facts"></div>
@@ -838,6 +899,7 @@ class LwM2MPanel extends HTMLElement {
       </div>`);
     this._renderHead();
     this._renderLog();
+    this._renderPicks();
   }
 
   _renderHead() {
@@ -911,19 +973,57 @@ class LwM2MPanel extends HTMLElement {
 
   _instanceHtml(obj, inst) {
     const deletable = obj.multiple || !obj.known;
+    const writable = inst.resources.some((res) => resourceOps(res).includes("W"));
     return `
       <div class="instance">
         <div class="node inst-node" data-path="${esc(inst.path)}">
           <span class="label mono">${esc(inst.path)}</span>
           <span class="obs" data-obs="${esc(inst.path)}">${this._observedHtml(inst)}</span>
           <span class="btns">
-            ${this._button("read")}${this._button("observe")}${this._button("cancel_observe")}${this._button("discover")}${this._button("write_attributes")}${deletable ? this._button("delete", "danger") : ""}
+            ${this._button("read")}${this._button("observe")}${this._button("cancel_observe")}${this._button("discover")}${writable ? this._button("write_instance") : ""}${this._button("write_attributes")}${deletable ? this._button("delete", "danger") : ""}
           </span>
           <div class="slot form-slot">${this._formsHtml(inst.path)}</div>
           <div class="slot result-slot" data-result-for="${esc(inst.path)}">${this._resultHtml(inst.path)}</div>
         </div>
         ${inst.resources.map((res) => this._resourceHtml(res)).join("")}
       </div>`;
+  }
+
+  // -- the composite bar: Read- and Write-Composite of the resources ticked -------------------------
+
+  _compositeHtml() {
+    return `
+      <div class="card composite" data-path="${COMPOSITE}" role="group" aria-label="Composite operations">
+        <div class="comp-row">
+          <span class="label">Composite</span>
+          <span class="comp-paths"></span>
+          <span class="grow"></span>
+          <button type="button" data-op="read_composite">Read selected</button>
+          <button type="button" data-op="write_composite">Write selected</button>
+          <button type="button" data-action="clear-picks">Clear selection</button>
+        </div>
+        <div class="slot form-slot">${this._formsHtml(COMPOSITE)}</div>
+        <div class="slot result-slot" data-result-for="${COMPOSITE}">${this._resultHtml(COMPOSITE)}</div>
+      </div>`;
+  }
+
+  /** The resources ticked that the tree still has, in the tree's order. */
+  _pickedPaths() {
+    return Array.from(this._res.keys()).filter((path) => this._picked.has(path));
+  }
+
+  _renderPicks() {
+    const bar = this._row(COMPOSITE);
+    if (!bar) return;
+    const paths = this._pickedPaths();
+    const writable = paths.filter((path) => resourceOps(this._res.get(path)).includes("W"));
+    const shown = paths.length > 6 ? `${paths.slice(0, 6).join(", ")} and ${paths.length - 6} more` : paths.join(", ");
+    bar.querySelector(".comp-paths").textContent = paths.length
+      ? `${paths.length} selected: ${shown}`
+      : "Tick resources below to read or write them in one request.";
+    bar.querySelector('[data-op="read_composite"]').disabled = !paths.length;
+    bar.querySelector('[data-op="write_composite"]').disabled = !writable.length;
+    bar.querySelector('[data-action="clear-picks"]').disabled = !paths.length;
   }
 
   _button(op, cls = "") {
@@ -961,7 +1061,12 @@ class LwM2MPanel extends HTMLElement {
       : "";
     return `
       <div class="res" data-path="${esc(res.path)}" role="group" aria-label="${esc(`${res.path} ${name}`)}">
-        <div class="rid mono">${esc(res.id)}</div>
+        <div class="rid mono">${
+          readable
+            ? `<input type="checkbox" class="pick" data-pick="${esc(res.path)}" aria-label="${esc(`Select ${res.path}`)}"
+                 title="Tick for Read selected / Write selected" ${this._picked.has(res.path) ? "checked" : ""}>`
+            : `<span class="no-pick"></span>`
+        }<span>${esc(res.id)}</span></div>
         <div class="rname"><div class="nm">${esc(name)}</div><div class="meta">${meta}</div></div>
         <div class="vcell">${this._valueHtml(res)}</div>
         <div class="acts">${buttons ? `<div class="btns">${buttons}</div>` : ""}${write}${execute}</div>
@@ -1101,7 +1206,75 @@ class LwM2MPanel extends HTMLElement {
           </span>
         </form>`;
     }
+    if (this._forms.has(`${path}|write_instance`)) {
+      const key = `${path}|wi:values`;
+      html += `
+        <form class="inline write-instance-form" aria-label="Write instance ${esc(path)}">
+          <label class="field"><span>Instance values (JSON)</span>
+            <textarea data-key="${esc(key)}" rows="${textRows(this._form.get(key))}" spellcheck="false"
+                      placeholder='{"5851": 70, "5850": true}'></textarea></label>
+          <label class="check"><input type="checkbox" data-key="${esc(path)}|wi:replace"> Replace the whole instance</label>
+          <span class="form-btns">
+            <button type="button" class="primary" data-op="write_instance_submit">Submit</button>
+            <button type="button" data-action="close-form" data-form="write_instance">Close</button>
+          </span>
+          <span class="hint">{"resource id": value}; a multiple resource takes {"instance id": value}. Unticked:
+            a partial update (the resources not given keep their values); ticked: the instance is replaced.</span>
+        </form>`;
+    }
+    if (this._forms.has(`${path}|write_composite`)) {
+      const key = `${path}|wc:values`;
+      html += `
+        <form class="inline write-composite-form" aria-label="Write the selected resources">
+          <label class="field"><span>Composite values (JSON)</span>
+            <textarea data-key="${esc(key)}" rows="${textRows(this._form.get(key))}" spellcheck="false"
+                      placeholder='{"/3311/0/5851": 40}'></textarea></label>
+          <span class="form-btns">
+            <button type="button" class="primary" data-op="write_composite_submit">Submit</button>
+            <button type="button" data-action="close-form" data-form="write_composite">Close</button>
+          </span>
+          <span class="hint">{"/object/instance/resource": value}, or a resource instance's path; one request.</span>
+        </form>`;
+    }
     return html;
+  }
+
+  /** The known values of an instance's writable resources, as Write instance takes them. */
+  _instanceValues(path) {
+    const inst = this._nodes.get(path);
+    const values = {};
+    for (const res of inst ? inst.resources : []) {
+      if (!resourceOps(res).includes("W")) continue;
+      const value = this._knownValue(res);
+      if (value !== undefined) values[String(res.id)] = value;
+    }
+    return values;
+  }
+
+  /** The selected writable resources with their known values (null: none known), as Write selected takes them. */
+  _compositeValues() {
+    const values = {};
+    for (const path of this._pickedPaths()) {
+      const res = this._res.get(path);
+      if (!resourceOps(res).includes("W")) continue;
+      const value = this._knownValue(res);
+      if (value !== undefined && value !== null && typeof value === "object" && !Array.isArray(value)) {
+        for (const [i, v] of Object.entries(value)) values[`${path}/${i}`] = v; // a multiple resource: its instances
+      } else {
+        values[path] = value === undefined ? null : value;
+      }
+    }
+    return values;
+  }
+
+  /** A resource's value as a Write takes it: {id: value} for a multiple resource; undefined if unknown or cut. */
+  _knownValue(res) {
+    if (res.instances && Object.keys(res.instances).length) {
+      if (Object.values(res.instances).some(isTruncated)) return undefined;
+      return { ...res.instances };
+    }
+    if (!("value" in res) || res.value === undefined || res.value === null || isTruncated(res.value)) return undefined;
+    return res.value;
   }
 
   _toggleForm(path, form) {
@@ -1110,7 +1283,9 @@ class LwM2MPanel extends HTMLElement {
     else this._forms.add(key);
     this._renderForms(path);
     if (this._forms.has(key)) {
-      const first = this._row(path)?.querySelector(`.form-slot ${form === "create" ? "input" : "input[type=number]"}`);
+      const first = this._row(path)?.querySelector(
+        `.form-slot ${form === "create" ? "input" : form === "attributes" ? "input[type=number]" : "textarea"}`,
+      );
       if (first) first.focus();
     }
   }
@@ -1193,6 +1368,55 @@ class LwM2MPanel extends HTMLElement {
         this._run(path, "create", extra);
         return;
       }
+      case "write_instance":
+        if (!this._forms.has(`${path}|write_instance`)) {
+          // fill the form afresh with what the server knows of the instance
+          this._form.set(`${path}|wi:values`, jsonText(this._instanceValues(path)));
+        }
+        this._toggleForm(path, "write_instance");
+        return;
+      case "write_instance_submit": {
+        const value = this._jsonObject(path, "write_instance", `${path}|wi:values`, "The instance values");
+        if (value === undefined) return;
+        const bad = Object.keys(value).find((k) => !/^\d+$/.test(k.trim()));
+        if (bad !== undefined) {
+          this._localError(path, "write_instance", `“${bad}” is not a resource id: use {"5851": 70}.`);
+          return;
+        }
+        const replace = Boolean(this._form.get(`${path}|wi:replace`));
+        this._run(path, "write_instance", { value, replace }, { operation: "write" });
+        return;
+      }
+      case "read_composite": {
+        const paths = this._pickedPaths();
+        if (!paths.length) return this._localError(path, "read_composite", "Tick the resources to read first.");
+        if (!this._compositeFormatOk(path, "read_composite")) return;
+        this._run(path, "read_composite", { paths }, { target: paths.join(", ") });
+        return;
+      }
+      case "write_composite":
+        if (!this._forms.has(`${path}|write_composite`)) {
+          this._form.set(`${path}|wc:values`, jsonText(this._compositeValues()));
+        }
+        this._toggleForm(path, "write_composite");
+        return;
+      case "write_composite_submit": {
+        const values = this._jsonObject(path, "write_composite", `${path}|wc:values`, "The composite values");
+        if (values === undefined) return;
+        const bad = Object.keys(values).find((p) => !/^(\/\d+){3,4}$/.test(p));
+        if (bad !== undefined) {
+          this._localError(path, "write_composite", `“${bad}” is not a resource path such as /3311/0/5851.`);
+          return;
+        }
+        const unset = Object.keys(values).filter((p) => values[p] === null);
+        if (unset.length) {
+          this._localError(path, "write_composite", `Give a value for ${unset.join(", ")} (null is not one).`);
+          return;
+        }
+        if (!this._compositeFormatOk(path, "write_composite")) return;
+        this._run(path, "write_composite", { values }, { target: Object.keys(values).join(", ") });
+        return;
+      }
       case "delete":
         // eslint-disable-next-line no-alert
         if (!window.confirm(`Delete instance ${path} of ${this._endpoint}?`)) return;
@@ -1201,6 +1425,38 @@ class LwM2MPanel extends HTMLElement {
       default:
         this._run(path, op, {});
     }
+  }
+
+  /** A form's JSON object, not empty; undefined (and the reason shown) if it is not one. */
+  _jsonObject(path, op, key, what) {
+    const text = String(this._form.get(key) ?? "").trim();
+    let value;
+    try {
+      value = JSON.parse(text || "{}");
+    } catch (err) {
+      this._localError(path, op, `${what} are not JSON: ${err.message}`);
+      return undefined;
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+      this._localError(path, op, `${what} are a JSON object.`);
+      return undefined;
+    }
+    if (!Object.keys(value).length) {
+      this._localError(path, op, `${what} are empty: give at least one.`);
+      return undefined;
+    }
+    return value;
+  }
+
+  /** Whether the chosen content format can carry a composite operation (else the reason is shown). */
+  _compositeFormatOk(path, op) {
+    if (this._format === "" || COMPOSITE_FORMATS.has(Number(this._format))) return true;
+    this._localError(
+      path,
+      op,
+      `${formatName(this._format)} carries one path only: choose SenML JSON, SenML CBOR, LwM2M JSON, LwM2M CBOR or Device's choice in Content format.`,
+    );
+    return false;
   }
 
   /** The value a Write sends, from the row's control; undefined (and the reason shown) if none. */
@@ -1275,19 +1531,33 @@ class LwM2MPanel extends HTMLElement {
     this._renderResult(path);
   }
 
-  async _run(path, op, extra) {
+  /** The content format a message of operation carries: {content_format} if one is chosen, else {}. */
+  _formatFor(operation) {
+    return FORMAT_OPS.has(operation) && this._format !== "" ? { content_format: Number(this._format) } : {};
+  }
+
+  /**
+   * Send op (options.operation: the API's name for it) about path (the composite bar: none),
+   * and show the answer under path's row; options.target: what the pending line names.
+   */
+  async _run(path, op, extra, options = {}) {
     const token = this._token;
     const started = Date.now();
-    this._results.set(path, { op, pending: true, started });
+    const operation = options.operation || op;
+    const format = this._formatFor(operation);
+    const shown = { op, target: options.target, requested: format.content_format };
+    this._results.set(path, { ...shown, pending: true, started });
     this._renderResult(path);
+    const msg = { type: "lwm2m/operation", endpoint: this._endpoint, operation, ...format, ...extra };
+    if (path !== COMPOSITE) msg.path = path;
     let result;
     try {
-      result = await this._ws({ type: "lwm2m/operation", endpoint: this._endpoint, operation: op, path, ...extra });
+      result = await this._ws(msg);
     } catch (err) {
       result = { ok: false, wsError: true, code: err && err.code, error: this._errorText(err) };
     }
     if (token !== this._token) return;
-    result = { ...result, op };
+    result = { ...result, ...shown };
     this._results.set(path, result);
     if (result.ok) this._afterOp(path, op, result, extra);
     this._renderResult(path);
@@ -1296,6 +1566,27 @@ class LwM2MPanel extends HTMLElement {
   _afterOp(path, op, result, extra) {
     if (result.values && (op === "read" || op === "observe" || op === "write")) {
       this._applyValues(result.values, Date.now() / 1000, path, true);
+    }
+    if (op === "write_instance") {
+      if (result.values) this._applyValues(result.values, Date.now() / 1000, path, Boolean(extra.replace));
+      this._forms.delete(`${path}|write_instance`);
+      this._form.delete(`${path}|wi:values`);
+      this._renderForms(path);
+      this._scheduleTree(1500); // a replaced instance may have lost resources
+    }
+    if (op === "read_composite" && result.values) {
+      // each path asked for is the base of its values (a multiple resource's instances replaced)
+      const at = Date.now() / 1000;
+      for (const asked of extra.paths) {
+        const mine = Object.fromEntries(Object.entries(result.values).filter(([p]) => below(p, asked)));
+        if (Object.keys(mine).length) this._applyValues(mine, at, asked, true);
+      }
+    }
+    if (op === "write_composite") {
+      this._applyValues(result.values || extra.values, Date.now() / 1000, null, false);
+      this._forms.delete(`${path}|write_composite`);
+      this._form.delete(`${path}|wc:values`);
+      this._renderForms(path);
     }
     if (op === "observe" || op === "cancel_observe") {
       const node = this._res.get(path) || this._nodes.get(path);
@@ -1323,7 +1614,12 @@ class LwM2MPanel extends HTMLElement {
       if (location) {
         this._hidden.delete(location);
         const token = this._token;
-        this._ws({ type: "lwm2m/operation", endpoint: this._endpoint, operation: "read", path: location })
+        const read = (format) =>
+          this._ws({ type: "lwm2m/operation", endpoint: this._endpoint, operation: "read", path: location, ...format });
+        const format = this._formatFor("read");
+        // in the format chosen; if the device answers no to it (Text cannot carry an instance), in its own
+        read(format)
+          .then((answer) => (answer && !answer.ok && format.content_format !== undefined ? read({}) : answer))
           .catch(() => null)
           .then(() => token === this._token && this._loadTree());
       } else {
@@ -1336,7 +1632,7 @@ class LwM2MPanel extends HTMLElement {
       this._results.set(objectPath, { ...result, op, deleted: path });
       this._loadTree();
     }
-    if (op === "execute" || op === "write") this._scheduleTree(1500); // facts and values may follow
+    if (op === "execute" || op === "write" || op === "write_composite") this._scheduleTree(1500); // facts and values may follow
   }
 
   _renderResult(path) {
@@ -1348,20 +1644,23 @@ class LwM2MPanel extends HTMLElement {
     const r = this._results.get(path);
     if (!r) return "";
     const label = OP_LABELS[r.op] || r.op;
+    const target = r.target ?? path;
+    const fmtName = formatName(r.content_format ?? r.requested);
+    const fmt = fmtName ? ` · <span class="fmt">${esc(fmtName)}</span>` : "";
     const dismiss = `<button type="button" class="x" data-action="dismiss" aria-label="Dismiss" title="Dismiss">✕</button>`;
     if (r.pending) {
       return `<div class="result pending" role="status"><span class="body"><span class="spin"></span>${esc(
         label,
-      )} ${esc(path)}: waiting for the device…</span></div>`;
+      )} ${esc(target)}${fmt}: waiting for the device…</span></div>`;
     }
     const code = r.code ? `${r.code}${r.meaning ? ` ${r.meaning}` : ""}` : "";
     const elapsed = r.elapsed_ms !== undefined ? ` · ${r.elapsed_ms} ms` : "";
     if (!r.ok) {
       const head = r.local ? label : r.wsError ? `${label} refused` : `${label} failed`;
       const shownCode = r.wsError ? (r.code ? ` (${r.code})` : "") : code ? ` ${code}` : "";
-      return `<div class="result err" role="alert"><span class="body"><b>${esc(head)}</b>${esc(shownCode)}${esc(
-        elapsed,
-      )}${r.error ? ` — ${esc(r.error)}` : ""}</span>${dismiss}</div>`;
+      return `<div class="result err" role="alert"><span class="body"><b>${esc(head)}</b>${esc(shownCode)}${
+        r.local ? "" : fmt
+      }${esc(elapsed)}${r.error ? ` — ${esc(r.error)}` : ""}</span>${dismiss}</div>`;
     }
     let details = "";
     if (r.location) details += `<div>Created <code>${esc(r.location)}</code></div>`;
@@ -1390,7 +1689,7 @@ class LwM2MPanel extends HTMLElement {
     }
     return `<div class="result ok" role="status"><span class="body"><b>${esc(label)}</b> <span class="code">${esc(
       code,
-    )}</span>${esc(elapsed)}${details}</span>${dismiss}</div>`;
+    )}</span>${fmt}${esc(elapsed)}${details}</span>${dismiss}</div>`;
   }
 
   /** Show new values: from an answer (at: now) or a log entry (its at); base: the path asked. */
@@ -1596,6 +1895,11 @@ class LwM2MPanel extends HTMLElement {
         slot.innerHTML = "";
         return;
       }
+      case "clear-picks":
+        this._picked.clear();
+        for (const box of this.shadowRoot.querySelectorAll("input.pick")) box.checked = false;
+        this._renderPicks();
+        return;
       case "close-form": {
         const holder = button.closest("[data-path]");
         if (!holder) return;
@@ -1613,6 +1917,16 @@ class LwM2MPanel extends HTMLElement {
       if (el.value === this._search) return; // a change event on leaving the box: nothing new
       this._search = el.value;
       this._renderList();
+      return;
+    }
+    if (el.dataset && el.dataset.role === "format") {
+      this._format = el.value;
+      return;
+    }
+    if (el.dataset && el.dataset.pick !== undefined) {
+      if (el.checked) this._picked.add(el.dataset.pick);
+      else this._picked.delete(el.dataset.pick);
+      this._renderPicks();
       return;
     }
     if (el.dataset && el.dataset.key) {
