@@ -4,8 +4,8 @@
 - lwm2m/device/tree: a device's objects, instances and resources, named and typed from the
   object model, with the last value and when it came.
 - lwm2m/operation: Read, Discover, Write (a resource, or an instance: replace or partial
-  update), Execute, Observe, Cancel-Observe, Write-Attributes, Create, Delete, Read- and
-  Write-Composite on a device, in a content format of the user's choice or the device's
+  update), Execute, Observe, Cancel-Observe, Write-Attributes, Create, Delete, Read-,
+  Observe- and Write-Composite on a device, in a content format of the user's choice or the device's
   best; the same core operations the services use. The result is the device's answer (or
   refusal) with its CoAP code, its meaning and how long it took.
 - lwm2m/subscribe: the device's message log, then each new entry (values, answers,
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 OPERATIONS = (
     "read",
     "read_composite",
+    "observe_composite",
     "write_composite",
     "discover",
     "write",
@@ -241,7 +242,7 @@ _NUMBER = vol.Any(None, vol.Coerce(float))
             vol.Required("endpoint"): str,
             vol.Required("operation"): vol.In(OPERATIONS),
             vol.Optional("path", default=""): str,
-            vol.Optional("paths"): [str],  # read_composite
+            vol.Optional("paths"): [str],  # read_composite, observe_composite, cancel_observe of those
             vol.Optional("content_format"): vol.Any(None, vol.In(FORMATS)),
             vol.Optional("value"): object,
             vol.Optional("replace", default=True): bool,
@@ -293,10 +294,14 @@ def _operation(device: DeviceOperations, msg: dict[str, Any], path: Path) -> Cal
         case "read":
             return lambda: device.read(path, content_format=fmt, timeout=timeout)
         case "read_composite":
-            paths: list[Path | str] = [Path.parse(p) for p in msg.get("paths") or ()]
-            if not paths:
-                raise LwM2MError("read_composite needs paths")
+            paths = _paths(msg)
             return lambda: device.read_composite(paths, content_format=fmt, timeout=timeout)
+        case "observe_composite":
+            paths = _paths(msg)
+            observe = getattr(device, "observe_composite", None)  # the built-in server's (not a gateway's)
+            if observe is None:
+                raise LwM2MError("this device's source has no Observe-Composite")
+            return lambda: observe(paths, content_format=fmt, timeout=timeout)
         case "write_composite":
             values = msg.get("values") or {}
             if not values:
@@ -315,7 +320,8 @@ def _operation(device: DeviceOperations, msg: dict[str, Any], path: Path) -> Cal
         case "observe":
             return lambda: device.observe(path, content_format=fmt, timeout=timeout)
         case "cancel_observe":
-            return lambda: device.cancel_observe(path, timeout=timeout)
+            target: Path | list[Path | str] = _paths(msg) if msg.get("paths") else path
+            return lambda: device.cancel_observe(target, timeout=timeout)
         case "write_attributes":
             attributes = msg.get("attributes") or {}
             return lambda: device.write_attributes(path, attributes, timeout=timeout)
@@ -325,6 +331,13 @@ def _operation(device: DeviceOperations, msg: dict[str, Any], path: Path) -> Cal
             return lambda: device.create(path, created, instance_id=instance_id, content_format=fmt, timeout=timeout)
         case _:  # "delete"
             return lambda: device.delete(path, timeout=timeout)
+
+
+def _paths(msg: dict[str, Any]) -> list[Path | str]:
+    paths: list[Path | str] = [Path.parse(p) for p in msg.get("paths") or ()]
+    if not paths:
+        raise LwM2MError(f"{msg['operation']} needs paths")
+    return paths
 
 
 def _answer(response: Response) -> dict[str, Any]:

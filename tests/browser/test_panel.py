@@ -131,6 +131,13 @@ async def test_browse_a_device(home_assistant: HassProcess, tmp_path: FsPath, ex
             await bar.locator('[data-op="read_composite"]').click()
             await expect(bar.locator(".result.ok")).to_contain_text("/3/0/9 = 95")
             await expect(bar.locator(".result.ok")).to_contain_text("/3303/0/5700 = 30.5")
+            # Observe-Composite of the same two: a notification of both reaches the tree
+            await bar.locator('[data-op="observe_composite"]').click()
+            await expect(bar.locator(".result.ok")).to_contain_text("Observe composite")
+            device.set_value("/3/0/9", 80)
+            await expect(page.locator('[data-path="/3/0/9"] .val')).to_contain_text("80")
+            await bar.locator('[data-op="cancel_observe_composite"]').click()
+            await expect(bar.locator(".result.ok")).to_contain_text("Cancel observe composite")
 
             # Write of an instance, a partial update: the form starts from the known values
             light_instance = page.locator('[data-path="/3311/0"]')

@@ -37,6 +37,8 @@ const OP_LABELS = {
   write: "Write",
   write_instance: "Write instance",
   read_composite: "Read composite",
+  observe_composite: "Observe composite",
+  cancel_observe_composite: "Cancel observe composite",
   write_composite: "Write composite",
   execute: "Execute",
   observe: "Observe",
@@ -63,7 +65,7 @@ const FORMAT_NAMES = {
   1542: "TLV (legacy)",
   1543: "LwM2M JSON (legacy)",
 };
-const FORMAT_OPS = new Set(["read", "observe", "write", "create", "read_composite", "write_composite"]);
+const FORMAT_OPS = new Set(["read", "observe", "write", "create", "read_composite", "observe_composite", "write_composite"]);
 const COMPOSITE_FORMATS = new Set([110, 112, 11543, 11544]); // the formats that carry several paths
 const COMPOSITE = "composite"; // the composite bar's data-path: its forms and answer are kept as a row's
 const STATE_LABELS = { registered: "registered", sleeping: "sleeping", offline: "offline" };
@@ -999,6 +1001,8 @@ class LwM2MPanel extends HTMLElement {
           <span class="comp-paths"></span>
           <span class="grow"></span>
           <button type="button" data-op="read_composite">Read selected</button>
+          <button type="button" data-op="observe_composite">Observe selected</button>
+          <button type="button" data-op="cancel_observe_composite">Cancel observe selected</button>
           <button type="button" data-op="write_composite">Write selected</button>
           <button type="button" data-action="clear-picks">Clear selection</button>
         </div>
@@ -1022,6 +1026,8 @@ class LwM2MPanel extends HTMLElement {
       ? `${paths.length} selected: ${shown}`
       : "Tick resources below to read or write them in one request.";
     bar.querySelector('[data-op="read_composite"]').disabled = !paths.length;
+    bar.querySelector('[data-op="observe_composite"]').disabled = !paths.length;
+    bar.querySelector('[data-op="cancel_observe_composite"]').disabled = !paths.length;
     bar.querySelector('[data-op="write_composite"]').disabled = !writable.length;
     bar.querySelector('[data-action="clear-picks"]').disabled = !paths.length;
   }
@@ -1394,6 +1400,19 @@ class LwM2MPanel extends HTMLElement {
         this._run(path, "read_composite", { paths }, { target: paths.join(", ") });
         return;
       }
+      case "observe_composite": {
+        const paths = this._pickedPaths();
+        if (!paths.length) return this._localError(path, op, "Tick the resources to observe first.");
+        if (!this._compositeFormatOk(path, op)) return;
+        this._run(path, op, { paths }, { target: paths.join(", ") });
+        return;
+      }
+      case "cancel_observe_composite": {
+        const paths = this._pickedPaths();
+        if (!paths.length) return this._localError(path, op, "Tick the resources of the observation first.");
+        this._run(path, op, { paths }, { operation: "cancel_observe", target: paths.join(", ") });
+        return;
+      }
       case "write_composite":
         if (!this._forms.has(`${path}|write_composite`)) {
           this._form.set(`${path}|wc:values`, jsonText(this._compositeValues()));
@@ -1574,7 +1593,7 @@ class LwM2MPanel extends HTMLElement {
       this._renderForms(path);
       this._scheduleTree(1500); // a replaced instance may have lost resources
     }
-    if (op === "read_composite" && result.values) {
+    if ((op === "read_composite" || op === "observe_composite") && result.values) {
       // each path asked for is the base of its values (a multiple resource's instances replaced)
       const at = Date.now() / 1000;
       for (const asked of extra.paths) {

@@ -28,6 +28,11 @@ async def sim(hass: HomeAssistant, entry: MockConfigEntry, device: Any) -> SimCl
     return client
 
 
+def entry_observations(hass: HomeAssistant, endpoint: str) -> list[dict[str, Any]]:
+    (entry,) = hass.config_entries.async_loaded_entries("lwm2m")
+    return list(entry.runtime_data.source.endpoint(endpoint).observations())
+
+
 async def ask(ws: Any, **msg: Any) -> dict[str, Any]:
     await ws.send_json_auto_id(msg)
     answer = await ws.receive_json()
@@ -136,6 +141,11 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert partial["ok"] and sim.written[-1][0] == "update" and sim.values[P("/3311/0/5851")] == 70
     both = await op(operation="read_composite", paths=["/3/0/9", "/3303/0/5700"])
     assert both["values"] == {"/3/0/9": 95, "/3303/0/5700": 21.5}
+    watched = await op(operation="observe_composite", paths=["/3/0/9", "/3311/0/5851"])
+    assert watched["ok"] and watched["values"] == {"/3/0/9": 95, "/3311/0/5851": 70}
+    assert any(o["composite"] for o in entry_observations(hass, "sim-1"))
+    unwatched = await op(operation="cancel_observe", paths=["/3/0/9", "/3311/0/5851"])
+    assert unwatched["ok"] and not any(o["composite"] for o in entry_observations(hass, "sim-1"))
     composite = await op(operation="write_composite", values={"/3311/0/5851": 40, "/3311/0/5850": False})
     assert composite["ok"] and sim.values[P("/3311/0/5851")] == 40 and sim.values[P("/3311/0/5850")] is False
     refused = await op(operation="read", path="/3/0/99")
