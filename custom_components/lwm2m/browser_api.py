@@ -272,10 +272,11 @@ async def ws_operation(hass: HomeAssistant, connection: ActiveConnection, msg: d
     started = time.monotonic()
     out: dict[str, Any]
     try:
-        async with asyncio.timeout(msg["timeout"]):
+        # (the operation's own timeout says which request went unanswered; this one is a backstop)
+        async with asyncio.timeout(msg["timeout"] + 1):
             response = await operation()
     except TimeoutError:
-        out = {"ok": False, "code": None, "error": f"{endpoint} did not answer within {msg['timeout']:g} s"}
+        out = {"ok": False, "code": None, "error": f"{endpoint} did not answer within {msg['timeout'] + 1:g} s"}
     except OperationError as err:
         out = {"ok": False, "code": err.code, "meaning": meaning(err.code) if err.code else None, "error": str(err)}
     except LwM2MError as err:

@@ -126,6 +126,9 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert cancelled["ok"]
     created = await op(operation="create", path="/3303", values={"5700": 18.5}, instance_id=1)
     assert created["code"] == "2.01" and created["location"] == "/3303/1"
+    other = await op(operation="create", path="/3303", values={"5700": 3.5}, instance_id=7)
+    assert other["location"] == "/3303/7" and sim.values[P("/3303/7/5700")] == 3.5
+    assert (await op(operation="delete", path="/3303/7"))["ok"]
     tree = (await ask(ws, type="lwm2m/device/tree", endpoint="sim-1"))["result"]["objects"]
     assert [i["path"] for o in tree if o["id"] == 3303 for i in o["instances"]] == ["/3303/0"]
     assert (await op(operation="read", path="/3303/1"))["values"] == {"/3303/1/5700": 18.5}
@@ -148,6 +151,10 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert unwatched["ok"] and not any(o["composite"] for o in entry_observations(hass, "sim-1"))
     composite = await op(operation="write_composite", values={"/3311/0/5851": 40, "/3311/0/5850": False})
     assert composite["ok"] and sim.values[P("/3311/0/5851")] == 40 and sim.values[P("/3311/0/5850")] is False
+    sim.misbehave = "silent"
+    silent = await op(operation="read", path="/3/0/0", timeout=0.5)
+    assert not silent["ok"] and silent["code"] is None and "did not answer read /3/0/0 within 0.5 s" in silent["error"]
+    sim.misbehave = None
     refused = await op(operation="read", path="/3/0/99")
     assert not refused["ok"] and refused["code"] == "4.04" and refused["meaning"] == "not found"
     assert "4.04" in refused["error"]

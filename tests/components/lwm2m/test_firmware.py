@@ -7,6 +7,7 @@ import json
 import socket
 from pathlib import Path as FilePath
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 import pytest
@@ -26,6 +27,7 @@ from custom_components.lwm2m.logbook import async_describe_events
 from custom_components.lwm2m.lwm2m.firmware.image import FirmwareImage
 from custom_components.lwm2m.lwm2m.firmware.states import PullProtocol
 from custom_components.lwm2m.lwm2m.firmware.update import FirmwareSettings
+from custom_components.lwm2m.lwm2m.path import Path
 from custom_components.lwm2m.update import ATTR_UPDATE_RESULT
 from tests.sim import SimClient
 from tests.sim.firmware import make_image
@@ -33,7 +35,9 @@ from tests.sim.firmware import make_image
 from .conftest import wait_for
 from .test_devices import entity_id, get_device
 
+P = Path.parse
 NEW = make_image("2.0.0", 30_000)
+OTHER = make_image("2.0.1", 20_000)
 
 
 @pytest.fixture
@@ -78,7 +82,7 @@ async def test_add_firmware_then_install_shows_progress_and_the_new_version(
     hass: HomeAssistant, entry: MockConfigEntry, sim: SimClient, hass_client: Any
 ) -> None:
     before = update_state(hass)
-    assert before is not None and before.state == "off"
+    assert before is not None and before.state == "off" and before.attributes["release_summary"] is None
     assert before.attributes[ATTR_INSTALLED_VERSION] == "1.2.3" == before.attributes[ATTR_LATEST_VERSION]
     file_id = await upload(hass_client, NEW)
     done = await add_firmware(
@@ -122,6 +126,10 @@ async def test_add_firmware_then_install_shows_progress_and_the_new_version(
     ]
     # the device page shows the new firmware version
     await wait_for(hass, lambda: get_device(hass, "sim-1").sw_version == "2.0.0")
+    # the device browser's log has each step
+    log = entry.runtime_data.log
+    assert [e["step"] for e in log.entries("sim-1") if e["kind"] == "firmware"][-1] == "succeeded"
+    assert log.entries("nobody") == []
 
 
 async def test_a_failed_integrity_check_is_shown(
@@ -186,11 +194,18 @@ async def test_a_url_is_downloaded_once(hass: HomeAssistant, entry: MockConfigEn
     app = web.Application()
     served: list[str] = []
 
-    async def image(request: web.Request) -> web.Response:
+    async def image(request: web.Request) -> web.StreamResponse:
         served.append(request.path)
         if request.path.endswith("missing.bin"):
             raise web.HTTPNotFound
-        return web.Response(body=NEW)
+        if request.path.endswith("streamed.bin"):  # no length said: counted as it comes
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            await response.write(bytes(30_000))
+            await response.write_eof()
+            return response
+        return web.Response(body=OTHER if request.path.endswith("other.bin") else NEW)
 
     app.router.add_get("/{name}", image)
     runner = web.AppRunner(app)
@@ -205,17 +220,26 @@ async def test_a_url_is_downloaded_once(hass: HomeAssistant, entry: MockConfigEn
             hass, entry, {"url": f"http://127.0.0.1:{port}/missing.bin", "version": "2.0.0", "target": "device:sim-1"}
         )
         assert missing["errors"] == {"url": "download_failed"}
+        assert "404" in missing["description_placeholders"]["detail"]  # what went wrong, said
+        with patch("custom_components.lwm2m.firmware_files.MAX_IMAGE", 20_000):  # both ways past it
+            for name in ("fw.bin", "streamed.bin"):
+                big = await hass.config_entries.subentries.async_configure(
+                    missing["flow_id"],
+                    {"url": f"http://127.0.0.1:{port}/{name}", "version": "2.0.0", "target": "device:sim-1"},
+                )
+                assert big["errors"] == {"url": "too_large"}, name
+        assert not list(folder(hass).glob(".*"))  # nothing left of them
         done = await hass.config_entries.subentries.async_configure(
             missing["flow_id"], {"url": f"http://127.0.0.1:{port}/fw.bin", "version": "2.0.0", "target": "device:sim-1"}
         )
         assert done["type"] is FlowResultType.CREATE_ENTRY
         assert done["data"]["url"].endswith("/fw.bin") and done["data"]["size"] == len(NEW)
-        assert served == ["/missing.bin", "/fw.bin"]
-        # the service can take a URL too
+        assert served == ["/missing.bin", "/fw.bin", "/streamed.bin", "/fw.bin"]
+        # the service can take a URL too; that image goes when its update ends
         answer = await hass.services.async_call(
             DOMAIN,
             "update_firmware",
-            {"endpoint": "sim-1", "url": f"http://127.0.0.1:{port}/fw.bin", "method": "push", "version": "2.0.0"},
+            {"endpoint": "sim-1", "url": f"http://127.0.0.1:{port}/other.bin", "method": "push", "version": "2.0.1"},
             blocking=True,
             return_response=True,
         )
@@ -223,6 +247,10 @@ async def test_a_url_is_downloaded_once(hass: HomeAssistant, entry: MockConfigEn
         await runner.cleanup()
     assert answer is not None and answer["step"] == "succeeded" and answer["method"] == "push"
     assert answer["result"] == 1 and answer["result_key"] == "success" and answer["state"] == "idle"
+    assert answer["version"] == "2.0.1"
+    kept = sorted(f.name for f in folder(hass).glob("*.bin"))
+    await wait_for(hass, lambda: len(list(folder(hass).glob("*.bin"))) == 1)  # the subentry's image stays
+    assert len(kept) in (1, 2)
     # diagnostics name the image, not the device or the URL (which may carry a token)
     data = await async_get_config_entry_diagnostics(hass, entry)
     (chosen,) = data["entry"]["firmware"]
@@ -247,7 +275,7 @@ async def test_the_service_takes_a_file_on_this_host(
     started = await hass.services.async_call(
         DOMAIN,
         "update_firmware",
-        {"endpoint": "sim-1", "file": str(file), "method": "pull", "wait": False},
+        {"endpoint": "sim-1", "file": str(file), "method": "pull", "wait": False, "version": "2.0.0"},
         blocking=True,
         return_response=True,
     )
@@ -259,7 +287,7 @@ async def test_the_service_takes_a_file_on_this_host(
     job = entry.runtime_data.firmware.job("sim-1")
     assert job is not None
     info = await job.wait()
-    assert info.step.value == "succeeded" and info.method == "pull"
+    assert info.step.value == "succeeded" and info.method == "pull" and info.version == "2.0.0"
     cancelled = await hass.services.async_call(
         DOMAIN, "cancel_firmware", {"endpoint": "sim-1"}, blocking=True, return_response=True
     )
@@ -302,3 +330,25 @@ async def test_http_pull_links(
     assert (await client.get(path[:-3] + "abc")).status == 404
     close()
     assert (await client.get(path)).status == 404
+    hass.config.internal_url = "https://ha.local:8123"  # an https:// link for a device that pulls by HTTPS
+    assert links.link(reg, image, frozenset({PullProtocol.HTTP}), print) is None
+    secure = links.link(reg, image, frozenset({PullProtocol.HTTPS}), print)
+    assert secure is not None and secure[0].startswith("https://ha.local:8123/api/lwm2m/firmware/")
+
+
+async def test_a_device_that_pulls_by_http_gets_home_assistants_link(
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SimClient, tmp_path: FilePath
+) -> None:
+    hass.config.internal_url = "http://127.0.0.1:8123"
+    del sim.values[P("/5/0/8/1")]
+    sim.values[P("/5/0/8/0")] = 2  # HTTP only (the simulated device cannot: it answers 9)
+    file = tmp_path / "fw.bin"
+    file.write_bytes(NEW)
+    hass.config.allowlist_external_dirs.add(str(tmp_path))
+    answer = await hass.services.async_call(
+        DOMAIN, "update_firmware", {"endpoint": "sim-1", "file": str(file)}, blocking=True, return_response=True
+    )
+    assert answer is not None and answer["method"] == "pull" and answer["result_key"] == "unsupported_protocol"
+    assert sim.firmware is not None and sim.firmware.pulled_from == []
+    written = [v for _mode, p, v in sim.written if p == P("/5/0/1")]
+    assert str(written[0][P("/5/0/1")]).startswith("http://127.0.0.1:8123/api/lwm2m/firmware/")
