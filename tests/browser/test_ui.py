@@ -205,7 +205,7 @@ async def _update_firmware(page: Any, base: str, image: FsPath, device: SimClien
     await page.get_by_role("textbox", name="Release notes").fill("Brighter light.")
     await _pick(page, "For", "demo-1")
     await page.wait_for_timeout(300)
-    await page.screenshot(path=str(shots / "add-firmware.png"))
+    await page.screenshot(path=str(shots / "add-firmware.png"))  # README shows it
     await page.get_by_role("button", name="Submit").click()
     await page.get_by_role("button", name="Finish").click()
 
@@ -231,8 +231,6 @@ async def _update_firmware(page: Any, base: str, image: FsPath, device: SimClien
     await expect(page.get_by_text("Up-to-date").first).to_be_visible()
     await page.keyboard.press("Escape")
     await expect(page.get_by_text("Firmware: 2.0.0").first).to_be_visible()  # the device page
-    await page.wait_for_timeout(500)
-    await page.screenshot(path=str(shots / "firmware-installed.png"), full_page=True)
 
 
 async def _pick(page: Any, label: str, choice: str) -> None:
