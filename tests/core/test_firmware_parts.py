@@ -210,7 +210,7 @@ class Scripted:
         self.name = "d"
         self.bus = bus
         self.script = script
-        self.state, self.result, self.version = 0, script.get("result", 0), "1.0"
+        self.state, self.result, self.version = script.get("state", 0), script.get("result", 0), "1.0"
         self.registration = SimpleNamespace(
             objects=SimpleNamespace(instances={INSTANCE}), queue_mode=False, transport="udp", identity=None
         )
@@ -221,12 +221,19 @@ class Scripted:
         if self.script.get("gone_on_read") and self.executes:
             self.script["gone_on_read"] -= 1
             raise NotRegistered("d is not registered", "4.04")
-        values = {STATE: self.state, RESULT: self.result, DELIVERY: 1, DEVICE_VERSION: self.version}
+        if path == INSTANCE and self.script.get("instance_refused"):
+            raise OperationError("d answered read /5/0 with 4.05", "4.05")
+        values = {
+            STATE: self.state,
+            RESULT: self.result,
+            DELIVERY: self.script.get("delivery", 1),
+            DEVICE_VERSION: self.version,
+        }
         return Response("2.05", {p: v for p, v in values.items() if p.startswith(path) or path == INSTANCE})
 
     async def write(self, path: Path, value: Any, **kw: Any) -> Response:
         self.written.append(value)
-        if self.state == 3:
+        if self.state == 3 or self.script.get("stuck"):
             raise OperationError("updating", "4.05")
         self.state, self.result = 0, 0
         return Response("2.04")
@@ -250,17 +257,23 @@ class Scripted:
         return Response("2.04")
 
     def installed(self) -> None:
-        self.state, self.result, self.version = 0, 1, "2.0"
+        if self.script.get("never_reports"):
+            return
+        self.state, self.result, self.version = 0, 1, self.script.get("installs", "2.0")
+        if self.script.get("no_result"):
+            self.result = 0
         if self.script.get("reregister"):
             self.bus.emit(Event(type=EventType.REGISTERED, endpoint="d"))
 
 
-async def _update(tmp_path: FilePath, version: str | None = "2.0", **script: Any) -> tuple[Any, Scripted]:
+async def _update(
+    tmp_path: FilePath, version: str | None = "2.0", method: str = "push", **script: Any
+) -> tuple[Any, Scripted]:
     bus = EventBus()
     device = Scripted(bus, **script)
     source = SimpleNamespace(events=bus, endpoint=lambda name: device)
     updates = FirmwareUpdates(source, FirmwareSettings(poll_interval=0.2, download_stall=5, update_timeout=5))
-    job = updates.start("d", _file(tmp_path, bytes(3000), version), "push")
+    job = updates.start("d", _file(tmp_path, bytes(3000), version), method)
     async with asyncio.timeout(10):
         info = await job.wait()
     return (updates, job, info), device
@@ -325,3 +338,38 @@ async def test_late_progress_and_cancel_after_execute(tmp_path: FilePath) -> Non
     await updates.stop()
     device.timer.cancel()
     assert job.done and job.info.step is Step.CANCELLED
+
+
+async def test_a_leftover_update_is_reset_first(tmp_path: FilePath) -> None:
+    (_u, _job, info), device = await _update(tmp_path, state=1)  # an abandoned download
+    assert info.step is Step.SUCCEEDED and device.written[0] == ""
+
+
+async def test_a_device_busy_with_another_update(tmp_path: FilePath) -> None:
+    (_u, _job, info), _device = await _update(tmp_path, state=3, stuck=True)
+    assert info.step is Step.FAILED and "busy with another update (state updating)" in info.error
+
+
+async def test_a_device_that_reads_only_resources(tmp_path: FilePath) -> None:
+    (_u, _job, info), _device = await _update(tmp_path, instance_refused=True)
+    assert info.step is Step.SUCCEEDED  # its state and result read one by one
+
+
+async def test_a_pull_from_a_push_only_device_fails_at_once(tmp_path: FilePath) -> None:
+    (_u, _job, info), device = await _update(tmp_path, method="pull")
+    assert info.step is Step.FAILED and "push only" in info.error and device.executes == 0
+
+
+async def test_a_device_that_never_reports_the_outcome(tmp_path: FilePath) -> None:
+    bus = EventBus()
+    device = Scripted(bus, never_reports=True)
+    source = SimpleNamespace(events=bus, endpoint=lambda name: device)
+    updates = FirmwareUpdates(source, FirmwareSettings(poll_interval=0.2, update_timeout=1.0))
+    info = await updates.start("d", _file(tmp_path, bytes(3000)), "push").wait()
+    assert info.step is Step.FAILED and "took longer than 1 s to report the update's outcome" in info.error
+    assert info.to_json()["state"] == "updating"
+
+
+async def test_a_device_that_restarts_with_another_version(tmp_path: FilePath) -> None:
+    (_u, _job, info), _device = await _update(tmp_path, reregister=True, no_result=True, installs="1.9")
+    assert info.step is Step.FAILED and "restarted without reporting the update's success (it runs '1.9')" in info.error

@@ -233,6 +233,7 @@ class FirmwareJob:
         self._reread = False  # what the device says after it came back was read
         self._cancel_asked = False
         self._delivered = False  # the download is over (progress no longer counts)
+        self._whole_instance = True  # the device answers a Read of /5/0 (else: its resources)
         self._closers: list[Callable[[], None]] = []
 
     # -- what the device says -----------------------------------------------------------
@@ -384,14 +385,26 @@ class FirmwareJob:
     async def _read_status(self) -> None:
         with contextlib.suppress(OperationError):
             self.seen((await self._asleep_retry(lambda: self.device.read(DEVICE_VERSION))).values)
-        try:
-            self.seen((await self._asleep_retry(lambda: self.device.read(INSTANCE))).values)
-        except OperationError as err:
-            if isinstance(err, NotRegistered) or err.code is None:
-                raise
-            for path in (STATE, RESULT):  # a device that will not read the whole instance
-                with contextlib.suppress(OperationError):
-                    self.seen((await self.device.read(path)).values)
+        await self._asleep_retry(lambda: self._read_object(None))
+
+    async def _read_object(self, timeout: float | None) -> dict[Path, Value]:
+        """Read /5/0 (or, from a device that refuses that, its State and Result one by one)."""
+        if self._whole_instance:
+            try:
+                values = dict((await self.device.read(INSTANCE, timeout=timeout)).values)
+            except OperationError as err:
+                if isinstance(err, NotRegistered) or err.code is None:
+                    raise
+                self._whole_instance = False  # it answered, with a refusal: resources, from now on
+            else:
+                self.seen(values)
+                return values
+        values = {}
+        for path in (STATE, RESULT):
+            with contextlib.suppress(OperationError):
+                values.update((await self.device.read(path, timeout=timeout)).values)
+        self.seen(values)
+        return values
 
     async def _execute(self) -> None:
         """Execute Update. Unanswered, it may still have started: its outcome (or a read) tells."""
@@ -548,18 +561,19 @@ class FirmwareJob:
     async def _poll(self, timeout: float) -> None:
         with contextlib.suppress(OperationError, TimeoutError):
             async with asyncio.timeout(timeout):
-                self.seen((await self.device.read(INSTANCE, timeout=timeout)).values)
+                await self._read_object(timeout)
 
     async def _reread_after_restart(self) -> None:
         """Read the update's outcome and the running version once the device is back."""
-        for path in (INSTANCE, DEVICE_VERSION):
+        for read in (lambda: self._read_object(None), lambda: self.device.read(DEVICE_VERSION)):
             try:
-                values = (await self.device.read(path)).values
+                answer = await read()
             except OperationError as err:
                 if isinstance(err, NotRegistered):
                     self._registered_again = False  # gone again (another restart): wait for its Register
                     return
                 continue
+            values = answer if isinstance(answer, dict) else answer.values
             self.values.update({p: v for p, v in values.items() if p.ids[:2] == (5, 0) or p == DEVICE_VERSION})
             if RESULT in values:
                 self._fresh_result = True
