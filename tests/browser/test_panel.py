@@ -152,6 +152,13 @@ async def test_browse_a_device(home_assistant: HassProcess, tmp_path: FsPath, ex
             assert device.values[P("/3311/0/5850")] is True  # kept: a partial update
             await expect(page.locator('[data-path="/3311/0/5851"] .val')).to_contain_text("70")
 
+            # a device that does not answer: the request gives up after the Timeout chosen
+            await page.get_by_label("Timeout (s)", exact=True).fill("2")
+            device.misbehave = "silent"
+            await manufacturer.locator('[data-op="read"]').click()
+            await expect(manufacturer.get_by_text("did not answer read /3/0/0 within 2 s")).to_be_visible()
+            device.misbehave = None
+
             # the device page links to the browser
             await page.goto(base + "/config/devices/dashboard")
             await page.get_by_text("demo-1").first.click()

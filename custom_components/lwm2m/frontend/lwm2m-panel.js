@@ -438,6 +438,7 @@ class LwM2MPanel extends HTMLElement {
     this._hidden = new Set(); // instances deleted here (the server still holds their last values)
     this._picked = new Set(); // resources ticked for Read- and Write-Composite
     this._format = ""; // the content format chosen in the header ("": the device's best), kept across devices
+    this._timeout = "30"; // seconds each request may wait for the device (the header's Timeout)
     this._unsub = null;
     this._logError = null;
     this._refetch = null;
@@ -886,6 +887,11 @@ class LwM2MPanel extends HTMLElement {
               <select data-role="format" aria-label="Content format">${FORMAT_CHOICES.map(
                 ([n, name]) => `<option value="${n}" ${n === this._format ? "selected" : ""}>${esc(name)}</option>`,
               ).join("")}</select>
+            </label>
+            <label class="fmt-choice" title="How long each request may wait for the device (a sleeping one answers when it wakes)">
+              <span>Timeout (s)</span>
+              <input data-role="timeout" type="number" min="1" max="3600" step="1" value="${esc(this._timeout)}"
+                     aria-label="Timeout (s)" style="width: 5em">
             </label>
             <button data-action="refresh-device">Refresh</button>
           </div>
@@ -1568,6 +1574,8 @@ class LwM2MPanel extends HTMLElement {
     this._results.set(path, { ...shown, pending: true, started });
     this._renderResult(path);
     const msg = { type: "lwm2m/operation", endpoint: this._endpoint, operation, ...format, ...extra };
+    const timeout = Number(this._timeout);
+    if (Number.isFinite(timeout) && timeout >= 1 && timeout <= 3600) msg.timeout = timeout;
     if (path !== COMPOSITE) msg.path = path;
     let result;
     try {
@@ -1940,6 +1948,10 @@ class LwM2MPanel extends HTMLElement {
     }
     if (el.dataset && el.dataset.role === "format") {
       this._format = el.value;
+      return;
+    }
+    if (el.dataset && el.dataset.role === "timeout") {
+      this._timeout = el.value;
       return;
     }
     if (el.dataset && el.dataset.pick !== undefined) {
