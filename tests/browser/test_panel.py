@@ -7,6 +7,7 @@ With LWM2M_SCREENSHOTS=1 the screenshots go to docs/screenshots/ for README.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from pathlib import Path as FsPath
@@ -151,6 +152,30 @@ async def test_browse_a_device(home_assistant: HassProcess, tmp_path: FsPath, ex
             assert device.values[P("/3311/0/5851")] == 70
             assert device.values[P("/3311/0/5850")] is True  # kept: a partial update
             await expect(page.locator('[data-path="/3311/0/5851"] .val')).to_contain_text("70")
+
+            # Write-Attributes (one cleared) and Discover of the temperature
+            await temperature.locator('[data-op="write_attributes"]').click()
+            await temperature.get_by_label("pmin", exact=True).fill("5")
+            await temperature.get_by_label("Clear st").check()
+            await temperature.locator('[data-op="write_attributes_submit"]').click()
+            await expect(temperature.locator(".result.ok")).to_contain_text("2.04")
+            assert device.attributes[P("/3303/0/5700")] == {"pmin": "5", "st": None}
+            await temperature.locator('[data-op="discover"]').click()
+            await expect(temperature.locator(".result.ok")).to_contain_text("pmin")
+
+            # Create an instance, then Delete it (after the browser's confirmation)
+            sensors = page.locator('[data-path="/3303"]')
+            await sensors.locator('[data-op="create"]').click()
+            await sensors.get_by_label("Instance id").fill("1")
+            await sensors.get_by_label("Resource values (JSON)").fill('{"5700": 19.5}')
+            await sensors.locator('[data-op="create_submit"]').click()
+            await expect(sensors.get_by_text("2.01")).to_be_visible()
+            await expect(page.locator('[data-path="/3303/1"]')).to_be_visible()
+            assert device.values[P("/3303/1/5700")] == 19.5
+            page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await page.locator('[data-path="/3303/1"] [data-op="delete"]').click()
+            await expect(page.locator('[data-path="/3303/1"]')).to_have_count(0)
+            assert P("/3303/1") in device.deleted
 
             # a device that does not answer: the request gives up after the Timeout chosen
             await page.get_by_label("Timeout (s)", exact=True).fill("2")
