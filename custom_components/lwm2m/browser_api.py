@@ -28,15 +28,13 @@ from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
-from .const import DOMAIN, Topic
+from .const import DOMAIN
 from .lwm2m.api import ATTRIBUTES, DeviceOperations, Response, meaning
 from .lwm2m.codecs import ContentFormat
 from .lwm2m.errors import LwM2MError, OperationError
-from .lwm2m.events import Event
 from .lwm2m.model import ObjectModel
 from .lwm2m.path import Path
 from .lwm2m.values import DataType, to_json_value
-from .message_log import log_entry
 
 if TYPE_CHECKING:
     from .hub import LwM2MConfigEntry, LwM2MHub
@@ -86,10 +84,12 @@ def _hubs(hass: HomeAssistant) -> list[LwM2MHub]:
 
 
 def _find(hass: HomeAssistant, endpoint: str) -> LwM2MHub | None:
-    for hub in _hubs(hass):
-        if hub.registration(endpoint) is not None or endpoint in hub.matches:
+    """Return the hub the device is registered with, else one that knows it (an offline device)."""
+    hubs = _hubs(hass)
+    for hub in hubs:
+        if hub.registration(endpoint) is not None:
             return hub
-    return None
+    return next((hub for hub in hubs if endpoint in hub.matches), None)
 
 
 def _found(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> LwM2MHub | None:
@@ -108,12 +108,12 @@ def summary(hass: HomeAssistant, hub: LwM2MHub, endpoint: str) -> dict[str, Any]
     """Return what the device list shows of a device."""
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, endpoint)})
     reg = hub.registration(endpoint)
-    if reg is None or not hub.is_available(endpoint):
+    if reg is None:
         state = "offline"
     elif reg.queue_mode and not hub.source.is_awake(endpoint):
         state = "sleeping"
     else:
-        state = "registered"
+        state = "registered"  # (available says whether it answered since: a new one is being set up)
     out: dict[str, Any] = {
         "endpoint": endpoint,
         "device_id": device.id if device else None,
@@ -121,6 +121,7 @@ def summary(hass: HomeAssistant, hub: LwM2MHub, endpoint: str) -> dict[str, Any]
         "entry_id": hub.entry.entry_id,
         "entry_title": hub.entry.title,
         "state": state,
+        "available": hub.is_available(endpoint),
         "manufacturer": device.manufacturer if device else None,
         "model": device.model if device else None,
         "firmware": device.sw_version if device else None,
@@ -234,6 +235,13 @@ def ws_tree(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, An
 _NUMBER = vol.Any(None, vol.Coerce(float))
 
 
+def _format(value: Any) -> int:
+    """Check a content format: one of FORMATS, as a whole number."""
+    if type(value) is not int or value not in FORMATS:
+        raise vol.Invalid(f"content_format must be one of {', '.join(map(str, map(int, FORMATS)))}")
+    return value
+
+
 @require_admin
 @websocket_command(
     _schema(
@@ -243,7 +251,7 @@ _NUMBER = vol.Any(None, vol.Coerce(float))
             vol.Required("operation"): vol.In(OPERATIONS),
             vol.Optional("path", default=""): str,
             vol.Optional("paths"): [str],  # read_composite, observe_composite, cancel_observe of those
-            vol.Optional("content_format"): vol.Any(None, vol.In(FORMATS)),
+            vol.Optional("content_format"): vol.Any(None, _format),
             vol.Optional("value"): object,
             vol.Optional("replace", default=True): bool,
             vol.Optional("arguments"): vol.Any(None, str),
@@ -327,7 +335,10 @@ def _operation(device: DeviceOperations, msg: dict[str, Any], path: Path) -> Cal
             attributes = msg.get("attributes") or {}
             return lambda: device.write_attributes(path, attributes, timeout=timeout)
         case "create":
-            created = {int(k): v for k, v in (msg.get("values") or {}).items()}
+            try:
+                created = {int(k): v for k, v in (msg.get("values") or {}).items()}
+            except ValueError:
+                raise LwM2MError('create needs values by resource id: {"5700": 18.5}') from None
             instance_id = msg.get("instance_id")
             return lambda: device.create(path, created, instance_id=instance_id, content_format=fmt, timeout=timeout)
         case _:  # "delete"
@@ -364,10 +375,21 @@ def ws_subscribe(hass: HomeAssistant, connection: ActiveConnection, msg: dict[st
         return
 
     @callback
-    def forward(event: Event) -> None:
-        connection.send_message(event_message(msg["id"], {"entry": log_entry(event)}))
+    def forward(entry: dict[str, Any]) -> None:
+        connection.send_message(event_message(msg["id"], {"entry": entry}))
 
-    connection.subscriptions[msg["id"]] = hub.async_subscribe(endpoint, Topic.MESSAGE, forward)
+    # followed through the integration's list (hub.log.live), not the hub: an entry's reload
+    # keeps the page's live log; each entry's seq lets the page drop what it has twice
+    followers = hub.log.live.setdefault(endpoint, set())
+    followers.add(forward)
+
+    @callback
+    def unsubscribe() -> None:
+        followers.discard(forward)
+        if not followers and hub.log.live.get(endpoint) is followers:
+            del hub.log.live[endpoint]
+
+    connection.subscriptions[msg["id"]] = unsubscribe
     connection.send_result(msg["id"], {"log": hub.log.entries(endpoint)})
 
 

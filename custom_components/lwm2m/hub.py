@@ -60,6 +60,7 @@ from .lwm2m.registration import Registration
 from .lwm2m.retries import retry_settings
 from .lwm2m.values import Value
 from .mapping import Match, Tables
+from .message_log import LIVE as LIVE_LOG
 from .message_log import MessageLog
 from .panel import URL_PATH as PANEL_PATH
 
@@ -139,7 +140,9 @@ class LwM2MHub:
         self.settings = (dict(entry.data), dict(entry.options))
         self.bootstrap = BootstrapHolder()
         self.firmware = FirmwareHolder(hass, entry, source)
-        self.log = MessageLog()  # the device browser's message log (following the source from load())
+        # the device browser's message log (following the source from load()); its live followers
+        # are the integration's, so that a page survives the entry's reload
+        self.log = MessageLog(hass.data.setdefault(LIVE_LOG, {}))
         self.store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, _storage_key(entry))
         self.matches: dict[str, dict[str, Match]] = {}  # endpoint -> unique id -> its entity's match
         # Entities disabled by default (diagnostics), created once no device is being set up:
@@ -268,6 +271,8 @@ class LwM2MHub:
                         listener(value)
                     except Exception:
                         _LOGGER.exception("Showing %s of %s failed", path, endpoint)
+        if kind is EventType.RESPONSE and event.code == "2.02" and event.path is not None and _deleted(event):
+            self._forget_values(endpoint, event.path)  # a deleted instance's values are gone
         match kind:
             case EventType.REFUSED:
                 self._refused(event)
@@ -307,8 +312,6 @@ class LwM2MHub:
                 self._set_available(endpoint, True)
             case EventType.RESPONSE if event.response is not None and event.response.operation in _OBSERVATION_CHANGES:
                 self._save()
-            case EventType.RESPONSE if event.code == "2.02" and event.path is not None:
-                self._forget_values(endpoint, event.path)  # a deleted instance's values are gone
         if kind is not EventType.RESPONSE and (kind is not EventType.NOTIFICATION or self.notification_events):
             self._fire(event)
         self._dispatch(endpoint, Topic.MESSAGE, event)
@@ -816,9 +819,15 @@ class LwM2MHub:
         """Drop a device the user deleted; its entities come back if it registers again."""
         self.matches.pop(endpoint, None)
         self._later.pop(endpoint, None)
+        self.log.forget(endpoint)
         self.known_paths.pop(endpoint, None)
         self._observed_before.pop(endpoint, None)
         self._save()
+
+
+def _deleted(event: Event) -> bool:
+    """Whether an answer is a Delete's (2.02 may answer other requests too)."""
+    return event.response is not None and event.response.operation == "delete"
 
 
 def entity_limit_issue(entry: LwM2MConfigEntry) -> str:

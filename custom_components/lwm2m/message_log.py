@@ -7,26 +7,31 @@ its meaning). A value is kept as JSON shows it, cut to VALUE_CHARS characters.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
+from .const import DOMAIN
 from .lwm2m.api import meaning
 from .lwm2m.events import Event, EventBus, EventType, FirmwareInfo
 from .lwm2m.values import to_json_value
 
 LOG_SIZE = 100  # entries kept per device
 VALUE_CHARS = 200  # characters of a value shown in the log
-MAX_DEVICES = 10_000  # devices with a log (the oldest device's log goes past it)
+MAX_DEVICES = 200  # devices with a log: the most recently active (about 45 KB each, at most)
+LIVE = f"{DOMAIN}_live_log"  # hass.data: endpoint -> the browser pages following it (across reloads)
+
+type Live = Callable[[dict[str, Any]], None]
 
 
 _NOT_A_DEVICE = frozenset({EventType.REFUSED, EventType.BOOTSTRAPPED, EventType.BOOTSTRAP_FAILED})
 
 
-def log_entry(event: Event, at: float | None = None) -> dict[str, Any]:
-    """Return what the log shows of one event."""
-    entry: dict[str, Any] = {"at": time.time() if at is None else at, "kind": event.type.value}
+def log_entry(event: Event, at: float, seq: int = 0) -> dict[str, Any]:
+    """Return what the log shows of one event (seq: its number in the source's log)."""
+    entry: dict[str, Any] = {"seq": seq, "at": at, "kind": event.type.value}
     if event.response is not None:
         entry["operation"] = event.response.operation
     if event.path is not None:
@@ -61,10 +66,12 @@ class MessageLog:
     here at thousands a second) and turns them into entries only when the browser asks.
     """
 
-    def __init__(self) -> None:
-        """Start empty; follow() starts taking events."""
-        self._logs: dict[str, deque[tuple[Event, float]]] = {}
+    def __init__(self, live: dict[str, set[Live]] | None = None) -> None:
+        """Start empty; follow() starts taking events; live: who follows each endpoint now."""
+        self._logs: OrderedDict[str, deque[tuple[Event, float, int]]] = OrderedDict()
         self._stop: Callable[[], None] | None = None
+        self._seq = itertools.count(1)
+        self.live: dict[str, set[Live]] = live if live is not None else {}
 
     def follow(self, events: EventBus) -> None:
         """Take every event of events (after the listeners before it: the hub's states come first)."""
@@ -74,16 +81,30 @@ class MessageLog:
     def _on_event(self, event: Event) -> None:
         if event.type in _NOT_A_DEVICE:
             return
-        log = self._logs.get(event.endpoint)
+        endpoint = event.endpoint
+        logs = self._logs
+        log = logs.get(endpoint)
         if log is None:
-            if len(self._logs) >= MAX_DEVICES:
-                del self._logs[next(iter(self._logs))]
-            log = self._logs[event.endpoint] = deque(maxlen=LOG_SIZE)
-        log.append((event, time.time()))
+            if len(logs) >= MAX_DEVICES:
+                logs.popitem(last=False)  # the device quiet the longest
+            log = logs[endpoint] = deque(maxlen=LOG_SIZE)
+        else:
+            logs.move_to_end(endpoint)
+        at, seq = time.time(), next(self._seq)
+        log.append((event, at, seq))
+        followers = self.live.get(endpoint)
+        if followers:
+            entry = log_entry(event, at, seq)
+            for follower in tuple(followers):
+                follower(entry)
 
     def entries(self, endpoint: str) -> list[dict[str, Any]]:
         """Return the device's log, oldest first."""
-        return [log_entry(event, at) for event, at in self._logs.get(endpoint, ())]
+        return [log_entry(event, at, seq) for event, at, seq in self._logs.get(endpoint, ())]
+
+    def forget(self, endpoint: str) -> None:
+        """Drop a deleted device's log."""
+        self._logs.pop(endpoint, None)
 
     def close(self) -> None:
         """Stop following the events."""

@@ -1,11 +1,12 @@
 """The LwM2M device browser in Home Assistant's sidebar (administrators only).
 
 A web component with no build step (frontend/lwm2m-panel.js), served from the integration's
-folder and registered as a custom panel, /lwm2m. It talks to websocket_api.py.
+folder and registered as a custom panel, /lwm2m. It talks to browser_api.py.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from homeassistant.components import panel_custom
@@ -13,6 +14,8 @@ from homeassistant.components.http import StaticPathConfig  # type: ignore[attr-
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
+
+_LOGGER = logging.getLogger(__name__)
 
 URL_PATH = "lwm2m"
 STATIC_URL = "/lwm2m_static"
@@ -24,16 +27,21 @@ async def async_register_panel(hass: HomeAssistant) -> None:
     """Serve the panel's script and put the panel in the sidebar, once; not without a frontend."""
     if hass.data.get(_REGISTERED) or "frontend" not in hass.config.components or not FILE.is_file():
         return
-    hass.data[_REGISTERED] = True
-    await hass.http.async_register_static_paths([StaticPathConfig(STATIC_URL, str(FILE.parent), cache_headers=False)])
+    script = f"{STATIC_URL}/{FILE.name}"
+    await hass.http.async_register_static_paths([StaticPathConfig(script, str(FILE), cache_headers=False)])
     version = int(FILE.stat().st_mtime)  # a new script is fetched anew after an update
-    await panel_custom.async_register_panel(
-        hass,
-        frontend_url_path=URL_PATH,
-        webcomponent_name="lwm2m-panel",
-        sidebar_title="LwM2M",
-        sidebar_icon="mdi:access-point-network",
-        module_url=f"{STATIC_URL}/lwm2m-panel.js?v={version}",
-        require_admin=True,
-        config={},
-    )
+    try:
+        await panel_custom.async_register_panel(
+            hass,
+            frontend_url_path=URL_PATH,
+            webcomponent_name="lwm2m-panel",
+            sidebar_title="LwM2M",
+            sidebar_icon="mdi:access-point-network",
+            module_url=f"{script}?v={version}",
+            require_admin=True,
+            config={},
+        )
+    except ValueError as err:  # another panel has the path: the integration works without its browser
+        _LOGGER.warning("The LwM2M device browser is not in the sidebar: %s", err)
+        return
+    hass.data[_REGISTERED] = True

@@ -809,8 +809,11 @@ class LwM2MPanel extends HTMLElement {
     return objects
       .map(
         (o) =>
-          `${o.id}:${o.instances
-            .map((i) => `${i.id}[${i.resources.map((r) => `${r.id}${r.multiple ? "*" : ""}`).join(",")}]`)
+          `${o.id}${o.known ? "+" : ""}${o.multiple ? "*" : ""}${o.name || ""}:${o.instances
+            .map(
+              (i) =>
+                `${i.id}[${i.resources.map((r) => `${r.id}${r.multiple ? "*" : ""}${r.name || ""}${r.operations}`).join(",")}]`,
+            )
             .join(",")}`,
       )
       .join(";");

@@ -9,6 +9,7 @@ operations on one device that return a Response or raise an LwM2MError.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -87,9 +88,12 @@ def check_attributes(attributes: Mapping[str, float | int | None]) -> dict[str, 
             out[name] = int(value)
         else:
             try:
-                out[name] = float(value)
+                number = float(value)
             except OverflowError:
                 raise CodecError(f"{name} is out of range") from None
+            out[name] = number
+            if not math.isfinite(number):
+                raise CodecError(f"{name} must be a finite number, got {shown(value)}")
     if not out:
         raise CodecError("no attributes to write")
     return out

@@ -45,7 +45,8 @@ async def test_the_device_list(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     answer = await ask(ws, type="lwm2m/devices")
     (item,) = answer["result"]["devices"]
     assert item["endpoint"] == "sim-1" and item["device_id"] == get_device(hass, "sim-1").id
-    assert item["state"] == "registered" and item["transport"] == "udp" and item["security"] == "nosec"
+    assert item["state"] == "registered" and item["available"] and item["transport"] == "udp"
+    assert item["security"] == "nosec"
     assert item["lwm2m_version"] == "1.1" and item["lifetime"] == 60 and item["binding"] == "U"
     assert item["manufacturer"] == "Simulated Devices Inc." and item["firmware"] == "1.2.3"
     assert item["messages_out"] > 0 and item["messages_in"] > 0 and item["last_seen"] > 0
@@ -162,6 +163,16 @@ async def test_every_operation(hass: HomeAssistant, sim: SimClient, hass_ws_clie
     assert bad["code"] == "invalid_format"
     no_value = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="write", path="/3/0/9")
     assert "needs a value" in no_value["message"]
+    named = await _error(
+        ws, type="lwm2m/operation", endpoint="sim-1", operation="create", path="/3303", values={"x": 1}
+    )
+    assert named["code"] == "invalid_format" and "by resource id" in named["message"]
+    floating = await _error(
+        ws, type="lwm2m/operation", endpoint="sim-1", operation="read", path="/3", content_format=110.5
+    )
+    assert floating["code"] == "invalid_format"
+    endless = await op(operation="write_attributes", path="/3/0/9", attributes={"gt": "nan"})
+    assert not endless["ok"] and "gt must be a finite number" in endless["error"]  # nothing sent
     bad_path = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="read", path="/three")
     assert bad_path["code"] == "invalid_format"
     no_paths = await _error(ws, type="lwm2m/operation", endpoint="sim-1", operation="read_composite")
@@ -186,10 +197,24 @@ async def test_the_live_log(hass: HomeAssistant, sim: SimClient, hass_ws_client:
     assert event["id"] == subscription and event["type"] == "event"
     entry = event["event"]["entry"]
     assert entry["kind"] == "notification" and entry["values"] == {"/3303/0/5700": 30.5}
+    assert entry["seq"] > log[-1]["seq"]  # numbered: a page drops what it has twice
+    # the entry's reload keeps the page's live log
+    (loaded,) = hass.config_entries.async_loaded_entries("lwm2m")
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(hass, lambda: loaded.runtime_data.registration("sim-1") is not None or None)
+    await sim.update()
+    kinds = []
+    while "updated" not in kinds:  # (what the restarted server does with the device comes too)
+        after = await ws.receive_json()
+        assert after["id"] == subscription and after["type"] == "event"
+        kinds.append(after["event"]["entry"]["kind"])
     await ws.send_json_auto_id({"type": "unsubscribe_events", "subscription": subscription})
-    assert (await ws.receive_json())["success"]
+    while (answer := await ws.receive_json())["type"] == "event":
+        pass
+    assert answer["success"]
     again = (await ask(ws, type="lwm2m/device/log", endpoint="sim-1"))["result"]["log"]
-    assert again[: len(log)] == log and again[-1]["kind"] == "notification"
+    assert any(e["kind"] == "updated" for e in again)  # the reloaded entry's log, from its start
 
 
 async def test_administrators_only(
