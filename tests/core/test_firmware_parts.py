@@ -191,8 +191,11 @@ def test_links(tmp_path: FilePath, udp: None) -> None:
     both = frozenset({PullProtocol.COAP, PullProtocol.COAPS})
     made = CoapLinks(server(5683, 5684)).link(reg(), image, both, print)
     assert made is not None and made[0].startswith("coap://[::1]:5683/fw/")
-    secure = CoapLinks(server(5683, 5684)).link(reg("dtls", "127.0.0.1:9", "psk:a"), image, both, print)
+    dtls = server(5683, 5684)
+    secure = CoapLinks(dtls).link(reg("dtls", "127.0.0.1:9", "psk:a"), image, both, print)
     assert secure is not None and secure[0].startswith("coaps://127.0.0.1:5684/fw/")
+    (offer,) = dtls.downloads._offers.values()
+    assert offer.identity == "psk:a"  # only the device's own DTLS identity may download it
     assert CoapLinks(server(None, 5684)).link(reg(), image, both, print) is None  # coaps:// only, a udp device
     only_coaps = frozenset({PullProtocol.COAPS})
     assert CoapLinks(server(5683, 5684)).link(reg(), image, only_coaps, print) is None
