@@ -20,7 +20,7 @@ from tests.live.broker import free_udp_port
 from tests.live.hass import HassProcess
 from tests.sim import SimClient
 
-from .test_ui import CHROMIUM, CHROMIUM_ARGS, PASSWORD, USER, _post, _shots, onboard
+from .test_ui import CHROMIUM, CHROMIUM_ARGS, _post, _shots, login, onboard
 from .test_ui import pytestmark as _needs
 
 pytestmark = _needs
@@ -37,15 +37,6 @@ async def _server_entry(base: str, token: str, port: int) -> None:
         token,
     )
     assert done["type"] == "create_entry", done
-
-
-async def _login(page: Any, base: str) -> None:
-    await page.goto(base + "/")
-    await page.get_by_role("textbox", name="Username").fill(USER)
-    await page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(lambda url: "auth/authorize" not in url)
-    await page.wait_for_function("() => window.localStorage.getItem('hassTokens') !== null")
 
 
 async def _confirm_http_settings(page: Any) -> None:
@@ -80,7 +71,7 @@ async def test_browse_a_device(home_assistant: HassProcess, tmp_path: FsPath, ex
                     if (await device.register()).code.is_successful():
                         break
                 await page.wait_for_timeout(250)
-            await _login(page, base)
+            await login(page, base)
             await page.goto(base + "/lwm2m")
             await _confirm_http_settings(page)
             # the list, searched

@@ -77,6 +77,18 @@ def onboard(base: str) -> str:
     return str(token)
 
 
+async def login(page: Any, base: str) -> None:
+    """Log in as the onboarded user."""
+    await page.goto(base + "/")
+    await page.get_by_role("textbox", name="Username").fill(USER)
+    await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(lambda url: "auth/authorize" not in url)
+    # The frontend trades the login's code for tokens after that redirect; leaving the page
+    # before it stored them ("Keep me logged in") shows the login form again.
+    await page.wait_for_function("() => window.localStorage.getItem('hassTokens') !== null")
+
+
 def _shots(tmp_path: FsPath) -> FsPath:
     return ROOT / "docs" / "screenshots" if os.environ.get("LWM2M_SCREENSHOTS") == "1" else tmp_path
 
@@ -100,14 +112,7 @@ async def test_add_the_integration_and_use_the_device(
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(30_000)
         try:
-            await page.goto(base + "/")
-            await page.get_by_role("textbox", name="Username").fill(USER)
-            await page.get_by_role("textbox", name="Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Log in").click()
-            await page.wait_for_url(lambda url: "auth/authorize" not in url)
-            # The frontend trades the login's code for tokens after that redirect; leaving the
-            # page before it stored them ("Keep me logged in") shows the login form again.
-            await page.wait_for_function("() => window.localStorage.getItem('hassTokens') !== null")
+            await login(page, base)
 
             await page.goto(base + "/config/integrations/dashboard")
             await _add_integration(page)
