@@ -287,6 +287,12 @@ async def test_a_stale_success_result_is_not_taken_while_the_device_installs(tmp
     assert info.step is Step.SUCCEEDED and device.version == "2.0"  # (the outcome, not the old 1)
 
 
+async def test_a_stale_success_beside_downloaded_is_not_taken(tmp_path: FilePath) -> None:
+    # the device never resets its result: a 1 from before while it still says Downloaded
+    (_u, _job, info), device = await _update(tmp_path, stale_result=True, result=1, lost_executes=1)
+    assert info.step is Step.SUCCEEDED and device.executes == 2  # Update was sent again, then installed
+
+
 async def test_a_lost_answer_to_execute_still_waits_for_the_outcome(tmp_path: FilePath) -> None:
     (_u, _job, info), device = await _update(tmp_path, ack_lost=True)
     assert info.step is Step.SUCCEEDED and device.executes == 1  # never sent twice

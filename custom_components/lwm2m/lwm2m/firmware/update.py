@@ -500,10 +500,11 @@ class FirmwareJob:
     def _updated(self) -> bool:
         """Whether the device runs the new firmware; FirmwareError when it reports a failure."""
         result, state = self.result, self.state
-        settled = state != State.UPDATING  # (a result read while it still installs is an old one)
-        if self._fresh_result and settled and result == SUCCESS:
+        # A success is the device back in Idle (a 1 beside Downloaded or Updating is an old one);
+        # a failure may leave it Downloaded (update failed, 8), not still Updating.
+        if self._fresh_result and state in (None, State.IDLE) and result == SUCCESS:
             return True
-        if self._fresh_result and settled and result not in (None, 0, SUCCESS, DEFERRED):
+        if self._fresh_result and state != State.UPDATING and result not in (None, 0, SUCCESS, DEFERRED):
             raise FirmwareError(f"{self.endpoint} did not update: {result_text(result)}", result_key(result), result)
         if self._registered_again and self._reread:
             running = self.values.get(DEVICE_VERSION) or self.values.get(PKG_VERSION)
@@ -524,7 +525,7 @@ class FirmwareJob:
             not self._execute_answered
             and self._fresh_result
             and state == State.DOWNLOADED
-            and result in (None, 0)
+            and result in (None, 0, SUCCESS)  # (no failure: an old 1 or nothing)
             and self._resends < MAX_SLEEPS
         ):
             self._resend = True  # Execute never reached it (it slept): send it again
