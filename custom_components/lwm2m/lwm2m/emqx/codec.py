@@ -11,6 +11,9 @@ the command (reqID, msgType) so that its error response can be sent.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -445,8 +448,13 @@ def _typed(item: Any, path: Path) -> Value:
     type_name = item.get("type")
     if not isinstance(type_name, str) or type_name not in VALUE_TYPES:
         raise CodecError(f"{path}: type must be one of {', '.join(VALUE_TYPES)}")
+    value = item["value"]
+    if type_name == "Opaque" and isinstance(value, str):
+        # EMQX's JSON carries opaque values in base64 (hex with 0x is taken too, where it is no base64)
+        with contextlib.suppress(binascii.Error, ValueError):
+            return base64.b64decode(value, validate=True)
     try:
-        return coerce(item["value"], VALUE_TYPES[type_name])
+        return coerce(value, VALUE_TYPES[type_name])
     except CodecError as err:
         raise CodecError(f"{path}: {err}") from None
 
