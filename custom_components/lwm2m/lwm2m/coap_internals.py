@@ -129,8 +129,11 @@ class _Answers(dict[Any, Any]):
         self._large: deque[Any] = deque()  # keys of large answers, oldest first
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._release(key)
+        if self._sizes:
+            self._release(key)
         super().__setitem__(key, value)
+        if value is None:  # a request just arrived (every datagram passes here): nothing to count
+            return
         size = len(getattr(value, "payload", b""))
         if size < LARGE_ANSWER:
             return
