@@ -1,11 +1,28 @@
-"""Server throughput against raw aiocoap, side by side in one run.
+"""The server at saturation: offered load stepped up, raw aiocoap and this server side by side.
 
-    .venv/bin/python -m tests.bench.bench_server [--registrations 20000] [--devices 50] [--notify 400]
+    .venv/bin/python -m tests.bench.bench_server [--devices 1000] [--generators 2]
+        [--rates 5000,10000,20000,30000,40000,60000] [--register-rates 1000,2000,4000,8000,12000]
+        [--seconds 3] [--skip notify|register]
 
-A load generator in a separate process (tests/bench/loadgen.py, many UDP source ports)
-drives, in turn: a bare aiocoap server answering POST /rd with 2.01 (raw), then our
-server registering real endpoints; a bare aiocoap observer counting notifications (raw),
-then our server decoding them into notification events. Prints rates and ratios.
+The server under test runs in a process of its own (tests/bench/saturation_server.py);
+several generator processes (tests/bench/notifier.py, each its own share of the devices
+and a UDP socket per device) offer the load. Every step lasts SECONDS; for each it prints:
+
+  offered/s     what the step asked for; sent/s what the generators sent
+  delivered/s   notifications (or registrations) the server counted during the step
+  share         delivered / sent
+  server CPU    the server process's CPU time over the step, as a share of one core
+  gen CPU       all generators' CPU time over the step, as a share of one core
+  kernel drops  datagrams the kernel dropped on the server's socket (/proc/net/udp6)
+  coalesced     notifications replaced by a later one of the same observation before they
+                were handled (the server could not keep up; counted, the latest value kept)
+  lost          sent, neither counted nor coalesced, one second after the step (drops included)
+  p50, p99      notifications: from the send time (in the payload) to the server's callback
+
+Raw aiocoap counts notifications in an observation callback (the payload parsed as a float,
+as ours decodes it), and answers POST /rd with 2.01. This server counts NOTIFICATION events
+(each decoded, sequence-checked and budgeted) and REGISTERED events, with and without an
+auto-observation of each new endpoint.
 """
 
 from __future__ import annotations
@@ -13,62 +30,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
-import aiocoap
-from aiocoap import Message
-from aiocoap.numbers.codes import Code
-from aiocoap.resource import Resource, Site
-
-from custom_components.lwm2m.lwm2m.coap_internals import prepare_context
-from custom_components.lwm2m.lwm2m.config import ServerConfig
-from custom_components.lwm2m.lwm2m.events import EventType
-from custom_components.lwm2m.lwm2m.server import LwM2MServer
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-class RawRegister(Resource):
-    async def render_post(self, request: Message) -> Message:
-        return Message(code=Code.CREATED, location_path=("rd", "0123456789abcdef"))
-
-
-async def _loadgen(*args: Any) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.bench.loadgen", *map(str, args), stdout=asyncio.subprocess.PIPE
-    )
-
-
-async def _json_line(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+async def _json_line(proc: asyncio.subprocess.Process, timeout: float = 180) -> dict[str, Any]:
     assert proc.stdout is not None
-    return json.loads(await asyncio.wait_for(proc.stdout.readline(), 180))
-
-
-async def registrations(count: int, sockets: int) -> tuple[float, float]:
-    site = Site()
-    site.add_resource(["rd"], RawRegister())
-    raw = await aiocoap.Context.create_server_context(site, bind=("::", 0), transports=["udp6"])
-    _dedup, port = prepare_context(raw)
-    proc = await _loadgen("register", port, count, sockets, "raw")
-    raw_result = await _json_line(proc)
-    await proc.wait()
-    await raw.shutdown()
-
-    # the server's capacity, not its limits: every device here shares 127.0.0.1 and registers at once
-    server = LwM2MServer(
-        ServerConfig(port=0, max_registrations=count + 10, max_registrations_per_host=0, registration_rate=0)
-    )
-    await server.start()
-    proc = await _loadgen("register", server.port, count, sockets, "ours")
-    ours_result = await _json_line(proc)
-    await proc.wait()
-    assert len(server.registrations) == ours_result["done"], "every answered Register is a registration"
-    await server.stop()
-    return raw_result["rate"], ours_result["rate"]
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout)
+    if not line:
+        raise RuntimeError(f"process {proc.pid} ended without an answer")
+    return json.loads(line)
 
 
 async def _count_until_quiet(counter: list[float], proc: asyncio.subprocess.Process) -> tuple[int, float]:
-    """Wait for the generator to finish; return notifications seen and their arrival span."""
+    """Wait for a generator to finish; return notifications seen and their arrival span (bench_dtls)."""
     await _json_line(proc)  # notified
     last = -1.0
     while counter[0] != last:
@@ -78,76 +58,208 @@ async def _count_until_quiet(counter: list[float], proc: asyncio.subprocess.Proc
     return int(counter[0]), counter[2] - counter[1]
 
 
-async def notifications(n_devices: int, notify: int) -> tuple[float, float, int, int]:
-    # raw: aiocoap observes every device and counts its callbacks
-    ctx = await aiocoap.Context.create_server_context(None, bind=("::", 0), transports=["udp6"])
-    prepare_context(ctx)
-    counter = [0.0, 0.0, 0.0]  # count, first arrival, last arrival
-
-    def raw_seen(_message: Message) -> None:
-        now = time.perf_counter()
-        if counter[0] == 0:
-            counter[1] = now
-        counter[0] += 1
-        counter[2] = now
-
-    proc = await _loadgen("devices", 0, n_devices, notify)
-    ports = (await _json_line(proc))["ports"]
-    requests = []
-    for port in ports:
-        request = ctx.request(Message(code=Code.GET, uri=f"coap://127.0.0.1:{port}/3303/0/5700", observe=0))
-        requests.append(request)
-    for request in requests:
-        await request.response
-        request.observation.register_callback(raw_seen, _suppress_deprecation=True)
-    await _json_line(proc)  # observed
-    raw_count, raw_span = await _count_until_quiet(counter, proc)
-    for request in requests:
-        request.observation.cancel()
-    await ctx.shutdown()
-
-    # ours: the server auto-observes each registering device and decodes every notification
-    server = LwM2MServer(
-        ServerConfig(
-            port=0,
-            auto_observe=("/3303/0/5700",),
-            max_registrations_per_host=0,  # every device here shares 127.0.0.1
-            registration_rate=0,
-            notification_rate=0,  # the server's capacity, not a device's budget
-        )
+async def _spawn(module: str, *args: Any) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *map(str, args),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
-    await server.start()
-    counter = [0.0, 0.0, 0.0]
 
-    def ours_seen(event: Any) -> None:
-        if event.type is EventType.NOTIFICATION:
-            raw_seen(event)
 
-    server.events.subscribe(ours_seen)
-    proc = await _loadgen("devices", server.port, n_devices, notify, "--register")
-    await _json_line(proc)  # ports
-    observed = await _json_line(proc)
-    assert observed["devices"] == n_devices, observed
-    ours_count, ours_span = await _count_until_quiet(counter, proc)
-    await server.stop()
-    return raw_count / raw_span, ours_count / ours_span, raw_count, ours_count
+async def _ask(proc: asyncio.subprocess.Process, command: str, timeout: float = 180) -> dict[str, Any]:
+    assert proc.stdin is not None
+    proc.stdin.write(command.encode() + b"\n")
+    await proc.stdin.drain()
+    return await _json_line(proc, timeout)
+
+
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None and proc.stdin is not None:
+        proc.stdin.write(b"quit\n")
+        proc.stdin.close()
+    try:
+        await asyncio.wait_for(proc.wait(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return a process's user and system CPU time."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def udp_drops(port: int) -> int:
+    """Return the kernel's drop counter of the UDP socket bound to port (both tables: udp6 serves IPv4 too)."""
+    drops = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    drops += int(fields[-1])
+    return drops
+
+
+@dataclass
+class Step:
+    offered: float
+    sent: int
+    delivered: int  # counted during the step
+    counted: int  # counted by one second after it
+    coalesced: int  # stood in for by a later one, by then
+    seconds: float
+    server_cpu: float
+    gen_cpu: float
+    drops: int
+    p50: float | None = None
+    p99: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds
+
+    @property
+    def share(self) -> float:
+        return self.delivered / self.sent if self.sent else 0.0
+
+    def row(self, name: str) -> str:
+        latency = "" if self.p50 is None else f" | {self.p50:8.1f} | {self.p99:8.1f}"
+        return (
+            f"| {name:<22} | {self.offered:>9,.0f} | {self.sent / self.seconds:>9,.0f} | {self.rate:>11,.0f} |"
+            f" {self.share:>5.0%} | {self.server_cpu:>10.0%} | {self.gen_cpu:>7.0%} | {self.drops:>12,} |"
+            f" {self.coalesced:>9,} | {self.sent - self.counted - self.coalesced:>8,}{latency} |"
+        )
+
+
+class Rig:
+    """One server process and its generators."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.server: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self.gens: list[asyncio.subprocess.Process] = []
+        self.ports: list[int] = []
+
+    async def start(self, devices: int, generators: int, register: bool) -> None:
+        self.server = await _spawn("tests.bench.saturation_server", self.mode)
+        self.port = (await _json_line(self.server))["port"]
+        share = -(-devices // generators)
+        for g in range(generators):
+            count = min(share, devices - g * share)
+            args = [self.port, g * share, count] + (["--register"] if register else [])
+            gen = await _spawn("tests.bench.notifier", *args)
+            self.ports += (await _json_line(gen))["ports"]
+            self.gens.append(gen)
+
+    async def stop(self) -> None:
+        for proc in [*self.gens, self.server]:
+            if proc is not None:
+                await _end(proc)
+
+    async def step(self, command: str, rate: float, seconds: float) -> Step:
+        assert self.server is not None
+        before = await _ask(self.server, "mark")
+        cpu0, drops0, wall0 = cpu_seconds(self.server.pid), udp_drops(self.port), time.monotonic()
+        share = rate / len(self.gens)
+        results = await asyncio.gather(*(_ask(gen, f"{command} {share} {seconds}") for gen in self.gens))
+        cpu1, wall1 = cpu_seconds(self.server.pid), time.monotonic()
+        during = await _ask(self.server, "mark")
+        await asyncio.sleep(1.0)
+        after = await _ask(self.server, "mark")
+        elapsed = max(r["seconds"] for r in results)
+        latencies = during if during["p99_ms"] else None
+        return Step(
+            offered=rate,
+            sent=sum(r["sent"] for r in results),
+            delivered=during["count"] - before["count"],
+            counted=after["count"] - before["count"],
+            coalesced=after["coalesced"] - before["coalesced"],
+            seconds=elapsed,
+            server_cpu=(cpu1 - cpu0) / (wall1 - wall0),
+            gen_cpu=sum(r["cpu"] for r in results) / (wall1 - wall0),
+            drops=udp_drops(self.port) - drops0,
+            p50=latencies["p50_ms"] if latencies else None,
+            p99=max(during["p99_ms"], after["p99_ms"]) if latencies else None,
+        )
+
+
+async def stepped(
+    name: str, mode: str, command: str, rates: list[float], args: argparse.Namespace, *, register: bool
+) -> list[Step]:
+    rig = Rig(mode)
+    steps: list[Step] = []
+    try:
+        await rig.start(args.devices, args.generators, register)
+        assert rig.server is not None
+        if command == "notify":
+            asks = [_ask(gen, "observed 120", 180) for gen in rig.gens]
+            if not register:  # the generators answer while the raw server observes them
+                asks.append(_ask(rig.server, "observe " + ",".join(map(str, rig.ports)), 300))
+            observed = (await asyncio.gather(*asks))[: len(rig.gens)]
+            assert sum(o["observed"] for o in observed) == args.devices, observed
+        for rate in rates:
+            step = await rig.step(command, rate, args.seconds)
+            steps.append(step)
+            print(step.row(name), flush=True)
+            if step.share < 0.5:
+                break  # well past saturation
+    finally:
+        await rig.stop()
+    return steps
+
+
+HEADER = "| {:<22} | offered/s |    sent/s | delivered/s | share | server CPU | gen CPU | kernel drops | coalesced |     lost{} |"
+
+
+def _best(steps: list[Step]) -> float:
+    return max((s.rate for s in steps), default=0.0)
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--registrations", type=int, default=20_000)
-    parser.add_argument("--sockets", type=int, default=64)
-    parser.add_argument("--devices", type=int, default=50)
-    parser.add_argument("--notify", type=int, default=400)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--generators", type=int, default=2)
+    parser.add_argument("--rates", default="5000,10000,20000,30000,40000,60000")
+    parser.add_argument("--register-rates", default="1000,2000,4000,8000,12000")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--skip", choices=["notify", "register"])
     args = parser.parse_args()
-    raw_reg, ours_reg = await registrations(args.registrations, args.sockets)
-    raw_note, ours_note, raw_n, ours_n = await notifications(args.devices, args.notify)
-    sent = args.devices * args.notify
-    print(f"{'measure':<32} {'raw aiocoap':>12} {'this server':>12} {'ratio':>7}")
-    print(f"{'registrations / s':<32} {raw_reg:>12,.0f} {ours_reg:>12,.0f} {ours_reg / raw_reg:>7.0%}")
-    print(f"{'notifications / s (decoded)':<32} {raw_note:>12,.0f} {ours_note:>12,.0f} {ours_note / raw_note:>7.0%}")
-    print(f"notifications received of {sent:,} sent: raw {raw_n:,}, this server {ours_n:,}")
+    print(
+        f"{os.cpu_count()} cores; {args.devices} devices over {args.generators} generator processes; "
+        f"{args.seconds:g} s per step"
+    )
+    summary = []
+    if args.skip != "notify":
+        rates = [float(r) for r in args.rates.split(",")]
+        print("\nnotifications (NON, text/plain, /3303/0/5700)\n")
+        print(HEADER.format("server", " |   p50 ms |   p99 ms"))
+        raw = await stepped("raw aiocoap", "raw-notify", "notify", rates, args, register=False)
+        ours = await stepped("this server", "ours-notify", "notify", rates, args, register=True)
+        summary.append(("notifications", _best(raw), _best(ours)))
+    if args.skip != "register":
+        rates = [float(r) for r in args.register_rates.split(",")]
+        print("\nregistrations (new endpoints, POST /rd)\n")
+        print(HEADER.format("server", ""))
+        args.devices = max(args.generators, min(args.devices, 200))
+        raw = await stepped("raw aiocoap", "raw-register", "register", rates, args, register=False)
+        ours = await stepped("this server", "ours-register", "register", rates, args, register=False)
+        observing = await stepped("this server, observing", "ours-observe", "register", rates, args, register=False)
+        summary.append(("registrations", _best(raw), _best(ours)))
+        summary.append(("registrations, observing", _best(raw), _best(observing)))
+    print("\nat saturation (the best step)\n")
+    print(f"| {'measure':<26} | raw aiocoap/s | this server/s | ratio |")
+    for what, raw_best, ours_best in summary:
+        print(f"| {what:<26} | {raw_best:>13,.0f} | {ours_best:>13,.0f} | {ours_best / raw_best:>5.0%} |")
 
 
 if __name__ == "__main__":
+    started = time.monotonic()
     asyncio.run(main())
+    print(f"\n({time.monotonic() - started:.0f} s)")

@@ -34,6 +34,7 @@ class RawDevice:
         self.query = query
         self.transport: asyncio.DatagramTransport | None = None
         self.requests: asyncio.Queue[Message] = asyncio.Queue()  # requests from the server
+        self.others: asyncio.Queue[Message] = asyncio.Queue()  # the rest: ACKs and RSTs no one waits for
         self._waiting: dict[int, asyncio.Future[Message]] = {}  # our CON message id -> its ACK
         self._mids = itertools.count(0x1000)
         self.location: tuple[str, ...] = ()
@@ -54,6 +55,8 @@ class RawDevice:
             future = self._waiting.pop(message.mid)
             if not future.done():
                 future.set_result(message)
+        else:
+            self.others.put_nowait(message)
 
     def send(self, message: Message) -> None:
         assert self.transport is not None, "start the device first"

@@ -30,12 +30,17 @@ def _run(*args: str) -> str:
     return result.stdout
 
 
-def test_server_benchmark_prints_both_ratios() -> None:
+def test_server_benchmark_steps_the_load_for_both_servers() -> None:
     out = _run(
-        "tests.bench.bench_server", "--registrations", "300", "--sockets", "8", "--devices", "4", "--notify", "20"
+        "tests.bench.bench_server",
+        *("--devices", "10", "--rates", "200,400", "--register-rates", "100", "--seconds", "0.5"),
     )
-    assert "registrations / s" in out and "notifications / s (decoded)" in out
-    assert "notifications received of 80 sent" in out
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| raw") or line.startswith("| this")]
+    names = [row[1].strip() for row in rows]
+    assert names == ["raw aiocoap"] * 2 + ["this server"] * 2 + ["raw aiocoap", "this server", "this server, observing"]
+    for row in rows[:4]:  # notifications: every one sent was delivered or coalesced, none lost
+        assert int(row[-4].replace(",", "")) == 0, row
+    assert "| notifications " in out and "| registrations " in out and "| registrations, observing" in out
 
 
 def test_flood_benchmark_shows_the_bound() -> None:

@@ -1,15 +1,10 @@
-"""How much of the project a notification passes through, from aiocoap's callback to the
-event listeners: the protocol core's share of the path to an entity's state (the hub's is
-measured in tests/components/lwm2m). Counted with sys.setprofile, not timed."""
+"""How much of the project a notification passes through, from the reader's hand-over
+(fast_notify) to the event listeners: the protocol core's share of the path to an entity's
+state (the hub's is measured in tests/components/lwm2m). Counted with sys.setprofile, not timed."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-
-from aiocoap import Message
-from aiocoap.numbers.codes import Code
 
 from custom_components.lwm2m.lwm2m.codecs import ContentFormat, encode_values
 from custom_components.lwm2m.lwm2m.config import ServerConfig
@@ -30,10 +25,6 @@ def project_calls(fmt: int | None, payload: bytes) -> tuple[list[str], list[Even
     server.observations.add(observation)
     events: list[Event] = []
     server.events.subscribe(events.append)
-    callback: Callable[[Message], None] = functools.partial(server.on_notification, observation)
-    message = Message(code=Code.CONTENT, payload=payload, observe=2)
-    if fmt is not None:
-        message.opt.content_format = fmt
     calls: list[str] = []
 
     def profile(frame, event, arg):  # type: ignore[no-untyped-def]
@@ -42,18 +33,20 @@ def project_calls(fmt: int | None, payload: bytes) -> tuple[list[str], list[Even
 
     sys.setprofile(profile)
     try:
-        callback(message)
+        server.on_fast_notification(observation, 2, fmt, payload, 0)
     finally:
         sys.setprofile(None)
     return calls, events
 
 
-def test_a_text_notification_takes_seven_core_functions() -> None:
+def test_a_text_notification_takes_ten_core_functions() -> None:
     calls, events = project_calls(None, b"21.5")
     assert events[0].values == {TEMPERATURE: 21.5}
     print("text/plain:", " -> ".join(calls))
     assert calls == [
-        "LwM2MServer.on_notification",
+        "LwM2MServer.on_fast_notification",
+        "ObservationTable.current",  # the observation still stands
+        "LwM2MServer.notified",
         "decode",  # codecs: the content format's decoder
         "decode_value",
         "ObjectModel.resource",  # the resource's type
@@ -69,7 +62,7 @@ def test_a_senml_cbor_notification_copies_its_values_once() -> None:
     calls, events = project_calls(ContentFormat.SENML_CBOR, payload)
     assert events[0].values == {TEMPERATURE: 21.5}
     print("SenML CBOR:", len(calls), "calls:", " -> ".join(calls))
-    assert calls[0] == "LwM2MServer.on_notification" and calls[-1] == "EventBus.emit"
+    assert calls[0] == "LwM2MServer.on_fast_notification" and calls[-1] == "EventBus.emit"
     # no tree on the way: the decoder's flat values are the event's values
     assert not {"build_node", "flatten", "_flatten"} & set(calls)
-    assert len(calls) <= 30
+    assert len(calls) <= 32  # 30 before the reader's hand-over (on_fast_notification, current)

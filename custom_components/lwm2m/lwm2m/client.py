@@ -617,6 +617,7 @@ class Endpoint:
             last_sequence=response.opt.observe,
             last_arrival=server.clock(),
             reg_id=reg.reg_id,
+            sockaddr=server.transport.serves_fast(response.remote),
         )
         old = server.observations.add(observation)
         if old is not None:

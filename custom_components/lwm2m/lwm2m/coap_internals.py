@@ -38,6 +38,9 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   event-loop round and the forwarding task runs in between (a notification that needs Block2
   requests to complete can lose the ones that come meanwhile). Reading several datagrams a
   round needs the observation taken from the inner request first (issue #14's closing note).
+- Notifications: fast_notify.NotificationReader replaces the udp6 transport's read callback
+  (`_read_ready`, which aiocoap's add_reader callback looks up on every read event) and
+  takes plain notifications of known observations before aiocoap decodes them.
 - A second transport (coaps://): add_message_interface appends it under its own token and
   message managers, as aiocoap does for udp6; request_with_token picks the manager whose
   transport serves the remote, and fail_request fails one outgoing request found by its
@@ -308,6 +311,15 @@ def prepare_context(
         enlarge_receive_buffer(sock)
         port = sock.getsockname()[1]
     return dedup, port
+
+
+def udp_message_interface(context: aiocoap.Context) -> Any | None:
+    """Return context's udp6 message interface (the one with a datagram transport of its own), if any."""
+    for interface in context.request_interfaces:
+        message_interface = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+        if getattr(message_interface, "transport", None) is not None:
+            return message_interface
+    return None
 
 
 def _device_answer(record: logging.LogRecord) -> bool:

@@ -24,7 +24,7 @@ from .firmware.links import CoapLinks
 from .firmware.update import FirmwareUpdates
 from .limits import EventBudget, OnceLog, TokenBucket, retry_after
 from .model import ObjectModel
-from .observe import Observation, ObservationTable
+from .observe import Observation, ObservationTable, older
 from .path import Path
 from .queue import SleepQueue
 from .registration import Registration, RegistrationStore, host_part, new_registration_id, readable_registrations
@@ -68,6 +68,8 @@ class LwM2MServer:
         self.transport = CoapTransport(
             self.site, self.config.host, self.config.port, dedup_max=self.config.dedup_max, dtls=self._dtls_settings()
         )
+        self.transport.routes = self.observations.by_token
+        self.transport.deliver = self.on_fast_notification
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._expiry_task: asyncio.Task[None] | None = None
@@ -158,6 +160,7 @@ class LwM2MServer:
             "observations": len(self.observations),
             "refused_registrations": self.stats.refused,
             "coalesced_notifications": self.stats.coalesced,
+            "notifications_coalesced_on_arrival": self.transport.reader.coalesced if self.transport.reader else 0,
             "queued_requests": sum(self.queue.queued(reg.endpoint) for reg in self.registrations),
             "dtls": self._dtls_diagnostics(),
         }
@@ -507,31 +510,57 @@ class LwM2MServer:
     # -- observation --------------------------------------------------------------------
 
     def on_notification(self, observation: Observation, message: Message) -> None:
-        """Emit a notification of an observation as an event."""
+        """Emit a notification of an observation that came through aiocoap as an event."""
+        fmt = message.opt.content_format
+        self.notified(
+            observation,
+            message.opt.observe,
+            None if fmt is None else int(fmt),
+            message.payload,
+            code=message.code,
+        )
+
+    def on_fast_notification(
+        self, observation: Observation, sequence: int | None, fmt: int | None, payload: bytes, replaced: int
+    ) -> None:
+        """Emit a notification fast_notify took (replaced: the earlier ones it stood in for, under overload)."""
+        if self.observations.current(observation):
+            self.notified(observation, sequence, fmt, payload, replaced=replaced)
+
+    def notified(
+        self,
+        observation: Observation,
+        sequence: int | None,
+        fmt: int | None,
+        payload: bytes,
+        *,
+        code: Code = Code.CONTENT,
+        replaced: int = 0,
+    ) -> None:
+        """Decode a notification (Observe number sequence, Content-Format fmt) and offer its event."""
         reg = self.registrations.by_endpoint(observation.endpoint)
         if reg is None or reg.reg_id != observation.reg_id:
             return
-        reg.stats.messages_in += 1
+        reg.stats.messages_in += 1 + replaced
         reg.stats.last_seen = time.time()
         if reg.queue_mode:
             self.queue.wake(reg.endpoint)
-        sequence, now = message.opt.observe, self.clock()
+        now = self.clock()
         if sequence is not None and observation.last_sequence is not None and _stale(observation, sequence, now):
             return  # reordered: an older notification after a newer one
         observation.last_sequence, observation.last_arrival = sequence, now
-        observation.notifications += 1
-        self.stats.notifications += 1
-        if not message.code.is_successful():
+        observation.notifications += 1 + replaced
+        self.stats.notifications += 1 + replaced
+        self.stats.coalesced += replaced
+        if not code.is_successful():
             self.observations.remove(observation)
             return
         try:
             if observation.composite:
-                fmt = message.opt.content_format
-                values = decode_values(None if fmt is None else int(fmt), message.payload, self.model)
+                values = decode_values(fmt, payload, self.model)
             else:
                 path = observation.paths[0]
-                fmt = message.opt.content_format
-                values = decode(ContentFormat.TEXT if fmt is None else int(fmt), message.payload, path, self.model)
+                values = decode(ContentFormat.TEXT if fmt is None else fmt, payload, path, self.model)
         except CodecError as err:
             reg.stats.errors += 1
             _LOGGER.debug("Unreadable notification from %s for %s: %s", reg.endpoint, observation.paths, err)
@@ -550,8 +579,9 @@ class LwM2MServer:
                 path=observation.paths[0],
                 values=values,
                 sequence=sequence,
-                code=str(message.code.dotted),
+                code=str(code.dotted),
                 details=NotificationInfo(paths=observation.paths),
+                coalesced=replaced,
             ),
         )
 
@@ -600,12 +630,4 @@ def _stale(observation: Observation, sequence: int | None, now: float) -> bool:
         return False
     if observation.last_arrival is not None and now > observation.last_arrival + OBSERVE_FRESHNESS:
         return False
-    return _older(sequence, observation.last_sequence)
-
-
-def _older(sequence: int, last: int) -> bool:
-    """Return whether notification number sequence is older than last (RFC 7641 section 3.4, 24-bit wrap)."""
-    if sequence == last:
-        return False
-    newer = (last < sequence and sequence - last < 2**23) or (last > sequence and last - sequence > 2**23)
-    return not newer
+    return older(sequence, observation.last_sequence)

@@ -24,9 +24,11 @@ from .coap_internals import (
     add_message_interface,
     prepare_context,
     request_with_token,
+    udp_message_interface,
 )
 from .dtls.contexts import ServerContext
 from .dtls.interface import DtlsAddress, DtlsInterface, DtlsLimits
+from .fast_notify import Deliver, NotificationReader
 from .security.credentials import Credentials, ServerIdentity
 
 _LOGGER = logging.getLogger(__name__)
@@ -86,6 +88,9 @@ class CoapTransport:
         self.port = 0
         self.dtls: DtlsInterface | None = None
         self._server_context: ServerContext | None = None
+        self.routes: dict[bytes, Any] = {}  # observations by token, whose notifications the reader takes
+        self.deliver: Deliver | None = None  # where the reader hands them
+        self.reader: NotificationReader | None = None
 
     async def start(self) -> None:
         """Bind the CoAP server."""
@@ -122,6 +127,21 @@ class CoapTransport:
                 raise
             self.dtls.on_malformed = self.malformed.counted
         self.dedup, self.port = prepare_context(self.context, self._dedup_lifetime, self._dedup_max, self.malformed)
+        udp = udp_message_interface(self.context)
+        if udp is not None:
+            self.reader = NotificationReader(udp.transport, udp, self.routes)
+            self.reader.deliver = self.deliver
+            self.reader.install()
+
+    def serves_fast(self, remote: Any) -> tuple[str, int] | None:
+        """Return the (host, port) under which the reader takes remote's notifications (None: aiocoap does)."""
+        reader = self.reader
+        if reader is None or self.context is None or isinstance(remote, DtlsAddress):
+            return None
+        if getattr(remote, "interface", None) is not reader.protocol:
+            return None
+        sockaddr = getattr(remote, "sockaddr", None)
+        return (sockaddr[0], sockaddr[1]) if sockaddr else None
 
     @property
     def dtls_port(self) -> int:
@@ -145,6 +165,7 @@ class CoapTransport:
         """Unbind the CoAP server."""
         context, self.context = self.context, None
         self.dtls = None
+        self.reader = None
         self.malformed.summarize(final=True)
         if context is not None:
             # a stopped server's counter must not go on taking (and counting) the lines of the
