@@ -247,7 +247,6 @@ async def main() -> None:
         rates = [float(r) for r in args.register_rates.split(",")]
         print("\nregistrations (new endpoints, POST /rd)\n")
         print(HEADER.format("server", ""))
-        args.devices = max(args.generators, min(args.devices, 200))
         raw = await stepped("raw aiocoap", "raw-register", "register", rates, args, register=False)
         ours = await stepped("this server", "ours-register", "register", rates, args, register=False)
         observing = await stepped("this server, observing", "ours-observe", "register", rates, args, register=False)

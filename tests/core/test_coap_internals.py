@@ -122,6 +122,84 @@ async def test_prepare_context_finds_what_it_patches(udp: None) -> None:
         await context.shutdown()
 
 
+def test_the_read_callback_the_notification_reader_replaces() -> None:
+    """aiocoap's add_reader callback looks _read_ready up on the transport each time (so an
+    instance attribute takes its place); the original reads the error queue, then one datagram."""
+    from aiocoap.util.asyncio import recvmsg
+
+    init = inspect.getsource(recvmsg.RecvmsgSelectorDatagramTransport.__init__)
+    assert "s()._read_ready()" in init
+    read = inspect.getsource(recvmsg.RecvmsgSelectorDatagramTransport._read_ready)
+    assert "socknumbers.MSG_ERRQUEUE" in read and "self._protocol.datagram_msg_received(" in read
+    assert "self._protocol.datagram_errqueue_received(" in read
+
+
+def test_exchanges_in_flight_and_the_backlog() -> None:
+    """The manager keeps exchanges in _active_exchanges by (remote, message ID) and scans them in
+    _continue_backlog; the replacement counts them per remote and must behave the same."""
+    source = inspect.getsource(messagemanager.MessageManager._continue_backlog)
+    assert "while not any(r == remote for r, mid in self._active_exchanges.keys()):" in source
+    assert "self._backlogs[remote].pop(0)" in source and "self._send_initially(" in source
+    manager_source = inspect.getsource(messagemanager.MessageManager)
+    assert "self._active_exchanges[key] = (" in manager_source
+    assert "self._active_exchanges.pop(key)" in manager_source
+    assert "self._active_exchanges = None" in manager_source
+
+    exchanges = coap_internals._Exchanges({("a", 1): 1})
+    exchanges[("a", 2)] = 2
+    exchanges[("a", 2)] = 3  # replaced, not counted twice
+    exchanges[("b", 1)] = 4
+    assert exchanges.remotes == {"a": 2, "b": 1}
+    assert exchanges.pop(("a", 1)) == 1 and exchanges.pop(("a", 9), None) is None
+    del exchanges[("b", 1)]
+    assert exchanges.remotes == {"a": 1}
+    exchanges.pop(("a", 2))
+    assert exchanges.remotes == {} and exchanges == {}
+
+
+def test_the_backlog_of_a_remote_is_started_once_its_exchanges_end() -> None:
+    sent: list[str] = []
+    manager = type("Manager", (), {})()
+    manager._backlogs = {"a": [("m1", None), ("m2", None)]}
+    exchanges = manager._active_exchanges = coap_internals._Exchanges({("a", 1): None, ("b", 1): None})
+
+    def send_initially(message: str, _monitor: object) -> None:  # a CON: an exchange until answered
+        sent.append(message)
+        exchanges[("a", message)] = None
+
+    manager._send_initially = send_initially
+    coap_internals._continue_backlog(manager, "a")
+    assert sent == []  # an exchange to a is still in flight
+    exchanges.pop(("a", 1))
+    coap_internals._continue_backlog(manager, "a")
+    assert sent == ["m1"]  # one at a time
+    exchanges.pop(("a", "m1"))
+    coap_internals._continue_backlog(manager, "a")
+    assert sent == ["m1", "m2"]
+    exchanges.pop(("a", "m2"))
+    coap_internals._continue_backlog(manager, "a")
+    assert "a" not in manager._backlogs  # worked off
+    with pytest.raises(AssertionError):
+        coap_internals._continue_backlog(manager, "a")
+
+
+def test_address_texts_are_aiocoaps_own() -> None:
+    import socket
+
+    assert callable(udp6.UDP6EndpointAddress._strip_v4mapped) and callable(udp6.UDP6EndpointAddress._repr_pktinfo)
+    assert '"Rendering for %r" % pipe.request' in inspect.getsource(protocol)  # why they are cached
+    pktinfo = udp6._in6_pktinfo.pack(socket.inet_pton(socket.AF_INET6, "::ffff:127.0.0.1"), 1)
+    address = udp6.UDP6EndpointAddress(
+        ("::ffff:10.0.0.7", 5000, 0, 0), object.__new__(udp6.MessageInterfaceUDP6), pktinfo=pktinfo
+    )
+    before = repr(address)
+    coap_internals.cache_address_texts()
+    assert (
+        repr(address) == before == f"<UDP6EndpointAddress 10.0.0.7:5000 (locally 127.0.0.1%{socket.if_indextoname(1)})>"
+    )
+    assert udp6.UDP6EndpointAddress._strip_v4mapped("2001:db8:0::1") == "2001:db8::1"
+
+
 def test_answers_kept_for_duplicates_hold_a_budget_of_large_payloads() -> None:
     from aiocoap import Message as CoapMessage
 
