@@ -44,15 +44,17 @@ def test_the_parser_reads_what_aiocoap_writes_or_declines(options: list[tuple[in
     plain = all(number in PLAIN_OPTIONS for number, _ in options)
     observe = [value for number, value in options if number == 6]
     formats = [value for number, value in options if number == 12]
-    if not plain or any(len(v) > 3 for v in observe) or any(len(v) > 2 for v in formats):
+    repeated = len(observe) > 1 or len(formats) > 1  # aiocoap's to read (the first wins, RFC 7252 5.4.5)
+    if not plain or repeated or any(len(v) > 3 for v in observe) or any(len(v) > 2 for v in formats):
         assert parsed is None
         return
     assert parsed is not None
     sequence, content_format, body = parsed
     assert body == payload
-    # the last of a repeated option wins (aiocoap keeps them all; a device repeats none)
-    assert sequence == (int.from_bytes(observe[-1]) if observe else None)
-    assert content_format == (int.from_bytes(formats[-1]) if formats else None)
+    assert (sequence, content_format) == (
+        int.from_bytes(observe[0]) if observe else None,
+        int.from_bytes(formats[0]) if formats else None,
+    )
 
 
 def _opaque(number: int, value: bytes) -> Any:
@@ -280,3 +282,95 @@ async def test_a_failing_listener_loses_the_reader_nothing(
         await _until(lambda: 2.0 in _values(notes))
     finally:
         await device.stop()
+
+
+# -- what aiocoap handles comes after the waiting notifications of the same observation ----
+
+
+def _burst(device: RawDevice, request: Message, count: int) -> None:
+    for n in range(count):  # all in the socket before the server reads: more than a drain's worth
+        device.send(_notification(request, 0x100 + n, n + 2, f"{n}.5".encode()))
+
+
+@pytest.mark.parametrize("end", ["4.04", "2.05 without Observe", "a notification with Size2"])
+async def test_nothing_aiocoap_takes_overtakes_the_waiting_notifications(server: LwM2MServer, end: str) -> None:
+    device, request, notes = await _observed(server, "overtake-1")
+    try:
+        _burst(device, request, 200)
+        if end == "4.04":
+            last = Message(code=Code.NOT_FOUND)
+        elif end == "2.05 without Observe":
+            last = Message(code=Code.CONTENT, content_format=0, payload=b"99.0")
+        else:
+            last = _notification(request, 0, 202, b"99.0")
+            last.opt.size2 = 4
+        last.mtype, last.mid, last.token = NON, 0x100 + 200, request.token
+        device.send(last)
+        expected = [n + 0.5 for n in range(200)] + ([] if end == "4.04" else [99.0])
+        await _until(lambda: len(notes) >= len(expected))
+        await asyncio.sleep(0.1)
+        assert _values(notes) == expected
+        if end == "4.04":
+            assert server.observations.of("overtake-1") == [] and server.transport.routes == {}
+    finally:
+        await device.stop()
+
+
+async def test_a_separate_answer_sent_again_is_no_notification(server: LwM2MServer) -> None:
+    """The device acknowledged the Observe and answered in a CON of its own; our ACK was lost."""
+    device = RawDevice(server.port, "separate-1")
+    await device.start()
+    await device.register()
+    notes: list[Event] = []
+    server.events.subscribe(lambda e: notes.append(e) if e.type is EventType.NOTIFICATION else None)
+    try:
+        observing = asyncio.create_task(server.endpoint("separate-1").observe(TEMPERATURE))
+        request = await device.next_request()
+        empty = Message(code=Code.EMPTY)
+        empty.mtype, empty.mid, empty.token = ACK, request.mid, b""
+        device.send(empty)
+        answer = _notification(request, 0x5555, 1, b"20.0", CON)
+        device.send(answer)
+        assert (await observing).value(TEMPERATURE) == 20.0
+        device.send(answer)  # again
+        ack = await asyncio.wait_for(device.others.get(), 5)
+        assert (ack.mtype, ack.mid) == (ACK, 0x5555)
+        ack = await asyncio.wait_for(device.others.get(), 5)
+        assert (ack.mtype, ack.mid) == (ACK, 0x5555)
+        device.send(_notification(request, 0x5556, 2, b"21.0"))
+        await _until(lambda: 21.0 in _values(notes))
+        assert _values(notes) == [21.0]
+    finally:
+        await device.stop()
+
+
+async def test_a_device_that_repeats_its_message_id_is_still_heard(server: LwM2MServer) -> None:
+    """A device that starts its message IDs anew at every wake: same ID, a newer Observe number."""
+    device, request, notes = await _observed(server, "same-mid-1")
+    try:
+        for sequence in range(2, 6):
+            device.send(_notification(request, 0x0007, sequence, f"{sequence}.0".encode()))
+            await _until(lambda sequence=sequence: float(sequence) in _values(notes))
+        assert _values(notes) == [2.0, 3.0, 4.0, 5.0]
+    finally:
+        await device.stop()
+
+
+async def test_what_the_reader_coalesced_is_still_counted_past_the_budget(
+    udp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fast_notify, "OVERLOAD", 0)
+    server = LwM2MServer(ServerConfig(port=0, request_timeout=5, notification_rate=1, notification_burst=1))
+    await server.start()
+    try:
+        device, request, notes = await _observed(server, "budget-1")
+        for burst in range(4):
+            for n in range(25):
+                index = burst * 25 + n
+                device.send(_notification(request, 0x100 + index, index + 2, f"{index}.5".encode()))
+            await asyncio.sleep(0.05)
+        await _until(lambda: bool(notes) and _values(notes)[-1] == 99.5)
+        assert sum(1 + e.coalesced for e in notes) == 100  # each delivered, or counted in a later one
+        await device.stop()
+    finally:
+        await server.stop()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiocoap import Message
+from aiocoap import CON, NON, Message
 from aiocoap import error as coap_error
 from aiocoap.numbers.codes import Code
 
@@ -618,6 +618,8 @@ class Endpoint:
             last_arrival=server.clock(),
             reg_id=reg.reg_id,
             sockaddr=server.transport.serves_fast(response.remote),
+            # a separate (CON or NON) answer sent again is a duplicate, not a notification
+            last_datagram=(response.mid, response.opt.observe) if response.mtype in (CON, NON) else (-1, None),
         )
         old = server.observations.add(observation)
         if old is not None:

@@ -17,8 +17,12 @@ tests/bench/bench_server.py. This reader replaces its read callback on the udp6 
   replaced is counted and carried on), where the kernel would otherwise drop datagrams at
   random once the socket's buffer is full. The queue then holds at most OVERLOAD entries
   plus one per observation.
-- A CON notification gets its empty ACK here; a datagram with the message ID of the
-  observation's previous one is a duplicate (a CON one is acknowledged again).
+- A CON notification gets its empty ACK here; a datagram with the message ID and Observe
+  number of the observation's previous one is a duplicate (a CON one is acknowledged again).
+- Before any datagram of an observation goes to aiocoap (its end, or an unusual
+  notification), the notifications of it still waiting are handed over first: none is
+  overtaken. Those waiting when the observation is cancelled, replaced or the server stops
+  are dropped with it, as aiocoap drops what comes after a cancel.
 
 A notification that needs more (a Block2 option, any other option, another code) goes to
 aiocoap, whose observation still stands behind every route.
@@ -54,7 +58,7 @@ class Route(Protocol):
     """What the reader needs of an observation (observe.Observation)."""
 
     sockaddr: tuple[str, int] | None
-    last_mid: int
+    last_datagram: tuple[int, int | None]
 
 
 Deliver = Callable[[Any, int | None, int | None, bytes, int], None]
@@ -71,7 +75,7 @@ class NotificationReader:
         self.routes = routes
         # [observation, Observe, Content-Format, payload, replaced] of each waiting notification
         self.queue: deque[list[Any]] = deque()
-        self.waiting: dict[Any, list[Any]] = {}  # observation -> its latest entry in the queue
+        self.waiting: dict[Any, list[list[Any]]] = {}  # observation -> its entries in the queue, oldest first
         self.deliver: Deliver | None = None
         self.coalesced = 0
         self.taken = 0
@@ -105,6 +109,11 @@ class NotificationReader:
                 protocol.error_received(err)
                 return
             if not take(data, ancdata, address):
+                # a response of an observation that aiocoap handles (its end, a block-wise or
+                # otherwise unusual notification) comes after the ones of it still waiting
+                route = self.routes.get(data[4 : 4 + (data[0] & 0x0F)]) if data else None
+                if route is not None and route in self.waiting:
+                    self.flush(route)
                 # aiocoap's own pace: one datagram a round (its request and block-wise tasks run
                 # in between, as they did before this reader)
                 protocol.datagram_msg_received(data, ancdata, flags, address)
@@ -127,25 +136,27 @@ class NotificationReader:
         sequence, content_format, payload = parsed
         if sequence is None:
             return False  # not a notification: the observation's end, which aiocoap handles
-        mid = (data[2] << 8) | data[3]
-        if not data[0] & 0x10:  # CON: the empty ACK
+        if not data[0] & 0x10:  # CON: the empty ACK (again, for a retransmission)
             self._send(bytes((0x60, 0, data[2], data[3])), ancdata, address)
-        if mid == route.last_mid:
-            return True  # a duplicate
-        route.last_mid = mid
+        datagram = ((data[2] << 8) | data[3], sequence)
+        if datagram == route.last_datagram:
+            return True  # a duplicate: the same message ID and Observe number as the last one
+        route.last_datagram = datagram
         self.taken += 1
-        queue = self.queue
-        if len(queue) >= OVERLOAD:
-            entry = self.waiting.get(route)
-            if entry is not None:
-                if entry[1] is not None and older(sequence, entry[1]):
-                    return True  # reordered behind the one waiting: stale
-                entry[1:] = sequence, content_format, payload, entry[4] + 1
-                self._overloaded()
-                return True
+        entries = self.waiting.get(route)
+        if entries is not None and len(self.queue) >= OVERLOAD:
+            entry = entries[-1]
+            if entry[1] is not None and older(sequence, entry[1]):
+                return True  # reordered behind the one waiting: stale
+            entry[1:] = sequence, content_format, payload, entry[4] + 1
+            self._overloaded()
+            return True
         entry = [route, sequence, content_format, payload, 0]
-        queue.append(entry)
-        self.waiting[route] = entry
+        self.queue.append(entry)
+        if entries is None:
+            self.waiting[route] = [entry]
+        else:
+            entries.append(entry)
         if not self._draining:
             self._draining = True
             self._loop.call_soon(self.drain)
@@ -153,21 +164,35 @@ class NotificationReader:
 
     def drain(self) -> None:
         """Hand up to DRAIN_BATCH waiting notifications to the server, in the order they came."""
-        queue, waiting, deliver = self.queue, self.waiting, self.deliver
+        queue, waiting = self.queue, self.waiting
         for _ in range(min(DRAIN_BATCH, len(queue))):
             entry = queue.popleft()
             route = entry[0]
-            if waiting.get(route) is entry:
+            if route is None:
+                continue  # flushed already
+            entries = waiting[route]
+            del entries[0]  # entry: each route's entries are in the queue's order
+            if not entries:
                 del waiting[route]
-            if deliver is not None:
-                try:
-                    deliver(route, entry[1], entry[2], entry[3], entry[4])
-                except Exception:
-                    _LOGGER.exception("Handling a notification failed")
+            self._deliver(entry)
         if queue:
             self._loop.call_soon(self.drain)
         else:
             self._draining = False
+
+    def flush(self, route: Any) -> None:
+        """Hand every waiting notification of route to the server now (aiocoap takes its next datagram)."""
+        for entry in self.waiting.pop(route, ()):
+            self._deliver(entry)
+            entry[0] = None  # the queue skips it
+
+    def _deliver(self, entry: list[Any]) -> None:
+        if self.deliver is None:
+            return
+        try:
+            self.deliver(entry[0], entry[1], entry[2], entry[3], entry[4])
+        except Exception:
+            _LOGGER.exception("Handling a notification failed")
 
     def _overloaded(self) -> None:
         self.coalesced += 1
@@ -181,16 +206,16 @@ class NotificationReader:
             )
 
     def _send(self, data: bytes, ancdata: Any, address: Any) -> None:
-        try:
-            self._sock.sendmsg((data,), ancdata, 0, address)
-        except OSError as err:
-            _LOGGER.debug("An ACK to %s could not be sent: %s", address, err)
+        # the transport's sendmsg: past another remote's pending ICMP error (coap_internals),
+        # an error of its own handed to aiocoap's error_received
+        self._transport.sendmsg(data, ancdata, 0, address)
 
 
 def parse_options(data: bytes, pos: int) -> tuple[int | None, int | None, bytes] | None:
     """Return (Observe, Content-Format, payload) of a response whose options start at pos.
 
-    None when the datagram is malformed or carries an option other than PLAIN_OPTIONS.
+    None when the datagram is malformed, carries an option other than PLAIN_OPTIONS, or
+    Observe or Content-Format twice.
     """
     size = len(data)
     number = 0
@@ -219,11 +244,11 @@ def parse_options(data: bytes, pos: int) -> tuple[int | None, int | None, bytes]
         if number not in PLAIN_OPTIONS or pos + length > size:
             return None
         if number == 6:
-            if length > 3:
-                return None
+            if length > 3 or sequence is not None:
+                return None  # a repeated one: aiocoap's (the first wins, RFC 7252 section 5.4.5)
             sequence = int.from_bytes(data[pos : pos + length])
         elif number == 12:
-            if length > 2:
+            if length > 2 or content_format is not None:
                 return None
             content_format = int.from_bytes(data[pos : pos + length])
         pos += length

@@ -116,7 +116,7 @@ class EventBudget:
         if earlier is not None:
             self._coalesced(endpoint)
             event = dataclasses.replace(
-                event, values={**earlier.values, **event.values}, coalesced=earlier.coalesced + 1
+                event, values={**earlier.values, **event.values}, coalesced=earlier.coalesced + event.coalesced + 1
             )
         self.supersede(endpoint, event.values)  # another held event's older values of these paths
         held[key] = event

@@ -25,7 +25,8 @@ class Observation:
     reg_id: str = ""
     # (host, port) of a plain UDP device, whose notifications fast_notify takes by token
     sockaddr: tuple[str, int] | None = None
-    last_mid: int = -1  # the message ID of the latest notification fast_notify took
+    # (message ID, Observe number) of the latest notification fast_notify took
+    last_datagram: tuple[int, int | None] = (-1, None)
 
     @property
     def key(self) -> tuple[Path, ...]:
