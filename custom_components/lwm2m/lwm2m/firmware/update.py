@@ -347,11 +347,16 @@ class FirmwareJob:
             await self._wait(self._updated, self.settings.update_timeout, "to report the update's outcome")
             return self._emit(Step.SUCCEEDED, percent=100.0)
         except asyncio.CancelledError:
-            self._close()
             if not self._cancel_asked:
+                self._close()
                 raise
-            if not self._updates.stopping:
-                await self._reset()
+            try:
+                if not self._updates.stopping:
+                    # the device is told first: with its link gone first, its next block would
+                    # fail the download (Idle, a failure result) before the empty URI said cancelled
+                    await self._reset()
+            finally:
+                self._close()
             return self._emit(Step.CANCELLED, error="cancelled")
         except (FirmwareError, LwM2MError) as err:
             self._close()
