@@ -13,10 +13,13 @@ each) in a process of their own. It prints:
 
 - the storm: every Register answered, every device observed, its entities;
 - for each rate: notifications sent, values that reached a state (and the entities whose
-  final state is the last value sent to them), latency notification -> state_changed at the
-  subscriber (p50, p99, max), the longest stall of Home Assistant's event loop (WebSocket
-  ping round trips every 20 ms, on a connection of their own), how long the recorder took
-  after the phase to write what it had queued, Home Assistant's RSS per device;
+  final state is the last value sent to them), the values coalesced under overload (counted
+  in the integration's diagnostics: each stood in for by a later value of its entity),
+  latency from the notification to the state (its last_changed, written by Home Assistant)
+  and to the subscriber's receipt (p50, p99, max), the longest stall of Home Assistant's
+  event loop (a 20 ms timer inside it, and WebSocket ping round trips every 20 ms on a
+  connection of their own: the subscriber shares the machine's cores), how long the
+  recorder took after the phase to write what it had queued, Home Assistant's RSS per device;
 - the ceiling: the same number of state writes a second from a trivial integration
   (bench_ceiling, hass.states.async_set on as many entities), measured the same way, so that
   our share of what Home Assistant itself does is a ratio.
@@ -34,11 +37,13 @@ import re
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from tests.bench.bench_server import udp_drops
 from tests.bench.loadgen import FIRST_VALUE
 from tests.live.broker import free_tcp_port, free_udp_port
 from tests.live.hass import HassProcess, prepare
@@ -54,6 +59,7 @@ from homeassistant.core import SupportsResponse
 
 DOMAIN = "bench_ceiling"
 PAUSES = []  # (generation, seconds) of each collection since the last gc_pauses call
+LAGS = []  # how late each 20 ms timer of the event loop fired, since the last gc_pauses call
 _STARTED = [0.0]
 
 
@@ -64,13 +70,29 @@ def _timed(phase, info):
         PAUSES.append((info["generation"], time.perf_counter() - _STARTED[0]))
 
 
+async def _lag(loop):
+    while True:
+        due = loop.time() + 0.02
+        await asyncio.sleep(0.02)
+        LAGS.append(loop.time() - due)
+
+
 async def async_setup(hass, config):
     gc.callbacks.append(_timed)
+    hass.async_create_background_task(_lag(hass.loop), "bench_ceiling loop lag")
 
     async def gc_pauses(call):
-        taken = PAUSES[:]
+        taken, lags = PAUSES[:], sorted(LAGS)
         PAUSES.clear()
-        return {"pauses": taken, "tracked": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
+        LAGS.clear()
+        return {
+            "pauses": taken,
+            "tracked": len(gc.get_objects()),
+            "frozen": gc.get_freeze_count(),
+            "lag_max": lags[-1] if lags else 0.0,
+            "lag_p99": lags[int(len(lags) * 0.99)] if lags else 0.0,
+            "lag_count": len(lags),
+        }
 
     hass.services.async_register(DOMAIN, "gc_pauses", gc_pauses, supports_response=SupportsResponse.ONLY)
 
@@ -83,6 +105,18 @@ async def async_setup(hass, config):
         get_instance(hass).queue_task(AdjustLRUSizeTask())
 
     hass.services.async_register(DOMAIN, "recorder_caches", recorder_caches)
+
+    async def census(call):
+        # what the collector walks: tracked objects by type (its module and name), the most first
+        counts = {}
+        for obj in gc.get_objects():
+            kind = type(obj)
+            key = f"{kind.__module__}.{kind.__qualname__}"
+            counts[key] = counts.get(key, 0) + 1
+        top = sorted(counts.items(), key=lambda item: -item[1])[: call.data.get("top", 25)]
+        return {"total": sum(counts.values()), "top": top}
+
+    hass.services.async_register(DOMAIN, "census", census, supports_response=SupportsResponse.ONLY)
 
     async def run(call):
         entities, rate, seconds, first = (call.data[k] for k in ("entities", "rate", "seconds", "first"))
@@ -120,12 +154,14 @@ class Client:
         self.session, self.base, self.token = session, base, ""
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ids = iter(range(1, 10**9))
-        self.arrived: list[tuple[str, str, float]] = []  # (entity_id, state, when) of state_changed
+        # (entity_id, state, when it came, its last_changed) of each state_changed
+        self.arrived: list[tuple[str, str, float, float]] = []
         self.created: dict[str, float] = {}  # entity_id -> when its first state came (the entity was added)
         self.answers: dict[int, asyncio.Future[tuple[float, Any]]] = {}  # pongs and results, on the pinger
         self.pinger: aiohttp.ClientWebSocketResponse | None = None  # a WebSocket of its own, subscribed to nothing
         self.closed_at: float | None = None  # when Home Assistant closed the WebSocket, if it did
         self.tracked = (0, 0)  # objects the garbage collector tracks, and of those frozen, at the last gc_pauses
+        self.lag = (0.0, 0.0, 0)  # the event loop's longest and p99 lag (s), and how many timers, at the last gc_pauses
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -171,6 +207,11 @@ class Client:
         assert done["type"] == "create_entry", done
         return entry_id
 
+    async def coalesced(self, entry_id: str) -> int:
+        """Return how many notifications the integration coalesced so far (its diagnostics say)."""
+        diagnostics = await self.call("GET", f"/api/diagnostics/config_entry/{entry_id}")
+        return int(diagnostics["data"]["server"]["stats"]["coalesced"])
+
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         ws = await self.session.ws_connect(self.base + "/api/websocket", max_msg_size=0)
         await ws.receive_json()  # auth_required
@@ -204,7 +245,8 @@ class Client:
                     data = item["event"]["data"]
                     new = data.get("new_state")
                     if new is not None:
-                        self.arrived.append((new["entity_id"], new["state"], now))
+                        changed = datetime.fromisoformat(new["last_changed"]).timestamp()
+                        self.arrived.append((new["entity_id"], new["state"], now, changed))
                         if data.get("old_state") is None:
                             self.created.setdefault(new["entity_id"], now)
         # Home Assistant closed the connection (it drops a subscriber that falls 4,096 messages behind)
@@ -240,6 +282,7 @@ class Client:
             "service_response"
         ]
         self.tracked = (answer["tracked"], answer["frozen"])
+        self.lag = (answer["lag_max"], answer["lag_p99"], answer["lag_count"])
         return [(int(g), float(t)) for g, t in answer["pauses"]]
 
     async def recorder_caught_up(self, limit: float = 600.0) -> float:
@@ -293,11 +336,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def figures(sent_at: list[float], first: int, arrived: list[tuple[str, str, float]], prefix: str) -> dict[str, Any]:
-    """Values reaching a state, latencies, and whether each entity ends on its last value."""
-    reached: dict[int, float] = {}
+def figures(
+    sent_at: list[float], first: int, arrived: list[tuple[str, str, float, float]], prefix: str
+) -> dict[str, Any]:
+    """Values reaching a state, latencies (to the state, to the subscriber), each entity's last value."""
+    reached: dict[int, tuple[float, float]] = {}
     last: dict[str, int] = {}
-    for entity_id, state, when in arrived:
+    for entity_id, state, when, changed in arrived:
         if not entity_id.startswith(prefix):
             continue
         try:
@@ -305,13 +350,13 @@ def figures(sent_at: list[float], first: int, arrived: list[tuple[str, str, floa
         except ValueError:
             continue
         if first <= number < first + len(sent_at):
-            reached.setdefault(number, when)
+            reached.setdefault(number, (when, changed))
             last[entity_id] = number
-    latencies = sorted(when - sent_at[number - first] for number, when in reached.items())
     return {
         "sent": len(sent_at),
         "reached": len(reached),
-        "latencies": latencies,
+        "latencies": sorted(when - sent_at[number - first] for number, (when, _) in reached.items()),
+        "to_state": sorted(changed - sent_at[number - first] for number, (_, changed) in reached.items()),
         "last": last,
     }
 
@@ -328,6 +373,7 @@ async def run(
     slow: bool = False,
     http_port: int = 8123,
     profile: bool = False,
+    census: bool = False,
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
     http_port = http_port or free_tcp_port()
@@ -354,7 +400,7 @@ async def run(
             client = Client(session, process.url)
             await client.onboard()
             await client.subscribe()
-            await client.add_integration(lwm2m_port)
+            entry_id = await client.add_integration(lwm2m_port)
             rss_before = rss_kib(pid)
             gen = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.bench.loadgen", "hass", str(lwm2m_port), str(devices), str(seconds),
@@ -373,8 +419,12 @@ async def run(
                   f" ({observed['observations']:,} observations)")  # fmt: skip
             print(f"storm: every entity created          {created:.1f} s")
             print(f"entities                             {entities:,} ({entities / devices:.0f} per device)")
+            if census:
+                await _print_census(client)
+            coalesced = await client.coalesced(entry_id)
             for _rate in rates:
                 await settled(client, settle)
+                drops = udp_drops(lwm2m_port)
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
                 await client.gc_pauses()  # from now on
@@ -389,7 +439,12 @@ async def run(
                 pauses = await client.gc_pauses()
                 drained = await client.recorder_caught_up()
                 title = f"at {notified['rate']:,.0f} notifications/s"
+                before, coalesced = coalesced, await client.coalesced(entry_id)
                 _print(title, client, result, pings, ends, drained, pauses)
+                total = result["reached"] + coalesced - before
+                print(f"   coalesced (counted, the latest kept) {coalesced - before:,}: with the states,"
+                      f" {total:,} of {result['sent']:,} ({100 * total / max(result['sent'], 1):.1f} %)")  # fmt: skip
+                print(f"   kernel drops on the LwM2M socket   {udp_drops(lwm2m_port) - drops:,}")
             await gen.wait()
             rss = rss_kib(pid)
             print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
@@ -417,6 +472,16 @@ async def run(
         _print_slow_callbacks(process.log())
     if profile and stats.exists():
         _print_profile(stats)
+
+
+async def _print_census(client: Client) -> None:
+    """The objects Python's collector tracks in Home Assistant after the storm, by type (--census)."""
+    answer = (await client.call("POST", "/api/services/bench_ceiling/census?return_response", json={"top": 30}))[
+        "service_response"
+    ]
+    print(f"-- objects the collector tracks after the storm: {answer['total']:,}")
+    for kind, count in answer["top"]:
+        print(f"   {count:>9,}  {kind}")
 
 
 def _print_profile(stats_file: Path) -> None:
@@ -462,9 +527,15 @@ def _print(
     print(f"   values that reached a state        {result['reached']:,} of {result['sent']:,} ({share:.1f} %)")
     if ends is not None:
         print(f"   entities ending on the last value  {ends[0]:,} of {ends[1]:,}")
+    state = result["to_state"]
+    print(f"   latency to the state (last_changed) p50 {percentile(state, 0.5):.1f} ms, p99 {percentile(state, 0.99):.1f} ms,"
+          f" max {max(state, default=float('nan')) * 1000:.0f} ms")  # fmt: skip
     print(f"   latency to the subscriber          p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms,"
           f" max {max(lat, default=float('nan')) * 1000:.0f} ms")  # fmt: skip
-    print(f"   longest event-loop stall (ping)    {max(pings, default=0) * 1000:.0f} ms"
+    lag_max, lag_p99, timers = client.lag
+    print(f"   longest event-loop stall (timer)   {lag_max * 1000:.0f} ms (p99 {lag_p99 * 1000:.0f} ms of {timers:,}"
+          " 20 ms timers inside Home Assistant)")  # fmt: skip
+    print(f"   ping round trip to the subscriber  {max(pings, default=0) * 1000:.0f} ms"
           f" (p99 {percentile(pings, 0.99):.0f} ms of {len(pings)} pings)")  # fmt: skip
     print(f"   recorder done writing              {drained:.1f} s after the phase (+2 s)")
     full = [t for g, t in pauses if g == 2]
@@ -488,10 +559,23 @@ def main() -> None:
                         "from asking to confirm its http settings, and restarting 5 minutes later)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="run Home Assistant under cProfile and print where "
                         "it spent its time (slower)")  # fmt: skip
+    parser.add_argument("--census", action="store_true", help="list the objects Python's collector tracks in Home "
+                        "Assistant after the storm, by type (what a full collection walks)")  # fmt: skip
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for devices in (int(d) for d in args.devices.split(",")):
-        asyncio.run(run(devices, rates, args.seconds, args.settle, args.slow_callbacks, args.http_port, args.profile))
+        asyncio.run(
+            run(
+                devices,
+                rates,
+                args.seconds,
+                args.settle,
+                args.slow_callbacks,
+                args.http_port,
+                args.profile,
+                args.census,
+            )
+        )
     print(f"(first value {FIRST_VALUE}; latencies from the send in the load generator to the WebSocket subscriber)")
 
 

@@ -247,11 +247,15 @@ async def main() -> None:
         rates = [float(r) for r in args.register_rates.split(",")]
         print("\nregistrations (new endpoints, POST /rd)\n")
         print(HEADER.format("server", ""))
-        raw = await stepped("raw aiocoap", "raw-register", "register", rates, args, register=False)
-        ours = await stepped("this server", "ours-register", "register", rates, args, register=False)
-        observing = await stepped("this server, observing", "ours-observe", "register", rates, args, register=False)
-        summary.append(("registrations", _best(raw), _best(ours)))
-        summary.append(("registrations, observing", _best(raw), _best(observing)))
+        best = {}
+        for name, mode in [
+            ("raw aiocoap", "raw-register"),
+            ("this server", "ours-register"),
+            ("this server, observing", "ours-observe"),
+        ]:
+            best[mode] = _best(await stepped(name, mode, "register", rates, args, register=False))
+        summary.append(("registrations", best["raw-register"], best["ours-register"]))
+        summary.append(("registrations, observing", best["raw-register"], best["ours-observe"]))
     print("\nat saturation (the best step)\n")
     print(f"| {'measure':<26} | raw aiocoap/s | this server/s | ratio |")
     for what, raw_best, ours_best in summary:

@@ -2,7 +2,7 @@
 
 aiocoap reads one datagram per event-loop round (two recvmsg calls, one of them for the
 error queue) and passes a notification through its message, token and pipe layers and a
-block-wise forwarding task: about a third of the time of a notification here, measured by
+block-wise forwarding task: two thirds of the time of a notification here, measured by
 tests/bench/bench_server.py. This reader replaces its read callback on the udp6 socket:
 
 - Each round reads up to READ_BATCH datagrams (the error queue once). A datagram that is a
@@ -226,20 +226,12 @@ def parse_options(data: bytes, pos: int) -> tuple[int | None, int | None, bytes]
             return (sequence, content_format, data[pos + 1 :]) if pos + 1 < size else None
         pos += 1
         delta, length = head >> 4, head & 0x0F
-        if delta >= 13:
-            if delta == 15 or pos + delta - 12 > size:
-                return None
-            if delta == 13:
-                delta, pos = data[pos] + 13, pos + 1
-            else:
-                delta, pos = ((data[pos] << 8) | data[pos + 1]) + 269, pos + 2
+        if delta >= 13:  # rare in a notification (Observe is 6, Content-Format 12)
+            delta, pos = _extended(data, pos, delta)
         if length >= 13:
-            if length == 15 or pos + length - 12 > size:
-                return None
-            if length == 13:
-                length, pos = data[pos] + 13, pos + 1
-            else:
-                length, pos = ((data[pos] << 8) | data[pos + 1]) + 269, pos + 2
+            length, pos = _extended(data, pos, length)
+        if delta < 0 or length < 0:
+            return None
         number += delta
         if number not in PLAIN_OPTIONS or pos + length > size:
             return None
@@ -253,3 +245,15 @@ def parse_options(data: bytes, pos: int) -> tuple[int | None, int | None, bytes]
             content_format = int.from_bytes(data[pos : pos + length])
         pos += length
     return sequence, content_format, b""
+
+
+def _extended(data: bytes, pos: int, nibble: int) -> tuple[int, int]:
+    """Return an option delta or length of 13 or 14 read from its extension bytes at pos, and the next position.
+
+    (-1, pos) for 15 (reserved) or extension bytes past the end.
+    """
+    if nibble == 15 or pos + nibble - 12 > len(data):
+        return -1, pos
+    if nibble == 13:
+        return data[pos] + 13, pos + 1
+    return ((data[pos] << 8) | data[pos + 1]) + 269, pos + 2
