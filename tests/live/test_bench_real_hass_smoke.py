@@ -36,7 +36,14 @@ def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
     reached = re.findall(r"values that reached a state +([\d,]+) of ([\d,]+) \(([\d.]+) %\)", out)
     assert len(reached) == 2 and all(share == "100.0" for _n, _of, share in reached), out
     assert "entities ending on the last value  20 of 20" in out
-    assert "longest event-loop stall (ping)" in out and "KiB per device" in out
+    assert "KiB per device" in out
+    # latency to the state and to the subscriber, the loop's lag inside Home Assistant, the ping
+    assert len(re.findall(r"latency to the state \(last_changed\) p50 [-\d.]+ ms, p99 [-\d.]+ ms", out)) == 2, out
+    assert len(re.findall(r"longest event-loop stall \(timer\) +\d+ ms \(p99 \d+ ms of [\d,]+ 20 ms timers", out)) == 2
+    assert len(re.findall(r"ping round trip to the subscriber +\d+ ms", out)) == 2, out
+    # ours only: what was coalesced (from the diagnostics) and dropped by the kernel: nothing, at 40 a second
+    assert "coalesced (counted, the latest kept) 0: with the states, 40 of 40 (100.0 %)" in out, out
+    assert "kernel drops on the LwM2M socket   0" in out, out
     assert len(re.findall(r"recorder done writing +[\d.]+ s after the phase", out)) == 2, out
     # Python's garbage collections in Home Assistant, timed by the benchmark's helper integration
     assert len(re.findall(r"garbage collections +[\d,]+, longest \d+ ms; \d+ full", out)) == 2, out
