@@ -182,3 +182,21 @@ def test_dropping_an_endpoint_cancels_its_observations_only() -> None:
     assert theirs.request.observation.cancels == 0
     assert list(table) == [theirs] and len(table) == 1
     assert table.drop_endpoint("dev") == []
+
+
+def test_which_observations_stand_and_which_tokens_route() -> None:
+    table = ObservationTable()
+    routed = Observation(endpoint="dev", paths=(P("/3303/0"),), token=b"r1", request=None, sockaddr=("::1", 5683))
+    unrouted = Observation(endpoint="dev", paths=(P("/3/0"),), token=b"u1", request=None)  # over DTLS
+    table.add(routed)
+    table.add(unrouted)
+    assert table.current(routed) and table.current(unrouted)
+    assert table.by_token == {b"r1": routed}
+    newer = Observation(endpoint="dev", paths=(P("/3303/0"),), token=b"r2", request=None, sockaddr=("::1", 5683))
+    table.add(newer)  # observed again: the old token no longer routes
+    assert not table.current(routed) and table.by_token == {b"r2": newer}
+    table.remove(routed)  # gone already: leaves the newer alone
+    assert table.by_token == {b"r2": newer}
+    table.drop_endpoint("dev")
+    assert table.by_token == {} and not table.current(newer)
+    assert not table.current(_observation("never-registered", "/1/0"))  # an endpoint the table does not know

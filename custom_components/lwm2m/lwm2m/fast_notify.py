@@ -181,8 +181,8 @@ class NotificationReader:
             self._draining = False
 
     def flush(self, route: Any) -> None:
-        """Hand every waiting notification of route to the server now (aiocoap takes its next datagram)."""
-        for entry in self.waiting.pop(route, ()):
+        """Hand every waiting notification of route (it has some) to the server now, before aiocoap's turn."""
+        for entry in self.waiting.pop(route):
             self._deliver(entry)
             entry[0] = None  # the queue skips it
 
