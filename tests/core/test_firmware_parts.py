@@ -382,3 +382,63 @@ async def test_a_device_that_never_reports_the_outcome(tmp_path: FilePath) -> No
 async def test_a_device_that_restarts_with_another_version(tmp_path: FilePath) -> None:
     (_u, _job, info), _device = await _update(tmp_path, reregister=True, no_result=True, installs="1.9")
     assert info.step is Step.FAILED and "restarted without reporting the update's success (it runs '1.9')" in info.error
+
+
+class SlowReset(Scripted):
+    """A device slow to take the empty Package URI that tells it to stop."""
+
+    async def write(self, path: Path, value: Any, **kw: Any) -> Response:
+        if value == "":
+            self.reset_started.set()
+            await asyncio.sleep(0.3)
+        return await super().write(path, value, **kw)
+
+
+class FakeLinks:
+    protocols = frozenset({0, 1})
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.on_progress: Any = None
+
+    def link(self, reg: Any, image: Any, protocols: Any, on_progress: Any) -> tuple[str, Any]:
+        self.on_progress = on_progress
+        return "coap://x/fw", self.close
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("meanwhile", ["nothing", "a second cancel", "the server stops"])
+async def test_a_cancel_tells_the_device_before_the_link_goes(tmp_path: FilePath, meanwhile: str) -> None:
+    bus = EventBus()
+    steps: list[tuple[str, int | None]] = []
+    bus.subscribe(
+        lambda e: steps.append((e.details.step.name, e.details.percent)) if e.type is EventType.FIRMWARE else None
+    )
+    device = SlowReset(bus, delivery=2)
+    device.reset_started = asyncio.Event()
+    updates = FirmwareUpdates(
+        SimpleNamespace(events=bus, endpoint=lambda name: device), FirmwareSettings(poll_interval=2.0)
+    )
+    links = FakeLinks()
+    updates.links.append(links)
+    job = updates.start("d", _file(tmp_path, bytes(3000)), "pull")
+    async with asyncio.timeout(5):
+        while "coap://x/fw" not in device.written:
+            await asyncio.sleep(0.01)
+    links.on_progress(1000)
+    assert updates.cancel("d")
+    await device.reset_started.wait()
+    assert links.closed == 0  # the link stays while the device is told
+    links.on_progress(2000)  # a block the device fetches meanwhile: no progress after the cancel
+    if meanwhile == "a second cancel":
+        assert updates.cancel("d")  # still being cancelled; the telling goes on
+    elif meanwhile == "the server stops":
+        await updates.stop()  # the server going away ends the telling
+    info = await job.wait()
+    assert info.step is Step.CANCELLED and links.closed == 1
+    told = meanwhile != "the server stops"
+    assert device.written.count("") == (1 if told else 0)  # Scripted records a write it completed
+    assert [s for s in steps if s[0] == "DOWNLOADING"] == [("DOWNLOADING", 0), ("DOWNLOADING", 33)]
+    assert steps[-1] == ("CANCELLED", None)

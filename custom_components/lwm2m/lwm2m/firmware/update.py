@@ -281,7 +281,13 @@ class FirmwareJob:
         return self._executed and not self.done
 
     def cancel(self) -> None:
-        """Stop the update; the device is told (an empty Package URI) unless the server stops."""
+        """Stop the update; the device is told (an empty Package URI) unless the server stops.
+
+        Asked again while the device is being told, it changes nothing (that would abandon the
+        telling); the server stopping still ends it.
+        """
+        if self._cancel_asked and not self._updates.stopping:
+            return
         self._cancel_asked = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
@@ -312,8 +318,8 @@ class FirmwareJob:
         return self.info
 
     def _on_sent(self, sent: int) -> None:
-        if self._delivered or self.info.final:
-            return  # a block served after the download ended (one in flight, a late HTTP chunk)
+        if self._delivered or self._cancel_asked or self.info.final:
+            return  # a block served after the download ended or was cancelled (one in flight, a late HTTP chunk)
         progress = self._progress
         progress.sent = sent
         progress.at = asyncio.get_running_loop().time()
