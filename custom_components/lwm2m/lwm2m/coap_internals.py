@@ -34,10 +34,11 @@ tests/core/test_coap_internals.py fails loudly when an aiocoap release moves any
   seqNum in the MQTT bridge) and each one must reach the server (which may then coalesce a
   device's notifications past its budget, limits.py; it never drops one). Caveat: requests go
   through aiocoap's BlockwiseRequest, which forwards its inner observation's notifications
-  with that same `async for`; it loses none only because the transport reads one datagram per
-  event-loop round and the forwarding task runs in between (a notification that needs Block2
-  requests to complete can lose the ones that come meanwhile). Reading several datagrams a
-  round needs the observation taken from the inner request first (issue #14's closing note).
+  with that same `async for`; it loses none only because aiocoap is handed at most one
+  datagram per event-loop round (fast_notify ends its round there) and the forwarding task
+  runs in between (a notification that needs Block2 requests to complete can lose the ones
+  that come meanwhile). Plain notifications over coap:// never take this path: fast_notify
+  takes them off the socket first.
 - Notifications: fast_notify.NotificationReader replaces the udp6 transport's read callback
   (`_read_ready`, which aiocoap's add_reader callback looks up on every read event) and
   takes plain notifications of known observations before aiocoap decodes them.
