@@ -309,7 +309,7 @@ def _operation(device: DeviceOperations, msg: dict[str, Any], path: Path) -> Cal
             paths = _paths(msg)
             observe = getattr(device, "observe_composite", None)  # the built-in server's (not a gateway's)
             if observe is None:
-                raise LwM2MError("this device's source has no Observe-Composite")
+                raise LwM2MError("Observe-Composite is not available for a device of an EMQX gateway")
             return lambda: observe(paths, content_format=fmt, timeout=timeout)
         case "write_composite":
             values = msg.get("values") or {}

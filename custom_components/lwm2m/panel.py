@@ -29,6 +29,7 @@ async def async_register_panel(hass: HomeAssistant) -> None:
         return
     script = f"{STATIC_URL}/{FILE.name}"
     await hass.http.async_register_static_paths([StaticPathConfig(script, str(FILE), cache_headers=False)])
+    hass.data[_REGISTERED] = True  # a route is added once (a second one for the path would raise)
     version = int(FILE.stat().st_mtime)  # a new script is fetched anew after an update
     try:
         await panel_custom.async_register_panel(
@@ -43,5 +44,3 @@ async def async_register_panel(hass: HomeAssistant) -> None:
         )
     except ValueError as err:  # another panel has the path: the integration works without its browser
         _LOGGER.warning("The LwM2M device browser is not in the sidebar: %s", err)
-        return
-    hass.data[_REGISTERED] = True

@@ -181,6 +181,14 @@ function jsonText(value) {
   return JSON.stringify(value, null, 2);
 }
 
+/** A form's Submit (its operation) and Close (the form) buttons. */
+function formButtons(op, form) {
+  return `<span class="form-btns">
+            <button type="button" class="primary" data-op="${op}">Submit</button>
+            <button type="button" data-action="close-form" data-form="${form}">Close</button>
+          </span>`;
+}
+
 function textRows(text, min = 3, max = 14) {
   return Math.min(max, Math.max(min, String(text ?? "").split("\n").length));
 }
@@ -1201,10 +1209,7 @@ class LwM2MPanel extends HTMLElement {
       html += `
         <form class="inline attributes-form" aria-label="Write attributes of ${esc(path)}">
           ${fields}
-          <span class="form-btns">
-            <button type="button" class="primary" data-op="write_attributes_submit">Submit</button>
-            <button type="button" data-action="close-form" data-form="attributes">Close</button>
-          </span>
+          ${formButtons("write_attributes_submit", "attributes")}
           <span class="hint">Empty fields are not sent; “clear” removes the attribute.</span>
         </form>`;
     }
@@ -1215,10 +1220,7 @@ class LwM2MPanel extends HTMLElement {
             <input type="number" min="0" max="65534" step="1" data-key="${esc(path)}|create:id" placeholder="the device picks"></label>
           <label class="field"><span>Resource values (JSON)</span>
             <textarea data-key="${esc(path)}|create:values" spellcheck="false" placeholder='{"5700": 21.5, "5701": "Cel"}'></textarea></label>
-          <span class="form-btns">
-            <button type="button" class="primary" data-op="create_submit">Submit</button>
-            <button type="button" data-action="close-form" data-form="create">Close</button>
-          </span>
+          ${formButtons("create_submit", "create")}
         </form>`;
     }
     if (this._forms.has(`${path}|write_instance`)) {
@@ -1229,10 +1231,7 @@ class LwM2MPanel extends HTMLElement {
             <textarea data-key="${esc(key)}" rows="${textRows(this._form.get(key))}" spellcheck="false"
                       placeholder='{"5851": 70, "5850": true}'></textarea></label>
           <label class="check"><input type="checkbox" data-key="${esc(path)}|wi:replace"> Replace the whole instance</label>
-          <span class="form-btns">
-            <button type="button" class="primary" data-op="write_instance_submit">Submit</button>
-            <button type="button" data-action="close-form" data-form="write_instance">Close</button>
-          </span>
+          ${formButtons("write_instance_submit", "write_instance")}
           <span class="hint">{"resource id": value}; a multiple resource takes {"instance id": value}. Unticked:
             a partial update (the resources not given keep their values); ticked: the instance is replaced.</span>
         </form>`;
@@ -1244,10 +1243,7 @@ class LwM2MPanel extends HTMLElement {
           <label class="field"><span>Composite values (JSON)</span>
             <textarea data-key="${esc(key)}" rows="${textRows(this._form.get(key))}" spellcheck="false"
                       placeholder='{"/3311/0/5851": 40}'></textarea></label>
-          <span class="form-btns">
-            <button type="button" class="primary" data-op="write_composite_submit">Submit</button>
-            <button type="button" data-action="close-form" data-form="write_composite">Close</button>
-          </span>
+          ${formButtons("write_composite_submit", "write_composite")}
           <span class="hint">{"/object/instance/resource": value}, or a resource instance's path; one request.</span>
         </form>`;
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -417,6 +418,9 @@ class FirmwareJob:
         self.seen(values)
         return values
 
+    async def _read_version(self) -> dict[Path, Value]:
+        return dict((await self.device.read(DEVICE_VERSION)).values)
+
     async def _execute(self) -> None:
         """Execute Update. Unanswered, it may still have started: its outcome (or a read) tells."""
         self._executed = True
@@ -577,15 +581,14 @@ class FirmwareJob:
 
     async def _reread_after_restart(self) -> None:
         """Read the update's outcome and the running version once the device is back."""
-        for read in (lambda: self._read_object(None), lambda: self.device.read(DEVICE_VERSION)):
+        for read in (functools.partial(self._read_object, None), self._read_version):
             try:
-                answer = await read()
+                values = await read()
             except OperationError as err:
                 if isinstance(err, NotRegistered):
                     self._registered_again = False  # gone again (another restart): wait for its Register
                     return
                 continue
-            values = answer if isinstance(answer, dict) else answer.values
             self.values.update({p: v for p, v in values.items() if p.ids[:2] == (5, 0) or p == DEVICE_VERSION})
             if RESULT in values:
                 self._fresh_result = True
