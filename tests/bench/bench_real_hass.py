@@ -26,6 +26,13 @@ each) in a process of their own. It prints:
 
 Each phase begins once the recorder has written everything queued before it (its backlog,
 WebSocket recorder/info, is 0), so that no phase pays for the one before.
+
+For finding what stalls the loop: each full collection is printed with its CPU time, its
+thread and how many objects it walked, and each stall over 100 ms with the collections during
+it; --census lists by type what the collector walks (after the storm, after each phase, and at
+the first full collection of each phase); --py-spy records which thread held the GIL, in what.
+What-ifs on Home Assistant's own runtime, not what the integration does: --commit-interval
+(the recorder's), --refreeze, --switch-interval.
 """
 
 from __future__ import annotations
@@ -54,20 +61,27 @@ CEILING = '''"""A trivial integration: N sensor states written at a rate, for th
 
 It also times Python's garbage collections (in any thread: each one holds every thread).
 """
-import asyncio, gc, time
+import asyncio, gc, sys, threading, time
 from homeassistant.core import SupportsResponse
 
 DOMAIN = "bench_ceiling"
-PAUSES = []  # (generation, seconds) of each collection since the last gc_pauses call
+# (generation, seconds, the collecting thread's CPU seconds, its name, objects it walked, when it
+# began) of each collection since the last gc_pauses call; objects are counted for full ones only
+PAUSES = []
 LAGS = []  # how late each 20 ms timer of the event loop fired, since the last gc_pauses call
-_STARTED = [0.0]
+STALLS = []  # (when, how late) of each timer over 100 ms late
+CENSUS = []  # the first full collection's census since the last gc_pauses call, if census: true
+_STARTED = [0.0, 0.0, 0]
 
 
 def _timed(phase, info):
     if phase == "start":
-        _STARTED[0] = time.perf_counter()
+        walked = len(gc.get_objects()) if info["generation"] == 2 else 0
+        _STARTED[:] = [time.perf_counter(), time.thread_time(), walked]
     else:
-        PAUSES.append((info["generation"], time.perf_counter() - _STARTED[0]))
+        wall, cpu, walked = _STARTED
+        thread = threading.current_thread().name
+        PAUSES.append((info["generation"], time.perf_counter() - wall, time.thread_time() - cpu, thread, walked, wall))
 
 
 async def _lag(loop):
@@ -75,18 +89,59 @@ async def _lag(loop):
         due = loop.time() + 0.02
         await asyncio.sleep(0.02)
         LAGS.append(loop.time() - due)
+        if LAGS[-1] > 0.1:
+            STALLS.append((loop.time(), LAGS[-1]))
+
+
+def _kinds(top):
+    """(how many objects the collector tracks and does not keep frozen, the most common types)."""
+    counts = {}
+    for obj in gc.get_objects():
+        kind = type(obj)
+        key = f"{kind.__module__}.{kind.__qualname__}"
+        counts[key] = counts.get(key, 0) + 1
+    return sum(counts.values()), sorted(counts.items(), key=lambda item: -item[1])[:top]
+
+
+def _census_at_full(phase, info):
+    # what the first full collection since the last gc_pauses call walks (census: true)
+    if phase == "start" and info["generation"] == 2 and not CENSUS:
+        CENSUS.append(_kinds(12))
+
+
+def _refreeze(phase, info):
+    # what-if (refreeze: true): every full collection's survivors frozen, so that the next one
+    # walks only what came since. Frozen objects that later become cyclic garbage stay for good.
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
 
 
 async def async_setup(hass, config):
+    options = config.get(DOMAIN) or {}
+    if options.get("switch_interval"):  # what-if: the GIL handed between threads this often (s)
+        sys.setswitchinterval(options["switch_interval"])
+    if options.get("refreeze"):
+        gc.callbacks.append(_refreeze)
+    if options.get("census"):
+        gc.callbacks.append(_census_at_full)
     gc.callbacks.append(_timed)
     hass.async_create_background_task(_lag(hass.loop), "bench_ceiling loop lag")
 
     async def gc_pauses(call):
-        taken, lags = PAUSES[:], sorted(LAGS)
+        taken, lags, stalls, census = PAUSES[:], sorted(LAGS), STALLS[:], CENSUS[:]
         PAUSES.clear()
         LAGS.clear()
+        STALLS.clear()
+        CENSUS.clear()
+        # each stall, with the collections that ran during it: (lag, [(generation, seconds, thread)])
+        during = [
+            (lag, [(g, t, n) for g, t, _, n, _, began in taken if when - lag - 0.02 <= began <= when])
+            for when, lag in stalls
+        ]
         return {
-            "pauses": taken,
+            "pauses": [pause[:5] for pause in taken],
+            "stalls": during,
+            "census_at_full": census[0] if census else None,
             "tracked": len(gc.get_objects()),
             "frozen": gc.get_freeze_count(),
             "lag_max": lags[-1] if lags else 0.0,
@@ -108,13 +163,8 @@ async def async_setup(hass, config):
 
     async def census(call):
         # what the collector walks: tracked objects by type (its module and name), the most first
-        counts = {}
-        for obj in gc.get_objects():
-            kind = type(obj)
-            key = f"{kind.__module__}.{kind.__qualname__}"
-            counts[key] = counts.get(key, 0) + 1
-        top = sorted(counts.items(), key=lambda item: -item[1])[: call.data.get("top", 25)]
-        return {"total": sum(counts.values()), "top": top}
+        total, top = _kinds(call.data.get("top", 25))
+        return {"total": total, "top": top}
 
     hass.services.async_register(DOMAIN, "census", census, supports_response=SupportsResponse.ONLY)
 
@@ -162,6 +212,8 @@ class Client:
         self.closed_at: float | None = None  # when Home Assistant closed the WebSocket, if it did
         self.tracked = (0, 0)  # objects the garbage collector tracks, and of those frozen, at the last gc_pauses
         self.lag = (0.0, 0.0, 0)  # the event loop's longest and p99 lag (s), and how many timers, at the last gc_pauses
+        self.stalls: list[Any] = []  # (lag, [(generation, seconds, thread) of the collections during it]) over 100 ms
+        self.census_at_full: Any = None  # (total, [(type, count)]) the first full collection walked (--census)
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -276,14 +328,20 @@ class Client:
         answered, _ = await self.command({"type": "ping"})
         return answered - sent
 
-    async def gc_pauses(self) -> list[tuple[int, float]]:
-        """(generation, seconds) of each garbage collection in Home Assistant since the last call."""
+    async def gc_pauses(self) -> list[tuple[int, float, float, str, int]]:
+        """Each garbage collection in Home Assistant since the last call.
+
+        (generation, seconds, CPU seconds of the thread that collected, its name, objects walked:
+        counted for full collections only).
+        """
         answer = (await self.call("POST", "/api/services/bench_ceiling/gc_pauses?return_response", json={}))[
             "service_response"
         ]
         self.tracked = (answer["tracked"], answer["frozen"])
         self.lag = (answer["lag_max"], answer["lag_p99"], answer["lag_count"])
-        return [(int(g), float(t)) for g, t in answer["pauses"]]
+        self.stalls = answer["stalls"]
+        self.census_at_full = answer["census_at_full"]
+        return [(int(g), float(t), float(c), str(n), int(w)) for g, t, c, n, w in answer["pauses"]]
 
     async def recorder_caught_up(self, limit: float = 600.0) -> float:
         """Wait until the recorder has written everything queued (its backlog is 0); return the seconds waited."""
@@ -374,6 +432,10 @@ async def run(
     http_port: int = 8123,
     profile: bool = False,
     census: bool = False,
+    spy: str = "",
+    commit_interval: int | None = None,
+    refreeze: bool = False,
+    switch_interval: float = 0.0,
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lwm2m-bench-hass-"))
     http_port = http_port or free_tcp_port()
@@ -386,7 +448,12 @@ async def run(
         args=("--debug",) if slow else (),
         python=("-m", "cProfile", "-o", str(stats)) if profile else (),
     )
-    prepare(process.folder, port=http_port, host=None, name="Bench", extra=EXTRA, log_level="warning")
+    extra = EXTRA
+    if commit_interval is not None:
+        extra = extra.replace("recorder:\n", f"recorder:\n  commit_interval: {commit_interval}\n")
+    helper = {"census": census, "refreeze": refreeze, "switch_interval": switch_interval}
+    extra += "".join(f"  {key}: {json.dumps(value)}\n" for key, value in helper.items() if value)
+    prepare(process.folder, port=http_port, host=None, name="Bench", extra=extra, log_level="warning")
     ceiling = process.folder / "custom_components" / "bench_ceiling"
     ceiling.mkdir(parents=True)
     (ceiling / "__init__.py").write_text(CEILING)
@@ -428,11 +495,13 @@ async def run(
                 stop = asyncio.Event()
                 pinger = asyncio.create_task(stalls(client, stop))
                 await client.gc_pauses()  # from now on
+                spying = _spy(spy, pid, seconds + 2.0, folder / f"py-spy-ours-{_rate:.0f}.txt")
                 gen.stdin.write(b"go\n")  # the phase begins
                 line = await asyncio.wait_for(gen.stdout.readline(), 600)
                 notified = json.loads(line)
                 await asyncio.sleep(2.0)  # the last states arrive
                 stop.set()
+                await _spied(spying)
                 pings = sorted(await pinger)
                 result = figures(notified["sent_at"], notified["first_value"], client.arrived, "sensor.bench_")
                 ends = _ends_on_last(result["last"], notified)
@@ -445,6 +514,8 @@ async def run(
                 print(f"   coalesced (counted, the latest kept) {coalesced - before:,}: with the states,"
                       f" {total:,} of {result['sent']:,} ({100 * total / max(result['sent'], 1):.1f} %)")  # fmt: skip
                 print(f"   kernel drops on the LwM2M socket   {udp_drops(lwm2m_port) - drops:,}")
+                if census:
+                    await _print_census(client, "once the recorder has written the phase")
             await gen.wait()
             rss = rss_kib(pid)
             print(f"Home Assistant RSS                   {rss / 1024:.0f} MiB "
@@ -456,9 +527,11 @@ async def run(
                 await client.gc_pauses()
                 first = phase * 10**7  # numbers of their own: never a state of an earlier phase
                 body = {"entities": 2 * devices, "rate": rate, "seconds": seconds, "first": first}
+                spying = _spy(spy, pid, seconds + 2.0, folder / f"py-spy-ceiling-{rate:.0f}.txt")
                 answer = await client.call("POST", "/api/services/bench_ceiling/run?return_response", json=body)
                 await asyncio.sleep(2.0)
                 stop.set()
+                await _spied(spying)
                 pings = sorted(await pinger)
                 sent_at = answer["service_response"]["sent_at"]
                 result = figures(sent_at, first, client.arrived, "sensor.ceiling_")
@@ -474,12 +547,33 @@ async def run(
         _print_profile(stats)
 
 
-async def _print_census(client: Client) -> None:
-    """The objects Python's collector tracks in Home Assistant after the storm, by type (--census)."""
+def _spy(spy: str, pid: int, seconds: float, output: Path) -> asyncio.Task[None] | None:
+    """Sample Home Assistant's threads while they hold the GIL (py-spy, --py-spy): a timeline of a phase."""
+    if not spy:
+        return None
+    args = ("record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate", "200", "--gil", "--threads",
+            "--nonblocking", "--format", "raw", "--output", str(output))  # fmt: skip
+
+    async def record() -> None:
+        process = await asyncio.create_subprocess_exec(spy, *args, stdout=asyncio.subprocess.DEVNULL,
+                                                       stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+        await process.wait()
+        print(f"   py-spy: what held the GIL (collapsed stacks, one line a stack and its samples): {output}")
+
+    return asyncio.get_running_loop().create_task(record())
+
+
+async def _spied(spying: asyncio.Task[None] | None) -> None:
+    if spying is not None:
+        await spying
+
+
+async def _print_census(client: Client, when: str = "after the storm") -> None:
+    """The objects Python's collector tracks (and does not keep frozen) in Home Assistant, by type (--census)."""
     answer = (await client.call("POST", "/api/services/bench_ceiling/census?return_response", json={"top": 30}))[
         "service_response"
     ]
-    print(f"-- objects the collector tracks after the storm: {answer['total']:,}")
+    print(f"-- objects the collector tracks {when}, not frozen: {answer['total']:,}")
     for kind, count in answer["top"]:
         print(f"   {count:>9,}  {kind}")
 
@@ -517,7 +611,7 @@ def _print(
     pings: list[float],
     ends: tuple[int, int] | None,
     drained: float,
-    pauses: list[tuple[int, float]],
+    pauses: list[tuple[int, float, float, str, int]],
 ) -> None:
     lat = result["latencies"]
     share = 100 * result["reached"] / result["sent"] if result["sent"] else 0.0
@@ -538,10 +632,21 @@ def _print(
     print(f"   ping round trip to the subscriber  {max(pings, default=0) * 1000:.0f} ms"
           f" (p99 {percentile(pings, 0.99):.0f} ms of {len(pings)} pings)")  # fmt: skip
     print(f"   recorder done writing              {drained:.1f} s after the phase (+2 s)")
-    full = [t for g, t in pauses if g == 2]
+    full = [pause for pause in pauses if pause[0] == 2]
     print(f"   objects the collector tracks       {client.tracked[0]:,} ({client.tracked[1]:,} frozen) at the end")
-    print(f"   garbage collections                {len(pauses):,}, longest {max((t for _, t in pauses), default=0) * 1000:.0f} ms;"
-          f" {len(full)} full, {sum(full) * 1000:.0f} ms in all")  # fmt: skip
+    print(f"   garbage collections                {len(pauses):,}, longest {max((p[1] for p in pauses), default=0) * 1000:.0f} ms;"
+          f" {len(full)} full, {sum(p[1] for p in full) * 1000:.0f} ms in all")  # fmt: skip
+    for _, wall, cpu, thread, walked in full:
+        print(f"      full: {wall * 1000:.0f} ms ({cpu * 1000:.0f} ms of CPU) in {thread}, {walked:,} objects")
+    for lag, collections in client.stalls:
+        during = (
+            ", ".join(f"gen {g} {t * 1000:.0f} ms in {n}" for g, t, n in collections if t > 0.005) or "none over 5 ms"
+        )
+        print(f"   stall {lag * 1000:.0f} ms; collections during it: {during}")
+    if client.census_at_full is not None:
+        total, top = client.census_at_full
+        kinds = ", ".join(f"{kind.rsplit('.', 1)[-1]} {count:,}" for kind, count in top)
+        print(f"   what the first full collection walked: {total:,} objects; {kinds}")
 
 
 def main() -> None:
@@ -561,6 +666,14 @@ def main() -> None:
                         "it spent its time (slower)")  # fmt: skip
     parser.add_argument("--census", action="store_true", help="list the objects Python's collector tracks in Home "
                         "Assistant after the storm, by type (what a full collection walks)")  # fmt: skip
+    parser.add_argument("--py-spy", default="", metavar="EXECUTABLE", help="record a timeline of each phase with "
+                        "py-spy (not a dependency: give its path), for finding what stalls the loop")  # fmt: skip
+    parser.add_argument("--commit-interval", type=int, default=None, help="the recorder's commit_interval "
+                        "(seconds; Home Assistant's default is 5)")  # fmt: skip
+    parser.add_argument("--refreeze", action="store_true", help="what-if, not what the integration does: freeze the "
+                        "survivors of every full collection in Home Assistant (frozen garbage stays for good)")  # fmt: skip
+    parser.add_argument("--switch-interval", type=float, default=0.0, help="what-if: Python's thread switch interval "
+                        "in Home Assistant (s; Python's default is 0.005)")  # fmt: skip
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     for devices in (int(d) for d in args.devices.split(",")):
@@ -574,6 +687,10 @@ def main() -> None:
                 args.http_port,
                 args.profile,
                 args.census,
+                args.py_spy,
+                args.commit_interval,
+                args.refreeze,
+                args.switch_interval,
             )
         )
     print(f"(first value {FIRST_VALUE}; latencies from the send in the load generator to the WebSocket subscriber)")

@@ -17,6 +17,9 @@ def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
     # http settings it then asks to confirm only matter to runs past 5 minutes)
     command = [sys.executable, "-m", "tests.bench.bench_real_hass", "--devices", "10", "--rates", "40"]
     command += ["--http-port", "0"]
+    # the diagnostic and what-if options too (their settings reach Home Assistant's YAML: a bad
+    # one would keep it from starting)
+    command += ["--census", "--commit-interval", "2", "--refreeze", "--switch-interval", "0.005"]
     result = subprocess.run(
         [*command, "--seconds", "1", "--settle", "0.5"],
         cwd=ROOT,
@@ -47,3 +50,8 @@ def test_the_real_home_assistant_benchmark_prints_its_figures() -> None:
     assert len(re.findall(r"recorder done writing +[\d.]+ s after the phase", out)) == 2, out
     # Python's garbage collections in Home Assistant, timed by the benchmark's helper integration
     assert len(re.findall(r"garbage collections +[\d,]+, longest \d+ ms; \d+ full", out)) == 2, out
+    # --census: what the collector walks after the storm and after each phase, by type
+    assert re.search(r"objects the collector tracks after the storm, not frozen: [\d,]+", out), out
+    assert (
+        len(re.findall(r"objects the collector tracks once the recorder has written the phase, not frozen", out)) == 1
+    )
