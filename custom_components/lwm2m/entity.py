@@ -83,7 +83,7 @@ class LwM2MEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the device's availability and the entity's value."""
         hub, endpoint = self.hub, self.endpoint
-        hub.entity_added()
+        hub.entity_added()  # (subclasses that follow something else call it too)
         self.async_on_remove(hub.async_subscribe(endpoint, Topic.AVAILABILITY, self._on_availability))
         if not self._state_attr:
             return

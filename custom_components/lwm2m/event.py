@@ -54,6 +54,7 @@ class LwM2MSendEvent(LwM2MEntity, EventEntity):
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's Send operations."""
+        self.hub.entity_added()
         self.async_on_remove(self.hub.async_subscribe(self.endpoint, Topic.SEND, self._on_send))
 
     @callback

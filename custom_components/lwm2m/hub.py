@@ -91,6 +91,7 @@ ENTITY_WAIT = 5.0
 # After a storm, the long-lived objects are frozen for the garbage collector this many seconds
 # after the last of its entities was added.
 FREEZE_DELAY = 3.0
+FREEZE_MAX_WAIT = 60.0  # seconds from a storm's settling: entities trickling in longer do not put it off
 
 type LwM2MConfigEntry = ConfigEntry[LwM2MHub]
 """A config entry of this integration: its runtime_data is the entry's hub."""
@@ -161,8 +162,9 @@ class LwM2MHub:
         self._restored: list[Registration] = []
         self._setups: dict[str, asyncio.Task[None]] = {}
         self.setup_slots = asyncio.Semaphore(SETUP_CONCURRENCY)  # devices being set up at once
-        self._set_up_since_freeze = 0
+        self._set_up_this_spell = 0  # setups started since the last time none was left
         self._storm_settling = False  # a storm's setups are done: freeze once its entities are in
+        self._freeze_deadline = 0.0  # (loop time) entities trickling in put the freeze off until then
         self._stopped = False
         self._lost: set[str] = set()  # endpoints logged as unavailable, to log their return once
         self._device_ids: dict[str, str] = {}
@@ -401,23 +403,25 @@ class LwM2MHub:
             self.hass, job or self._setup_endpoint(endpoint), f"{DOMAIN} set up {endpoint}"
         )
         self._setups[endpoint] = task
-        self._set_up_since_freeze += 1
+        self._set_up_this_spell += 1
         task.add_done_callback(lambda done: self._setup_finished(endpoint, done))
 
     @callback
     def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
         if self._setups.get(endpoint) is task:
             del self._setups[endpoint]
-        if self._setups:
+        if self._setups or self._stopped:
             return
         self._create_waiting()
         self._create_later()
-        if self._set_up_since_freeze >= STORM:
+        if self._set_up_this_spell >= STORM:
+            if not self._storm_settling:
+                self._freeze_deadline = self.hass.loop.time() + FREEZE_MAX_WAIT
             self._storm_settling = True
             self._freeze_later()
         # Counted per busy spell: devices registering one by one over days are no storm (each
         # freeze also keeps whatever garbage exists at that moment for good).
-        self._set_up_since_freeze = 0
+        self._set_up_this_spell = 0
 
     def _freeze_later(self) -> None:
         """Freeze the storm's objects FREEZE_DELAY s from now (later, if more entities come meanwhile).
@@ -429,7 +433,8 @@ class LwM2MHub:
         in, those are walked by every full collection (a run froze 0.93 M objects of 1.34 M).
         """
         if self._storm_settling and not self._stopped:
-            self._later_once("freeze", FREEZE_DELAY, self._freeze)
+            left = self._freeze_deadline - self.hass.loop.time()
+            self._later_once("freeze", max(0.0, min(FREEZE_DELAY, left)), self._freeze)
 
     @callback
     def entity_added(self) -> None:

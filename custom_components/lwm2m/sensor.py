@@ -330,6 +330,7 @@ class LwM2MStatusSensor(LwM2MEntity, SensorEntity):
 
     async def async_added_to_hass(self) -> None:
         """Follow the device's registration (or every message it sends)."""
+        self.hub.entity_added()
         topic: Literal[Topic.MESSAGE, Topic.REGISTRATION] = (
             Topic.MESSAGE if self.entity_description.every_message else Topic.REGISTRATION
         )
