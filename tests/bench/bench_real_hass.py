@@ -483,7 +483,8 @@ async def run(
             print(f"storm: every Register answered       {observed['registered_seconds']:.1f} s"
                   f" ({observed['refused_registers']} refused with 5.03 and sent again)")  # fmt: skip
             print(f"storm: every device fully observed   {observed['observed_seconds']:.1f} s"
-                  f" ({observed['observations']:,} observations)")  # fmt: skip
+                  f" ({observed['observations']:,} observations; {observed['requests_sent_again']:,} requests"
+                  " the server sent again)")  # fmt: skip
             print(f"storm: every entity created          {created:.1f} s")
             print(f"entities                             {entities:,} ({entities / devices:.0f} per device)")
             if census:

@@ -261,6 +261,8 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
     observations: dict[tuple[int, str], tuple[socket.socket, bytes, tuple[str, int]]] = {}
     wanted = n_devices * 3
     deadline = time.monotonic() + 300
+    seen: set[tuple[int, int]] = set()  # (device, message ID) of each request from the server
+    again = 0  # requests the server sent again (its answer, or the device's, was lost or late)
     while len(observations) < wanted and time.monotonic() < deadline:
         now = time.perf_counter()
         for i in [i for i, at in retry_at.items() if at <= now]:
@@ -285,6 +287,9 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
                 continue
             if code != 0x01:
                 continue
+            if (index[sock], mid) in seen:
+                again += 1
+            seen.add((index[sock], mid))
             path, observe, _ = options_of(data)
             if observe == 0 and len(path) == 3:
                 value = {"9": b"90"}.get(path[2], b"21.5" if path[0] == "3303" else b"40.0")
@@ -302,6 +307,7 @@ def hass_devices(port: int, n_devices: int, seconds: float, rates: list[float], 
         "registered_seconds": registered_seconds,
         "observed_seconds": time.perf_counter() - began,
         "refused_registers": refusals,
+        "requests_sent_again": again,
         "began_at": began_at,
     }
     print(json.dumps(observed), flush=True)
