@@ -82,12 +82,16 @@ RESTORE_TIMEOUT = 10.0
 # thousands, all at once starve each other: requests time out and setups stay half done
 # (5,000 devices: 11,251 of 15,000 observations after 300 s). Bounded, each finishes quickly.
 SETUP_CONCURRENCY = 32
-# While devices are being set up, their entities wait (at most this many seconds) and come
-# after: CoAP exchanges have deadlines and Home Assistant's entity bookkeeping has none. In a
-# storm of 1,000 devices the setups' own work took 5.6 s and adding 7,000 entities 7.5 s more;
-# interleaved, the last device was observed after 13 s.
+# While devices are being set up, their entities wait and come after: CoAP exchanges have
+# deadlines and Home Assistant's entity bookkeeping has none. In a storm of 1,000 devices the
+# setups' own work took 5.6 s and adding 7,000 entities 7.5 s more; interleaved, the last device
+# was observed after 13 s. They wait while setups keep finishing (at most ENTITY_WAIT s without
+# one: a stuck setup holds nobody's entities longer) and ENTITY_MAX_WAIT s in all. Timed from
+# the first waiting batch only, the wait ran out during 1 in 4 storms of 1,000 devices, whose
+# setups then took 11-18 s instead of 6-7 s.
 MAX_DISCOVERED: Final = 20  # unknown devices shown at once under "ask"; more wait for the user's answers
 ENTITY_WAIT = 5.0
+ENTITY_MAX_WAIT = 60.0
 # After a storm, the long-lived objects are frozen for the garbage collector this many seconds
 # after the last of its entities was added.
 FREEZE_DELAY = 3.0
@@ -150,7 +154,8 @@ class LwM2MHub:
         # endpoint -> unique id -> match. In a storm they were more than half of the entities.
         self._later: dict[str, dict[str, Match]] = {}
         # New entities of devices set up while others still are: one batch per device, created
-        # when the setups are done or ENTITY_WAIT seconds after the first of them was found.
+        # when the setups are done, or once none has finished for ENTITY_WAIT s (ENTITY_MAX_WAIT
+        # s after the first batch at most).
         self._waiting: deque[dict[Platform, list[Match]]] = deque()
         self._creator: asyncio.Task[None] | None = None  # hands the waiting batches out, one a loop round
         self._limit_reported = False  # the repair issue about Home Assistant's entity cap was raised
@@ -165,6 +170,7 @@ class LwM2MHub:
         self._set_up_this_spell = 0  # setups started since the last time none was left
         self._storm_settling = False  # a storm's setups are done: freeze once its entities are in
         self._freeze_deadline = 0.0  # (loop time) entities trickling in put the freeze off until then
+        self._entities_deadline = 0.0  # (loop time) setups going on hold the waiting entities until then
         self._stopped = False
         self._lost: set[str] = set()  # endpoints logged as unavailable, to log their return once
         self._device_ids: dict[str, str] = {}
@@ -410,6 +416,9 @@ class LwM2MHub:
     def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
         if self._setups.get(endpoint) is task:
             del self._setups[endpoint]
+        if self._setups and "entities" in self._timers:  # setups go on: the waiting entities wait on
+            left = self._entities_deadline - self.hass.loop.time()
+            self._later_once("entities", max(0.0, min(ENTITY_WAIT, left)), self._create_waiting)
         if self._setups or self._stopped:
             return
         self._create_waiting()
@@ -701,6 +710,7 @@ class LwM2MHub:
         if wait and self._setups:
             self._waiting.append(new)
             if "entities" not in self._timers:
+                self._entities_deadline = self.hass.loop.time() + ENTITY_MAX_WAIT
                 self._later_once("entities", ENTITY_WAIT, self._create_waiting)
             return
         self._check_entity_limit(new)
