@@ -414,9 +414,10 @@ class LwM2MHub:
 
     @callback
     def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
+        finished = self._setups.get(endpoint) is task and not task.cancelled()  # (not replaced or stopped)
         if self._setups.get(endpoint) is task:
             del self._setups[endpoint]
-        if self._setups and "entities" in self._timers:  # setups go on: the waiting entities wait on
+        if finished and self._setups and "entities" in self._timers:  # setups go on: the entities wait on
             left = self._entities_deadline - self.hass.loop.time()
             self._later_once("entities", max(0.0, min(ENTITY_WAIT, left)), self._create_waiting)
         if self._setups or self._stopped:
@@ -532,7 +533,7 @@ class LwM2MHub:
         if Path.of(3, 0) in reg.objects.instances:
             self._device(reg, {k: values.get(Path.of(3, 0, k)) for k in DEVICE_INFO})
         self._set_available(endpoint, True)
-        # What the device sends before its entities exist waits in the store for them (ENTITY_WAIT).
+        # What the device sends before its entities exist waits in the store for them (_send_new).
         await self._observe(device, reg, self._add_entities(reg, values))
         if self.write_retry:
             await self._write_retry(device, reg, values)
@@ -703,7 +704,8 @@ class LwM2MHub:
     def _send_new(self, new: dict[Platform, list[Match]], *, wait: bool = True) -> None:
         """Hand new matches to their platforms, which make entities of them.
 
-        While devices are being set up, they wait (for _create_waiting, at most ENTITY_WAIT s).
+        While devices are being set up, they wait for _create_waiting: until no setup is left,
+        or ENTITY_WAIT s without a setup finishing, or ENTITY_MAX_WAIT s in all.
         """
         if not new:
             return
