@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +53,24 @@ def get_device(hass: HomeAssistant, endpoint: str) -> dr.DeviceEntry | None:
             if (DOMAIN, endpoint) in device_entry.identifiers:
                 return device_entry
     return None
+
+
+def _around_reads(source: Any, around: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+    """Run each device read of the server inside around() (a device that takes its time)."""
+    real_endpoint = source.endpoint
+
+    class Reads:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        async def read(self, *args: Any, **kwargs: Any) -> Any:
+            async with around():
+                return await self._inner.read(*args, **kwargs)
+
+    source.endpoint = lambda name: Reads(real_endpoint(name))
 
 
 async def _ready(hass: HomeAssistant, endpoint: str, path: str, platform: str = "sensor") -> str:
@@ -250,21 +270,13 @@ async def test_entities_wait_while_setups_keep_finishing(
     monkeypatch.setattr(hub_module, "ENTITY_MAX_WAIT", max_wait)
     hub = entry.runtime_data
     hub.setup_slots = asyncio.Semaphore(1)  # one setup after another
-    source = hub.source
-    real_endpoint = source.endpoint
 
-    class Slow:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
+    @contextlib.asynccontextmanager
+    async def slow() -> AsyncIterator[None]:
+        await asyncio.sleep(0.05)
+        yield
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-        async def read(self, *args: Any, **kwargs: Any) -> Any:
-            await asyncio.sleep(0.05)
-            return await self._inner.read(*args, **kwargs)
-
-    source.endpoint = lambda name: Slow(real_endpoint(name))
+    _around_reads(hub.source, slow)
     names = [f"slow-{n}" for n in range(12)]
     await asyncio.gather(*(device(name) for name in names))
     began = asyncio.get_running_loop().time()
@@ -529,26 +541,19 @@ async def test_a_storm_of_devices_is_set_up_a_bounded_number_at_a_time(
     hub.setup_slots = asyncio.Semaphore(2)
     source = hub.source
     busy, most = 0, 0
-    real_endpoint = source.endpoint
 
-    class Counting:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
+    @contextlib.asynccontextmanager
+    async def counted() -> AsyncIterator[None]:
+        nonlocal busy, most
+        busy += 1
+        most = max(most, busy)
+        try:
+            await asyncio.sleep(0.02)  # a device that takes its time
+            yield
+        finally:
+            busy -= 1
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-        async def read(self, *args: Any, **kwargs: Any) -> Any:
-            nonlocal busy, most
-            busy += 1
-            most = max(most, busy)
-            try:
-                await asyncio.sleep(0.02)  # a device that takes its time
-                return await self._inner.read(*args, **kwargs)
-            finally:
-                busy -= 1
-
-    source.endpoint = lambda name: Counting(real_endpoint(name))
+    _around_reads(source, counted)
     names = [f"storm-{n}" for n in range(6)]
     await asyncio.gather(*(device(name) for name in names))
     for name in names:
