@@ -414,12 +414,12 @@ class LwM2MHub:
 
     @callback
     def _setup_finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
-        finished = self._setups.get(endpoint) is task and not task.cancelled()  # (not replaced or stopped)
-        if self._setups.get(endpoint) is task:
+        current = self._setups.get(endpoint) is task  # (not replaced by a newer setup)
+        if current:
             del self._setups[endpoint]
-        if finished and self._setups and "entities" in self._timers:  # setups go on: the entities wait on
-            left = self._entities_deadline - self.hass.loop.time()
-            self._later_once("entities", max(0.0, min(ENTITY_WAIT, left)), self._create_waiting)
+        # a setup finished (not cancelled) and others go on: the waiting entities wait on
+        if current and not task.cancelled() and self._setups and "entities" in self._timers:
+            self._later_until("entities", ENTITY_WAIT, self._entities_deadline, self._create_waiting)
         if self._setups or self._stopped:
             return
         self._create_waiting()
@@ -443,8 +443,7 @@ class LwM2MHub:
         in, those are walked by every full collection (a run froze 0.93 M objects of 1.34 M).
         """
         if self._storm_settling and not self._stopped:
-            left = self._freeze_deadline - self.hass.loop.time()
-            self._later_once("freeze", max(0.0, min(FREEZE_DELAY, left)), self._freeze)
+            self._later_until("freeze", FREEZE_DELAY, self._freeze_deadline, self._freeze)
 
     @callback
     def entity_added(self) -> None:
@@ -470,6 +469,10 @@ class LwM2MHub:
             job()
 
         self._timers[name] = async_call_later(self.hass, delay, run)
+
+    def _later_until(self, name: str, delay: float, deadline: float, job: Callable[[], None]) -> None:
+        """_later_once, but never later than deadline (the loop's time)."""
+        self._later_once(name, max(0.0, min(delay, deadline - self.hass.loop.time())), job)
 
     def _cancel_timer(self, name: str) -> None:
         if (cancel := self._timers.pop(name, None)) is not None:

@@ -549,7 +549,7 @@ async def run(
 
 
 def _spy(spy: str, pid: int, seconds: float, output: Path) -> asyncio.Task[None] | None:
-    """Sample Home Assistant's threads while they hold the GIL (py-spy, --py-spy): a timeline of a phase."""
+    """Sample Home Assistant's threads while they hold the GIL during a phase (--py-spy): what each was doing."""
     if not spy:
         return None
     args = ("record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate", "200", "--gil", "--threads",
@@ -665,10 +665,10 @@ def main() -> None:
                         "from asking to confirm its http settings, and restarting 5 minutes later)")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="run Home Assistant under cProfile and print where "
                         "it spent its time (slower)")  # fmt: skip
-    parser.add_argument("--census", action="store_true", help="list the objects Python's collector tracks in Home "
-                        "Assistant after the storm, by type (what a full collection walks)")  # fmt: skip
-    parser.add_argument("--py-spy", default="", metavar="EXECUTABLE", help="record a timeline of each phase with "
-                        "py-spy (not a dependency: give its path), for finding what stalls the loop")  # fmt: skip
+    parser.add_argument("--census", action="store_true", help="list by type the objects Python's collector walks "
+                        "in Home Assistant: after the storm, after each phase and at each phase's first full collection")  # fmt: skip
+    parser.add_argument("--py-spy", default="", metavar="EXECUTABLE", help="sample which thread of Home Assistant "
+                        "holds the GIL, in what, during each phase (py-spy is not a dependency: give its path)")  # fmt: skip
     parser.add_argument("--commit-interval", type=int, default=None, help="the recorder's commit_interval "
                         "(seconds; Home Assistant's default is 5)")  # fmt: skip
     parser.add_argument("--refreeze", action="store_true", help="what-if, not what the integration does: freeze the "
